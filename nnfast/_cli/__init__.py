@@ -1,0 +1,1 @@
+"""Subcommands of the ``nnfast`` command line, one module each (see ``nnfast.cli``)."""

@@ -1,0 +1,1 @@
+"""Compiled kernels (Cython extension); see nnfast.backends._cython."""

@@ -1,0 +1,160 @@
+"""Network structure: layer sizes, the flat parameter vector and its views.
+
+All weights of a network ``[n_in, h1, ..., n_out]`` live in one flat vector
+``theta``: ``Theta1`` of shape ``(h1, n_in + 1)`` row-major, then ``Theta2``
+and so on, the bias weights in column 0 of each matrix.  This is the order of
+the ex4 seeds (``np.concatenate([t1.ravel(), t2.ravel()])``).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+Offsets = Tuple[Tuple[int, int, Tuple[int, int]], ...]
+
+
+def check_layer_sizes(layer_sizes) -> Tuple[int, ...]:
+    """Validate ``layer_sizes`` and return it as a tuple of Python ints.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int, length >= 2
+        ``[n_in, h1, ..., n_out]``; every entry at least 1.
+    """
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
+        raise TypeError(
+            "layer_sizes must be a sequence of positive integers such as "
+            f"[400, 25, 10], got {layer_sizes!r}"
+        )
+    sizes = []
+    for i, s in enumerate(layer_sizes):
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral):
+            raise TypeError(
+                f"layer_sizes[{i}] must be an integer, got {s!r} ({type(s).__name__})"
+            )
+        if s < 1:
+            raise ValueError(f"layer_sizes[{i}] must be at least 1, got {s}")
+        sizes.append(int(s))
+    if len(sizes) < 2:
+        raise ValueError(
+            "layer_sizes needs at least two entries (inputs and outputs, one weight "
+            f"layer), got {list(layer_sizes)!r}"
+        )
+    return tuple(sizes)
+
+
+def layer_offsets(layer_sizes: Sequence[int]) -> Offsets:
+    """``(start, end, shape)`` of each weight matrix inside ``theta``.
+
+    Precomputed once so that unpacking is a handful of slices and reshapes.
+    """
+    offsets = []
+    start = 0
+    for n_prev, n_next in zip(layer_sizes[:-1], layer_sizes[1:]):
+        shape = (n_next, n_prev + 1)
+        end = start + shape[0] * shape[1]
+        offsets.append((start, end, shape))
+        start = end
+    return tuple(offsets)
+
+
+def n_params(layer_sizes: Sequence[int]) -> int:
+    """Length of ``theta`` for ``layer_sizes`` (10285 for ``[400, 25, 10]``)."""
+    return sum((n_prev + 1) * n_next for n_prev, n_next in zip(layer_sizes[:-1], layer_sizes[1:]))
+
+
+def unpack(theta, layer_sizes) -> List[np.ndarray]:
+    """Weight matrices of ``theta`` as views (no copies).
+
+    Parameters
+    ----------
+    theta : ndarray of shape (n_params,)
+    layer_sizes : sequence of int, or the offsets from :func:`layer_offsets`
+
+    Returns
+    -------
+    weights : list of ndarray, ``weights[l]`` of shape ``(n_{l+1}, n_l + 1)``;
+        views of ``theta`` when it is a contiguous array.
+    """
+    theta = np.asarray(theta)
+    if layer_sizes and isinstance(layer_sizes[0], tuple):
+        offsets = layer_sizes
+    else:
+        sizes = check_layer_sizes(layer_sizes)
+        offsets = layer_offsets(sizes)
+        if theta.ndim != 1 or theta.shape[0] != offsets[-1][1]:
+            raise ValueError(
+                f"theta must be a flat vector of length {offsets[-1][1]} for layer_sizes "
+                f"{list(sizes)}, got shape {theta.shape}"
+            )
+    return [theta[start:end].reshape(shape) for start, end, shape in offsets]
+
+
+def pack(weights: Sequence[np.ndarray], dtype=None) -> np.ndarray:
+    """Concatenate weight matrices (row-major) into one flat ``theta``.
+
+    Parameters
+    ----------
+    weights : sequence of 2-D arrays, ``weights[l]`` of shape ``(n_{l+1}, n_l + 1)``
+    dtype : dtype, optional
+        Result dtype; defaults to the common dtype of ``weights``.
+    """
+    for i, w in enumerate(weights):
+        w = np.asarray(w)
+        if w.ndim != 2:
+            raise ValueError(f"weights[{i}] must be 2-D, got shape {w.shape}")
+        if i > 0 and w.shape[1] != np.shape(weights[i - 1])[0] + 1:
+            raise ValueError(
+                f"weights[{i}] has {w.shape[1]} columns; after a layer of "
+                f"{np.shape(weights[i - 1])[0]} units it needs {np.shape(weights[i - 1])[0] + 1} "
+                "(one per unit plus the bias)"
+            )
+    return np.concatenate([np.ravel(np.asarray(w)) for w in weights]).astype(dtype or np.result_type(*weights), copy=False)
+
+
+def layer_sizes_of(weights: Sequence[np.ndarray]) -> Tuple[int, ...]:
+    """``layer_sizes`` implied by a list of weight matrices (``Theta1, Theta2, ...``)."""
+    pack(weights)  # validates the chain of shapes
+    return tuple([np.shape(weights[0])[1] - 1] + [np.shape(w)[0] for w in weights])
+
+
+def init_epsilon(n_in: int, n_out: int) -> float:
+    """The sqrt(6)/sqrt(L_in + L_out) rule of ex4's randInitializeWeights."""
+    return float(np.sqrt(6.0) / np.sqrt(n_in + n_out))
+
+
+def init_theta(layer_sizes, epsilon=0.12, random_state=None, dtype=np.float64) -> np.ndarray:
+    """Random weights, uniform in ``[-epsilon, epsilon]``, to break symmetry.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+    epsilon : float or "auto", default 0.12
+        Half-width of the interval.  ``"auto"`` uses ``sqrt(6)/sqrt(L_in + L_out)``
+        for each layer separately (0.12 is that rule for 400 -> 25).
+    random_state : None, int or numpy.random.Generator
+        Seed for reproducible weights.
+    dtype : float64 or float32
+
+    Returns
+    -------
+    theta : ndarray of shape (n_params,)
+    """
+    sizes = check_layer_sizes(layer_sizes)
+    rng = np.random.default_rng(random_state)
+    offsets = layer_offsets(sizes)
+    theta = np.empty(n_params(sizes), dtype=np.float64)
+    for (start, end, shape), n_prev, n_next in zip(offsets, sizes[:-1], sizes[1:]):
+        if isinstance(epsilon, str):
+            if epsilon != "auto":
+                raise ValueError(f"epsilon must be a positive number or 'auto', got {epsilon!r}")
+            eps = init_epsilon(n_prev, n_next)
+        else:
+            eps = float(epsilon)
+            if not eps > 0 or not np.isfinite(eps):
+                raise ValueError(f"epsilon must be a positive number or 'auto', got {epsilon!r}")
+        theta[start:end] = rng.uniform(-eps, eps, size=end - start)
+    return theta.astype(dtype, copy=False)

@@ -1,0 +1,181 @@
+"""Input checks shared by every entry point.
+
+Every check names the argument and what was expected.  Nothing here modifies
+its input: conversions return new arrays, and only when needed.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def check_dtype(dtype, X_dtype=None) -> np.dtype:
+    """Working dtype: ``dtype`` if given, else X's own (float32 stays float32)."""
+    if dtype is None:
+        return X_dtype if X_dtype in FLOAT_DTYPES else np.dtype(np.float64)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float64 or float32, got {dt}")
+    return dt
+
+
+def check_X(X, n_in: int, dtype=None, name: str = "X") -> np.ndarray:
+    """Validate a design matrix and return it C-contiguous in the working dtype.
+
+    Parameters
+    ----------
+    X : array-like of shape (m, n_in), float
+    n_in : int
+        Input width the network expects (``layer_sizes[0]``).
+    dtype : float64, float32 or None (keep X's float dtype)
+
+    Returns
+    -------
+    X : ndarray of shape (m, n_in); a copy only if the layout or dtype had to change.
+    """
+    X = np.asarray(X)
+    if X.dtype.kind in "iub":
+        raise TypeError(
+            f"{name} must hold floating-point values, got dtype {X.dtype}; convert it "
+            f"explicitly (for pixel data, for example, {name} / 255.0)"
+        )
+    if X.dtype.kind not in "f":
+        raise TypeError(f"{name} must hold floating-point values, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D of shape (m, {n_in}) (one example per row), got shape {X.shape}"
+            + ("; use X.reshape(1, -1) for a single example" if X.ndim == 1 else "")
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it needs at least one row, got shape {X.shape}")
+    if X.shape[1] != n_in:
+        raise ValueError(
+            f"{name} has {X.shape[1]} columns but layer_sizes[0] is {n_in}: each row "
+            f"must have one value per input unit (do not add the bias column yourself)"
+        )
+    X = np.ascontiguousarray(X, dtype=check_dtype(dtype, X.dtype))
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{name} contains NaN or inf (first at row {bad[0]}, column {bad[1]})")
+    return X
+
+
+def check_targets(y, m: int, n_out: int, dtype) -> np.ndarray:
+    """Turn labels or a target matrix into a (m, n_out) target matrix.
+
+    Parameters
+    ----------
+    y : array-like
+        With several outputs: integer class indices of shape (m,) or (m, 1)
+        with values in ``0 .. n_out - 1``, or a target matrix of shape
+        (m, n_out) with values in [0, 1] (one-hot rows for classification).
+        With one output: the targets in [0, 1], of shape (m,) or (m, 1).
+    m, n_out : int
+    dtype : working dtype
+
+    Returns
+    -------
+    Y : ndarray of shape (m, n_out), dtype ``dtype``, C-contiguous (always new)
+    """
+    y = np.asarray(y)
+    if y.dtype.kind not in "fiub":
+        raise TypeError(f"y must be numeric, got dtype {y.dtype}")
+    as_matrix = (y.ndim == 2 and y.shape[1] == n_out and n_out > 1) or (
+        n_out == 1 and y.ndim in (1, 2) and y.size == y.shape[0])
+    if as_matrix:
+        if y.shape[0] != m:
+            raise ValueError(f"y has {y.shape[0]} rows but X has {m}")
+        Y = np.array(y.reshape(m, n_out), dtype=dtype, order="C")
+        if not np.isfinite(Y).all():
+            raise ValueError("y contains NaN or inf")
+        if Y.min() < 0 or Y.max() > 1:
+            raise ValueError(
+                f"y as targets of shape ({m}, {n_out}) must hold values in [0, 1] "
+                f"(one-hot rows), got values in [{Y.min()}, {Y.max()}]"
+            )
+        return Y
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(
+            f"y must be class indices of shape ({m},) or a target matrix of shape "
+            f"({m}, {n_out}), got shape {y.shape}"
+        )
+    if y.shape[0] != m:
+        raise ValueError(f"y has {y.shape[0]} labels but X has {m} rows")
+    if y.dtype.kind == "f" and (not np.isfinite(y).all() or np.any(y != np.round(y))):
+        raise ValueError("y as class indices must hold whole numbers")
+    y = y.astype(np.int64)
+    if y.min() < 0 or y.max() >= n_out:
+        raise ValueError(
+            f"y holds class indices in [{y.min()}, {y.max()}] but the network has "
+            f"{n_out} outputs, so they must lie in [0, {n_out - 1}]"
+            + ("; ex4 labels 1..10 map to 0..9 with nnfast.datasets.load_ex4_data"
+               if y.max() == n_out else "")
+        )
+    Y = np.zeros((m, n_out), dtype=dtype)
+    Y[np.arange(m), y] = 1
+    return Y
+
+
+def check_theta(theta, n_params: int, dtype, layer_sizes=None) -> np.ndarray:
+    """Validate a parameter vector; return it C-contiguous in ``dtype``.
+
+    Parameters
+    ----------
+    theta : array-like of shape (n_params,)
+    """
+    theta = np.asarray(theta)
+    if theta.dtype.kind not in "fiu" or theta.dtype.kind == "b":
+        raise TypeError(f"theta must be a float vector, got dtype {theta.dtype}")
+    if theta.ndim != 1:
+        raise ValueError(
+            f"theta must be a flat vector of length {n_params}, got shape {theta.shape}; "
+            "use nnfast.pack([Theta1, Theta2, ...]) to unroll weight matrices"
+        )
+    if theta.shape[0] != n_params:
+        where = f" for layer_sizes {list(layer_sizes)}" if layer_sizes is not None else ""
+        raise ValueError(f"theta has length {theta.shape[0]}, expected {n_params}{where}")
+    theta = np.ascontiguousarray(theta, dtype=dtype)
+    if not np.isfinite(theta).all():
+        raise ValueError(f"theta contains NaN or inf (first at index {int(np.argmax(~np.isfinite(theta)))})")
+    return theta
+
+
+def check_lam(lam) -> float:
+    if isinstance(lam, (bool, np.bool_)) or not isinstance(lam, numbers.Real):
+        raise TypeError(f"lam must be a real number, got {lam!r}")
+    lam = float(lam)
+    if not (lam >= 0 and np.isfinite(lam)):
+        raise ValueError(f"lam must be finite and >= 0, got {lam}")
+    return lam
+
+
+def check_n_threads(n_threads) -> int:
+    """``None`` means every core this process may use."""
+    if n_threads is None:
+        return cpu_count()
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
+        raise TypeError(f"n_threads must be a positive integer or None, got {n_threads!r}")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1 (or None for all cores), got {n_threads}")
+    return int(n_threads)
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (respects affinity masks and cgroups as Python sees them)."""
+    import os
+
+    if hasattr(os, "process_cpu_count"):
+        return os.process_cpu_count() or 1
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1

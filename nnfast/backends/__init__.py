@@ -1,0 +1,124 @@
+"""Backend registry.
+
+Backends are named; each is imported lazily the first time it is asked for,
+so ``import nnfast`` never pays for numba or a compiled extension.  A backend
+whose import fails is reported as unavailable with the reason.
+
+>>> from nnfast.backends import available_backends, get_backend
+>>> "numpy" in available_backends()
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Dict, List, Optional, Tuple
+
+from ._base import Backend, BackendUnavailable
+
+__all__ = [
+    "Backend", "BackendUnavailable", "register_backend", "get_backend",
+    "available_backends", "backend_status", "resolve_backend",
+]
+
+# name -> "module:Class"; the built-in backends, fastest first for "auto".
+_REGISTRY: Dict[str, str] = {
+    "cython": "nnfast.backends._cython:CythonBackend",
+    "numba": "nnfast.backends._numba:NumbaBackend",
+    "numpy": "nnfast.backends._numpy:NumpyBackend",
+    "loop": "nnfast.backends._loop:LoopBackend",
+}
+# backends "auto" may choose, in order of preference
+_AUTO_ORDER: List[str] = ["cython", "numba", "numpy"]
+
+_instances: Dict[str, Backend] = {}
+_failures: Dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def register_backend(name: str, target, auto: bool = False) -> None:
+    """Register a backend under ``name``.
+
+    Parameters
+    ----------
+    name : str
+    target : str or Backend subclass
+        ``"package.module:ClassName"`` (imported lazily) or the class itself.
+    auto : bool, default False
+        Let ``backend="auto"`` choose it (ahead of the built-in ones).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"backend name must be a non-empty string, got {name!r}")
+    with _lock:
+        _REGISTRY[name] = target
+        _instances.pop(name, None)
+        _failures.pop(name, None)
+        if auto and name not in _AUTO_ORDER:
+            _AUTO_ORDER.insert(0, name)
+
+
+def _load(name: str) -> Optional[Backend]:
+    with _lock:
+        if name in _instances:
+            return _instances[name]
+        if name in _failures:
+            return None
+        target = _REGISTRY[name]
+        try:
+            if isinstance(target, str):
+                module_name, _, class_name = target.partition(":")
+                cls = getattr(importlib.import_module(module_name), class_name)
+            else:
+                cls = target
+            instance = cls()
+        except Exception as exc:  # ImportError, BackendUnavailable, a broken build...
+            _failures[name] = f"{type(exc).__name__}: {exc}"
+            return None
+        _instances[name] = instance
+        return instance
+
+
+def backend_status() -> Dict[str, Tuple[bool, str]]:
+    """``{name: (available, description or reason it is not)}`` for every registered backend."""
+    status = {}
+    for name in list(_REGISTRY):
+        backend = _load(name)
+        status[name] = (True, backend.description) if backend else (False, _failures[name])
+    return status
+
+
+def available_backends() -> List[str]:
+    """Names of the backends that import and run on this machine."""
+    return [name for name in list(_REGISTRY) if _load(name) is not None]
+
+
+def get_backend(name: str = "auto") -> Backend:
+    """The backend instance called ``name``; ``"auto"`` picks the fastest available.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not a registered backend (the message lists them).
+    BackendUnavailable
+        The backend is registered but cannot run here (the message says why).
+    """
+    if isinstance(name, Backend):
+        return name
+    if name == "auto":
+        for candidate in _AUTO_ORDER:
+            if candidate in _REGISTRY and _load(candidate) is not None:
+                return _instances[candidate]
+        raise BackendUnavailable("no backend is available")  # numpy always is
+    if not isinstance(name, str) or name not in _REGISTRY:
+        valid = ", ".join(repr(n) for n in ["auto", *_REGISTRY])
+        raise ValueError(f"backend must be one of {valid}; got {name!r}")
+    backend = _load(name)
+    if backend is None:
+        raise BackendUnavailable(f"backend {name!r} is not available here: {_failures[name]}")
+    return backend
+
+
+def resolve_backend(name="auto") -> Backend:
+    """Alias of :func:`get_backend`, kept for readability at call sites."""
+    return get_backend(name)

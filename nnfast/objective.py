@@ -1,0 +1,140 @@
+"""The regularised cost and its gradient, prepared once per data set."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._losses import check_loss
+from ._network import check_layer_sizes, layer_offsets, n_params
+from ._validation import check_lam, check_n_threads, check_targets, check_theta, check_X
+from .backends import get_backend
+
+
+def l2_mask(layer_sizes) -> np.ndarray:
+    """1.0 for every weight that L2 regularisation applies to, 0.0 for bias weights.
+
+    Returns
+    -------
+    mask : ndarray of shape (n_params,), float64
+    """
+    mask = np.ones(n_params(layer_sizes))
+    for start, end, shape in layer_offsets(layer_sizes):
+        mask[start:end].reshape(shape)[:, 0] = 0.0
+    return mask
+
+
+def finish_cost_grad(loss_sum, grad_sum, theta, m, lam, mask):
+    """Turn summed loss and gradient into the regularised mean, in float64.
+
+    ``J = loss_sum / m + lam / (2 m) * sum(theta**2 over non-bias weights)``
+    and ``grad = grad_sum / m + lam / m * theta`` (non-bias weights only).
+
+    Parameters
+    ----------
+    loss_sum : float
+    grad_sum : ndarray of shape (n_params,) or None
+        Not modified unless it is already float64 (then it becomes the result).
+    theta : ndarray of shape (n_params,)
+    m : int
+        Number of examples the sums run over.
+    lam : float
+    mask : ndarray of shape (n_params,), from :func:`l2_mask`
+
+    Returns
+    -------
+    J : float
+    grad : ndarray of shape (n_params,), float64, or None
+    """
+    theta64 = np.asarray(theta, dtype=np.float64)
+    J = float(loss_sum) / m
+    if lam:
+        penalised = theta64 * mask
+        J += lam / (2.0 * m) * float(penalised @ theta64)
+    if grad_sum is None:
+        return J, None
+    grad = np.asarray(grad_sum, dtype=np.float64)
+    grad *= 1.0 / m
+    if lam:
+        grad += (lam / m) * penalised
+    return J, grad
+
+
+class Objective:
+    """Regularised cost and gradient of a sigmoid network on fixed data.
+
+    ``X`` and ``y`` are checked, converted and laid out for the backend once,
+    here; each call then checks only ``theta``.  An instance is a drop-in
+    ``fun`` for ``scipy.optimize.minimize(fun, theta0, jac=True)``.
+
+    Parameters
+    ----------
+    X : array-like of shape (m, n_in), float
+        One example per row, without a bias column.  Never modified.
+    y : array-like
+        Class indices of shape (m,) in ``0 .. n_out - 1``, or targets of shape
+        (m, n_out) in [0, 1].
+    layer_sizes : sequence of int
+        ``[n_in, h1, ..., n_out]``.
+    lam : float, default 0.0
+        L2 strength λ; the penalty is ``λ / (2 m) Σ θ²`` over non-bias weights.
+    loss : {"cross_entropy", "squared_error"}, default "cross_entropy"
+    backend : str, default "auto"
+        A name from ``nnfast.available_backends()``; ``"auto"`` takes the fastest.
+    n_threads : int or None
+        Threads for backends that use them; ``None`` means all cores.
+    dtype : float64, float32 or None
+        Working dtype of the kernels; ``None`` keeps X's (float32 stays float32,
+        anything else becomes float64).  Costs are accumulated in float64 and
+        gradients are always returned as float64 (what scipy's optimisers use).
+
+    Attributes
+    ----------
+    m : int
+    n_params : int
+    n_evals : int
+        Number of evaluations so far.
+    """
+
+    def __init__(self, X, y, layer_sizes, lam=0.0, loss="cross_entropy",
+                 backend="auto", n_threads=None, dtype=None):
+        self.layer_sizes = check_layer_sizes(layer_sizes)
+        self.offsets = layer_offsets(self.layer_sizes)
+        self.n_params = n_params(self.layer_sizes)
+        self.lam = check_lam(lam)
+        self.loss = check_loss(loss)
+        self.backend = get_backend(backend)
+        self.n_threads = check_n_threads(n_threads)
+        X = check_X(X, self.layer_sizes[0], dtype)
+        self.dtype = X.dtype
+        self.m = X.shape[0]
+        Y = check_targets(y, self.m, self.layer_sizes[-1], self.dtype)
+        self._data = self.backend.prepare(X, Y)
+        self._mask = l2_mask(self.layer_sizes)
+        self.n_evals = 0
+
+    def __repr__(self):
+        return (f"Objective(m={self.m}, layer_sizes={list(self.layer_sizes)}, lam={self.lam}, "
+                f"loss={self.loss!r}, backend={self.backend.name!r}, dtype={self.dtype}, "
+                f"n_threads={self.n_threads})")
+
+    def _evaluate(self, theta, need_grad):
+        theta = check_theta(theta, self.n_params, self.dtype, self.layer_sizes)
+        grad_sum = np.empty(self.n_params, dtype=self.dtype) if need_grad else None
+        loss_sum = self.backend.loss_grad_sum(theta, self.layer_sizes, self.offsets, self._data,
+                                              self.loss, self.n_threads, grad_sum)
+        self.n_evals += 1
+        return finish_cost_grad(loss_sum, grad_sum, theta, self.m, self.lam, self._mask)
+
+    def __call__(self, theta):
+        """``(J, grad)``: the cost (float) and a fresh float64 gradient of shape (n_params,)."""
+        return self._evaluate(theta, True)
+
+    cost_grad = __call__
+
+    def cost(self, theta) -> float:
+        """The regularised cost J(theta) alone (no backward pass)."""
+        return self._evaluate(theta, False)[0]
+
+    def grad(self, theta) -> np.ndarray:
+        """The gradient alone, float64 of shape (n_params,)."""
+        return self._evaluate(theta, True)[1]
