@@ -23,3 +23,31 @@ __all__ = [
     "sigmoid", "sigmoid_gradient", "LOSSES", "available_backends", "get_backend",
     "register_backend", "BackendUnavailable", "show_config", "config_info",
 ]
+
+# Heavier parts (scipy.optimize, matplotlib, scikit-learn, dask) load on first use,
+# so that `import nnfast` stays fast.
+_LAZY = {
+    "train": "nnfast.training",
+    "TrainResult": "nnfast.training",
+    "validation_curve": "nnfast.training",
+    "NNClassifier": "nnfast.estimator",
+    "save_model": "nnfast.persistence",
+    "load_model": "nnfast.persistence",
+    "gradient_check": "nnfast.gradcheck",
+    "datasets": "nnfast.datasets",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        value = module if module.__name__ == f"nnfast.{name}" else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nnfast' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
