@@ -1,0 +1,78 @@
+"""show_config, `nnfast info`, and the backend registry."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+import nnfast
+from nnfast.backends import Backend, get_backend
+
+
+def test_show_config_lists_every_backend_and_threads():
+    out = io.StringIO()
+    nnfast.show_config(file=out)
+    text = out.getvalue()
+    for name in ("loop", "numpy", "numba", "cython"):
+        assert f"  {name} " in text
+    assert "cores usable" in text and "numpy" in text and "thread pools" in text
+
+
+def test_config_info_reasons_for_unavailable():
+    info = nnfast.config_info()
+    for name, entry in info["backends"].items():
+        assert entry["detail"], name  # a description, or why it is not available
+    assert info["backends"]["numpy"]["available"] and info["backends"]["loop"]["available"]
+
+
+def test_import_is_light():
+    code = ("import sys, nnfast; heavy = [m for m in ('numba', 'matplotlib', 'sklearn', "
+            "'scipy.optimize', 'dask', 'torch') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_auto_is_an_available_backend():
+    backend = get_backend("auto")
+    assert backend.name in nnfast.available_backends() and backend.name != "loop"
+
+
+def test_register_custom_backend():
+    from nnfast.backends import _REGISTRY, _AUTO_ORDER
+    from nnfast.backends._numpy import NumpyBackend
+
+    class Doubled(NumpyBackend):
+        name = "doubled"
+
+        def loss_grad_sum(self, *args):
+            return 2 * super().loss_grad_sum(*args)
+
+    nnfast.register_backend("doubled", Doubled)
+    try:
+        X, y = [[1.0, 2.0]], [1]
+        J = nnfast.cost([0.0] * 6, X, y, [2, 2], backend="doubled")
+        assert J == pytest.approx(4 * 0.6931471805599453)
+    finally:
+        _REGISTRY.pop("doubled")
+    assert "doubled" not in _AUTO_ORDER
+    with pytest.raises(ValueError, match="backend name"):
+        nnfast.register_backend("", Doubled)
+
+
+def test_backend_instances_are_backends():
+    for name in nnfast.available_backends():
+        assert isinstance(get_backend(name), Backend) and get_backend(name).name == name
+
+
+def test_cli_info_json():
+    out = subprocess.run([sys.executable, "-m", "nnfast.cli", "info", "--json"],
+                         capture_output=True, text=True, check=True)
+    info = json.loads(out.stdout)
+    assert info["nnfast"] == nnfast.__version__ and "numpy" in info["backends"]
+
+
+def test_cli_without_command_prints_help_and_fails():
+    out = subprocess.run([sys.executable, "-m", "nnfast.cli"], capture_output=True, text=True)
+    assert out.returncode == 2 and "info" in out.stdout
