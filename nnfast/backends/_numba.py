@@ -1,0 +1,195 @@
+"""The ``numba`` backend: one fused, parallel, compiled pass over row blocks.
+
+For each block of ``B`` rows of X, while it is in cache: forward through every
+layer, the loss and output error, the backward deltas and the gradient of
+every weight matrix, accumulated into a per-chunk gradient slab.  Chunks of
+consecutive blocks run in parallel (``prange``); the slabs are summed
+afterwards in chunk order, so a given ``n_threads`` gives bitwise identical
+results call after call.  Extra memory per call: one slab per chunk plus a few
+``units x B`` buffers; no ``m x hidden`` temporaries.
+
+The kernels live in :mod:`nnfast.backends._numba_kernels`.  Importing this
+module imports numba but compiles nothing: the kernels compile on first use
+(float64 and float32 separately) and are cached on disk, so later processes
+load them (see :meth:`NumbaBackend.warm_up`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+import numba
+
+from ._base import Backend
+
+__all__ = ["NumbaBackend"]
+
+#: rows per block: the transposed block of X (n_in x B) and the row block stay in L2
+_BLOCK_ROWS = 128
+#: below this many multiply-adds per call (m * n_params) the kernel runs serially
+_SERIAL_WORK = 400_000
+
+_LOSS_IDS = {"cross_entropy": 0, "squared_error": 1}
+
+_layer_lock = threading.Lock()
+_layer_checked = False
+# serialises parallel launches when numba ends up on its workqueue layer,
+# which aborts on concurrent launches from several Python threads
+_workqueue_lock = threading.Lock()
+
+
+def _choose_threading_layer() -> None:
+    """Prefer a thread-safe layer (tbb or omp) unless the user chose one.
+
+    Only touches ``numba.config.THREADING_LAYER`` when it is still "default",
+    no parallel region has been launched yet, and a thread-safe layer imports,
+    so other numba users in the process lose nothing ("threadsafe" is numba's
+    own name for "tbb or omp").
+    """
+    global _layer_checked
+    with _layer_lock:
+        if _layer_checked:
+            return
+        _layer_checked = True
+        if os.environ.get("NUMBA_THREADING_LAYER") or numba.config.THREADING_LAYER != "default":
+            return
+        try:
+            numba.threading_layer()
+            return  # already launched: nothing to choose any more
+        except ValueError:
+            pass
+        for module in ("numba.np.ufunc.tbbpool", "numba.np.ufunc.omppool"):
+            try:
+                __import__(module)
+            except Exception:
+                continue
+            numba.config.THREADING_LAYER = "threadsafe"
+            return
+
+
+def _threading_layer_name() -> str:
+    try:
+        return numba.threading_layer()
+    except ValueError:
+        return "not launched yet (configured: %s)" % numba.config.THREADING_LAYER
+
+
+class _Prepared:
+    """X, its block-transposed copy and the targets laid out for the kernels."""
+
+    __slots__ = ("X", "Y", "Xf", "XTf", "YTf", "m", "n_in", "n_out", "B", "n_blocks")
+
+    def __init__(self, X, Y, B):
+        m, n_in = X.shape
+        n_out = Y.shape[1]
+        n_blocks = max(1, -(-m // B))
+        XT = np.zeros((n_blocks, n_in, B), dtype=X.dtype)
+        YT = np.zeros((n_blocks, n_out, B), dtype=X.dtype)
+        for b in range(n_blocks):
+            rows = slice(b * B, min(m, (b + 1) * B))
+            nb = rows.stop - rows.start
+            XT[b, :, :nb] = X[rows].T
+            YT[b, :, :nb] = Y[rows].T
+        self.X, self.Y = X, Y
+        self.Xf = X.reshape(-1)
+        self.XTf = XT.reshape(-1)
+        self.YTf = YT.reshape(-1)
+        self.m, self.n_in, self.n_out = m, n_in, n_out
+        self.B, self.n_blocks = B, n_blocks
+
+
+class NumbaBackend(Backend):
+    name = "numba"
+    description = "numba fused kernel (row blocks, register tiles, one slab per chunk)"
+
+    def __init__(self):
+        # importing the kernels module compiles nothing (no signatures)
+        from . import _numba_kernels
+
+        self._k = _numba_kernels
+
+    # -- introspection -------------------------------------------------------
+    def build_info(self) -> dict:
+        k = self._k
+        cache_dir = numba.config.CACHE_DIR or os.path.join(os.path.dirname(k.__file__), "__pycache__")
+        return {
+            "numba": numba.__version__,
+            "threading layer": _threading_layer_name(),
+            "cache dir": cache_dir,
+            "compiled": ", ".join(str(s[3].dtype) for s in k.chunk_loss_grad.signatures) or "nothing yet",
+            "block rows": _BLOCK_ROWS,
+        }
+
+    def warm_up(self, dtypes=(np.float64,), parallel=True) -> None:
+        """Compile (or load from the disk cache) the kernels for ``dtypes`` now."""
+        import nnfast
+
+        for dtype in dtypes:
+            sizes = (3, 2, 2)
+            X = np.zeros((2 * _BLOCK_ROWS + 1 if parallel else 3, 3), dtype=dtype)
+            Y = np.zeros((X.shape[0], 2), dtype=dtype)
+            theta = np.zeros(nnfast.n_params(sizes), dtype=dtype)
+            data = self.prepare(X, Y)
+            g = np.empty_like(theta)
+            self._run(theta, sizes, nnfast.layer_offsets(sizes), data, 0, 2 if parallel else 1, g,
+                      force_parallel=parallel)
+
+    # -- contract ------------------------------------------------------------
+    def prepare(self, X, Y):
+        return _Prepared(np.ascontiguousarray(X), np.ascontiguousarray(Y, dtype=X.dtype), _BLOCK_ROWS)
+
+    def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):
+        return self._run(theta, layer_sizes, offsets, data, _LOSS_IDS[loss], n_threads, grad_out)
+
+    def _run(self, theta, layer_sizes, offsets, data, loss_id, n_threads, grad_out,
+             force_parallel=False):
+        k = self._k
+        dt = data.X.dtype
+        theta = np.ascontiguousarray(theta, dtype=dt)
+        sizes = np.asarray(layer_sizes, dtype=np.int64)
+        woff = np.array([start for start, _, _ in offsets], dtype=np.int64)
+        aoff = np.zeros(len(layer_sizes), dtype=np.int64)
+        aoff[1:] = np.cumsum(sizes[1:]) * data.B
+        need_grad = grad_out is not None
+        zero, one = dt.type(0), dt.type(1)
+        n_params = theta.shape[0]
+
+        n_chunks = max(1, min(int(n_threads), data.n_blocks))
+        if not force_parallel and data.m * n_params < _SERIAL_WORK:
+            n_chunks = 1
+        if n_chunks == 1:
+            g = grad_out if need_grad else np.empty(1, dtype=dt)
+            return float(k.chunk_loss_grad(data.Xf, data.XTf, data.YTf, theta, sizes, woff, aoff,
+                                           data.B, data.m, 0, data.n_blocks, loss_id, need_grad,
+                                           zero, one, g))
+
+        _choose_threading_layer()
+        slabs = np.empty((n_chunks, n_params if need_grad else 1), dtype=dt)
+        costs = np.zeros(n_chunks, dtype=np.float64)
+        previous = numba.get_num_threads()
+        numba.set_num_threads(min(n_chunks, numba.config.NUMBA_NUM_THREADS))
+        try:
+            workqueue = numba.config.THREADING_LAYER == "workqueue" or _threading_layer_name() == "workqueue"
+            if workqueue:
+                with _workqueue_lock:
+                    k.parallel_loss_grad(data.Xf, data.XTf, data.YTf, theta, sizes, woff, aoff,
+                                         data.B, data.m, data.n_blocks, loss_id, need_grad,
+                                         zero, one, slabs, costs)
+            else:
+                k.parallel_loss_grad(data.Xf, data.XTf, data.YTf, theta, sizes, woff, aoff,
+                                     data.B, data.m, data.n_blocks, loss_id, need_grad,
+                                     zero, one, slabs, costs)
+        finally:
+            numba.set_num_threads(previous)
+        # fixed-order reduction: reproducible for a given number of chunks
+        total = 0.0
+        for c in range(n_chunks):
+            total += float(costs[c])
+        if need_grad:
+            grad_out[:] = slabs[0]
+            for c in range(1, n_chunks):
+                grad_out += slabs[c]
+        return total

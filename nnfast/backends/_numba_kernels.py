@@ -1,0 +1,302 @@
+"""numba kernels of the ``numba`` backend: one fused pass over row blocks.
+
+Nothing here is compiled at import: the functions are ``@njit`` without
+signatures (compiled on first call, one specialisation per dtype) and
+``cache=True`` (a second process loads the machine code from disk).
+
+Layout (see :mod:`nnfast.backends._numba`):
+
+* ``Xf``   flat view of X (m, n_in), rows contiguous: the first layer's forward
+  product runs along features with a register tile of 4 rows x 5 units.
+* ``XTf``  flat (n_blocks, n_in, B) copy of X, each block transposed and zero
+  padded: the first layer's gradient runs along the rows of a block with the
+  same register tile (4 x 5 of ``G1``), written once per block.
+* ``YTf``  flat (n_blocks, n_out, B) targets, units-major like the activations.
+* After the first layer every activation and delta is units-major (unit, row)
+  inside a block, so the small layers, sigmoids and deltas are vector loops
+  over rows.
+
+Every array argument is 1-D and C-contiguous, so each function has exactly one
+specialisation per dtype; float32 kernels get typed ``zero``/``one`` scalars
+so that no float64 literal promotes them.  The loss is accumulated in float64.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+# Reassociation lets LLVM vectorise the dot-product reductions; no
+# nnan/ninf: sigmoid relies on exp overflowing to inf for very negative z.
+_FM = {"reassoc", "contract", "nsz", "arcp"}
+
+LOSS_CROSS_ENTROPY = 0
+LOSS_SQUARED_ERROR = 1
+
+
+@njit(nogil=True, cache=True, fastmath=_FM)
+def _tile_dots(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, accumulate, zero):
+    """out[o_off + i*o_si + j*o_sj] (+)= dot(P row i, Q row j) over n, for i < I, j < J.
+
+    Row i of P is P[p_off + i*p_st : ... + n] (contiguous), row j of Q likewise.
+    A 4 x 5 tile of dot products is kept in registers while the loop runs over n
+    (vectorised along n); edge tiles repeat the last valid row and discard it.
+    """
+    for i0 in range(0, I, 4):
+        i1 = min(i0 + 1, I - 1)
+        i2 = min(i0 + 2, I - 1)
+        i3 = min(i0 + 3, I - 1)
+        s = p_off + i0 * p_st
+        p0 = P[s:s + n]
+        s = p_off + i1 * p_st
+        p1 = P[s:s + n]
+        s = p_off + i2 * p_st
+        p2 = P[s:s + n]
+        s = p_off + i3 * p_st
+        p3 = P[s:s + n]
+        for j0 in range(0, J, 5):
+            j1 = min(j0 + 1, J - 1)
+            j2 = min(j0 + 2, J - 1)
+            j3 = min(j0 + 3, J - 1)
+            j4 = min(j0 + 4, J - 1)
+            s = q_off + j0 * q_st
+            q0 = Q[s:s + n]
+            s = q_off + j1 * q_st
+            q1 = Q[s:s + n]
+            s = q_off + j2 * q_st
+            q2 = Q[s:s + n]
+            s = q_off + j3 * q_st
+            q3 = Q[s:s + n]
+            s = q_off + j4 * q_st
+            q4 = Q[s:s + n]
+            c00 = c01 = c02 = c03 = c04 = zero
+            c10 = c11 = c12 = c13 = c14 = zero
+            c20 = c21 = c22 = c23 = c24 = zero
+            c30 = c31 = c32 = c33 = c34 = zero
+            for k in range(n):
+                a0 = p0[k]
+                a1 = p1[k]
+                a2 = p2[k]
+                a3 = p3[k]
+                b0 = q0[k]
+                b1 = q1[k]
+                b2 = q2[k]
+                b3 = q3[k]
+                b4 = q4[k]
+                c00 += a0 * b0
+                c01 += a0 * b1
+                c02 += a0 * b2
+                c03 += a0 * b3
+                c04 += a0 * b4
+                c10 += a1 * b0
+                c11 += a1 * b1
+                c12 += a1 * b2
+                c13 += a1 * b3
+                c14 += a1 * b4
+                c20 += a2 * b0
+                c21 += a2 * b1
+                c22 += a2 * b2
+                c23 += a2 * b3
+                c24 += a2 * b4
+                c30 += a3 * b0
+                c31 += a3 * b1
+                c32 += a3 * b2
+                c33 += a3 * b3
+                c34 += a3 * b4
+            if accumulate:
+                out[o_off + i0 * o_si + j0 * o_sj] += c00
+                if j0 + 1 < J:
+                    out[o_off + i0 * o_si + j1 * o_sj] += c01
+                if j0 + 2 < J:
+                    out[o_off + i0 * o_si + j2 * o_sj] += c02
+                if j0 + 3 < J:
+                    out[o_off + i0 * o_si + j3 * o_sj] += c03
+                if j0 + 4 < J:
+                    out[o_off + i0 * o_si + j4 * o_sj] += c04
+                if i0 + 1 < I:
+                    out[o_off + i1 * o_si + j0 * o_sj] += c10
+                    if j0 + 1 < J:
+                        out[o_off + i1 * o_si + j1 * o_sj] += c11
+                    if j0 + 2 < J:
+                        out[o_off + i1 * o_si + j2 * o_sj] += c12
+                    if j0 + 3 < J:
+                        out[o_off + i1 * o_si + j3 * o_sj] += c13
+                    if j0 + 4 < J:
+                        out[o_off + i1 * o_si + j4 * o_sj] += c14
+                if i0 + 2 < I:
+                    out[o_off + i2 * o_si + j0 * o_sj] += c20
+                    if j0 + 1 < J:
+                        out[o_off + i2 * o_si + j1 * o_sj] += c21
+                    if j0 + 2 < J:
+                        out[o_off + i2 * o_si + j2 * o_sj] += c22
+                    if j0 + 3 < J:
+                        out[o_off + i2 * o_si + j3 * o_sj] += c23
+                    if j0 + 4 < J:
+                        out[o_off + i2 * o_si + j4 * o_sj] += c24
+                if i0 + 3 < I:
+                    out[o_off + i3 * o_si + j0 * o_sj] += c30
+                    if j0 + 1 < J:
+                        out[o_off + i3 * o_si + j1 * o_sj] += c31
+                    if j0 + 2 < J:
+                        out[o_off + i3 * o_si + j2 * o_sj] += c32
+                    if j0 + 3 < J:
+                        out[o_off + i3 * o_si + j3 * o_sj] += c33
+                    if j0 + 4 < J:
+                        out[o_off + i3 * o_si + j4 * o_sj] += c34
+            else:
+                # edge tiles write the same value twice to the same place: harmless
+                out[o_off + i0 * o_si + j0 * o_sj] = c00
+                out[o_off + i0 * o_si + j1 * o_sj] = c01
+                out[o_off + i0 * o_si + j2 * o_sj] = c02
+                out[o_off + i0 * o_si + j3 * o_sj] = c03
+                out[o_off + i0 * o_si + j4 * o_sj] = c04
+                out[o_off + i1 * o_si + j0 * o_sj] = c10
+                out[o_off + i1 * o_si + j1 * o_sj] = c11
+                out[o_off + i1 * o_si + j2 * o_sj] = c12
+                out[o_off + i1 * o_si + j3 * o_sj] = c13
+                out[o_off + i1 * o_si + j4 * o_sj] = c14
+                out[o_off + i2 * o_si + j0 * o_sj] = c20
+                out[o_off + i2 * o_si + j1 * o_sj] = c21
+                out[o_off + i2 * o_si + j2 * o_sj] = c22
+                out[o_off + i2 * o_si + j3 * o_sj] = c23
+                out[o_off + i2 * o_si + j4 * o_sj] = c24
+                out[o_off + i3 * o_si + j0 * o_sj] = c30
+                out[o_off + i3 * o_si + j1 * o_sj] = c31
+                out[o_off + i3 * o_si + j2 * o_sj] = c32
+                out[o_off + i3 * o_si + j3 * o_sj] = c33
+                out[o_off + i3 * o_si + j4 * o_sj] = c34
+
+
+@njit(nogil=True, cache=True, fastmath=_FM)
+def _dots_acc_best(P, p_off, I, Q, q_off, J, n, st, out, o_off, o_si, o_sj, zero):
+    """``out[o_off + i*o_si + j*o_sj] += dot(P row i, Q row j)`` (rows ``st`` apart),
+    with the operands in the order that wastes the fewest tile lanes."""
+    waste_ij = ((I + 3) // 4) * 4 * ((J + 4) // 5) * 5
+    waste_ji = ((J + 3) // 4) * 4 * ((I + 4) // 5) * 5
+    if waste_ij <= waste_ji:
+        _tile_dots(P, p_off, st, I, Q, q_off, st, J, n, out, o_off, o_si, o_sj, True, zero)
+    else:
+        _tile_dots(Q, q_off, st, J, P, p_off, st, I, n, out, o_off, o_sj, o_si, True, zero)
+
+
+@njit(nogil=True, cache=True, fastmath=_FM)
+def chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, b_lo, b_hi,
+                    loss_id, need_grad, zero, one, G):
+    """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1``; if
+    ``need_grad``, ``G`` (n_params,) is overwritten with their summed gradient.
+
+    sizes : int64 (L + 1,) layer sizes;  woff : int64 (L,) start of each weight
+    matrix in theta;  aoff : int64 (L + 1,) start of layer l + 1's activations in
+    the per-chunk buffer (units x B each).
+    """
+    L = sizes.shape[0] - 1
+    n_in = sizes[0]
+    n_out = sizes[L]
+    maxw = 1
+    for l in range(1, L + 1):
+        maxw = max(maxw, sizes[l])
+    A = np.empty(aoff[L], dtype=theta.dtype)
+    Zo = np.empty(n_out * B, dtype=theta.dtype)
+    D = np.empty(maxw * B, dtype=theta.dtype)
+    Dn = np.empty(maxw * B, dtype=theta.dtype)
+    half = one / (one + one)
+    if need_grad:
+        G[:] = zero
+    cost = 0.0
+    for b in range(b_lo, b_hi):
+        r0 = b * B
+        nb = min(B, m - r0)
+        # ---- forward, first layer: z1 (units x rows) = W1[:, 1:] . X_block^T
+        _tile_dots(Xf, r0 * n_in, n_in, nb, theta, woff[0] + 1, n_in + 1, sizes[1], n_in,
+                   A, aoff[0], 1, B, False, zero)
+        for l in range(1, L + 1):
+            nl = sizes[l]
+            npv = sizes[l - 1]
+            base = aoff[l - 1]
+            if l == 1:
+                for o in range(nl):
+                    bo = theta[woff[0] + o * (n_in + 1)]
+                    zr = A[base + o * B:base + o * B + nb]
+                    for r in range(nb):
+                        zr[r] += bo
+            else:
+                prev = aoff[l - 2]
+                for o in range(nl):
+                    wrow = woff[l - 1] + o * (npv + 1)
+                    bo = theta[wrow]
+                    zr = A[base + o * B:base + o * B + nb]
+                    for r in range(nb):
+                        zr[r] = bo
+                    for j in range(npv):
+                        w = theta[wrow + 1 + j]
+                        ar = A[prev + j * B:prev + j * B + nb]
+                        for r in range(nb):
+                            zr[r] += w * ar[r]
+            if l == L:
+                Zo[:nl * B] = A[base:base + nl * B]
+            for o in range(nl):
+                zr = A[base + o * B:base + o * B + nb]
+                for r in range(nb):
+                    zr[r] = one / (one + np.exp(-zr[r]))
+        # ---- output layer: loss and output error
+        hb = aoff[L - 1]
+        yb = b * n_out * B
+        for o in range(n_out):
+            z = Zo[o * B:o * B + nb]
+            h = A[hb + o * B:hb + o * B + nb]
+            y = YTf[yb + o * B:yb + o * B + nb]
+            d = D[o * B:o * B + nb]
+            if loss_id == 0:
+                for r in range(nb):
+                    zz = z[r]
+                    cost += max(zz, zero) - y[r] * zz + np.log1p(np.exp(-abs(zz)))
+                    d[r] = h[r] - y[r]
+            else:
+                for r in range(nb):
+                    e = h[r] - y[r]
+                    cost += half * e * e
+                    d[r] = e * h[r] * (one - h[r])
+        if not need_grad:
+            continue
+        # ---- backward: D holds the delta of layer l (units x rows)
+        for l in range(L, 0, -1):
+            nl = sizes[l]
+            npv = sizes[l - 1]
+            wl = woff[l - 1]
+            for o in range(nl):
+                dr = D[o * B:o * B + nb]
+                s = zero
+                for r in range(nb):
+                    s += dr[r]
+                G[wl + o * (npv + 1)] += s
+            if l == 1:
+                _dots_acc_best(D, 0, nl, XTf, b * n_in * B, n_in, nb, B,
+                               G, wl + 1, npv + 1, 1, zero)
+            else:
+                prev = aoff[l - 2]
+                _dots_acc_best(D, 0, nl, A, prev, npv, nb, B, G, wl + 1, npv + 1, 1, zero)
+                for j in range(npv):
+                    dn = Dn[j * B:j * B + nb]
+                    dn[:] = zero
+                    for o in range(nl):
+                        w = theta[wl + o * (npv + 1) + 1 + j]
+                        dr = D[o * B:o * B + nb]
+                        for r in range(nb):
+                            dn[r] += w * dr[r]
+                    a = A[prev + j * B:prev + j * B + nb]
+                    for r in range(nb):
+                        dn[r] *= a[r] * (one - a[r])
+                D, Dn = Dn, D
+    return cost
+
+
+@njit(nogil=True, cache=True, parallel=True, fastmath=_FM)
+def parallel_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, n_blocks,
+                       loss_id, need_grad, zero, one, slabs, costs):
+    """One chunk of consecutive row blocks per prange iteration, each with its own
+    gradient slab ``slabs[c]`` and loss ``costs[c]``; the caller reduces them in
+    chunk order (bitwise reproducible for a fixed number of chunks)."""
+    n_chunks = costs.shape[0]
+    for c in prange(n_chunks):
+        lo = c * n_blocks // n_chunks
+        hi = (c + 1) * n_blocks // n_chunks
+        costs[c] = chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, lo, hi,
+                                   loss_id, need_grad, zero, one, slabs[c])
