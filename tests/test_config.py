@@ -76,3 +76,27 @@ def test_cli_info_json():
 def test_cli_without_command_prints_help_and_fails():
     out = subprocess.run([sys.executable, "-m", "nnfast.cli"], capture_output=True, text=True)
     assert out.returncode == 2 and "info" in out.stdout
+
+
+def test_numpy_backend_limits_blas_threads_only_when_asked(monkeypatch):
+    from nnfast.backends import _numpy
+
+    seen = []
+    monkeypatch.setattr(_numpy, "blas_threads", lambda n: seen.append(n) or __import__("contextlib").nullcontext())
+    monkeypatch.setattr(_numpy, "cpu_count", lambda: 4)
+    X, y = [[1.0, 2.0]], [1]
+    nnfast.cost([0.0] * 6, X, y, [2, 2], backend="numpy", n_threads=1)
+    nnfast.cost([0.0] * 6, X, y, [2, 2], backend="numpy", n_threads=4)
+    assert seen == [1, None]
+
+
+def test_blas_threads_limit_is_applied():
+    from threadpoolctl import threadpool_info
+
+    from nnfast.backends._base import blas_threads
+
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    if not blas:
+        pytest.skip("no BLAS library visible to threadpoolctl")
+    with blas_threads(1):
+        assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")

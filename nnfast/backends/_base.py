@@ -8,6 +8,8 @@ across shards for data-parallel training (``nnfast.distributed``).
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any, Optional
 
 import numpy as np
@@ -76,3 +78,26 @@ class Backend:
 
 class BackendUnavailable(ImportError):
     """A backend that exists but cannot run here; the message says why."""
+
+
+_controller = None
+_controller_lock = threading.Lock()
+
+
+def blas_threads(n_threads: Optional[int]):
+    """Context manager limiting BLAS to ``n_threads`` (``None``: leave it alone).
+
+    One ``threadpoolctl.ThreadpoolController`` is built on first use and
+    reused: entering the limit then costs microseconds, not the
+    milliseconds of a fresh ``threadpool_limits`` scan.
+    """
+    global _controller
+    if n_threads is None:
+        return contextlib.nullcontext()
+    if _controller is None:
+        with _controller_lock:
+            if _controller is None:
+                from threadpoolctl import ThreadpoolController
+
+                _controller = ThreadpoolController()
+    return _controller.limit(limits=int(n_threads), user_api="blas")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._losses import loss_sum, output_error, sigmoid
-from ._base import Backend
+from .._validation import cpu_count
+from ._base import Backend, blas_threads
 
 
 class NumpyBackend(Backend):
@@ -13,6 +14,16 @@ class NumpyBackend(Backend):
     description = "vectorised NumPy (BLAS matrix products over all examples)"
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):
+        # BLAS uses every core by default; limit it only when asked for fewer.
+        with blas_threads(n_threads if n_threads < cpu_count() else None):
+            return self._loss_grad_sum(theta, offsets, data, loss, grad_out)
+
+    def forward(self, theta, offsets, X, n_threads):
+        with blas_threads(n_threads if n_threads < cpu_count() else None):
+            return super().forward(theta, offsets, X, n_threads)
+
+    @staticmethod
+    def _loss_grad_sum(theta, offsets, data, loss, grad_out):
         X, Y = data
         weights = [theta[start:end].reshape(shape) for start, end, shape in offsets]
         # X carries no bias column: the bias is added as a broadcast row,
