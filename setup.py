@@ -1,8 +1,126 @@
 """Build script: declares the compiled extension of the ``cython`` backend.
 
 Everything else about the package lives in ``pyproject.toml``.
+
+The extension ``nnfast._kernels._fused`` is built with OpenMP when the
+compiler supports it (checked by compiling and linking a test program, as
+scikit-learn's ``_build_utils/openmp_helpers.py`` does: ``-fopenmp`` for
+GCC/clang, ``/openmp`` for MSVC, ``-Xpreprocessor -fopenmp -lomp`` for Apple
+clang) and single-threaded otherwise; ``nnfast.show_config()`` reports which.
+SIMD code paths are chosen at run time from the CPU's features, so the
+default build has no ``-march`` flag and runs on any CPU of its architecture.
+
+Environment variables (source builds only):
+
+- ``NNFAST_NATIVE=1``: add ``-march=native`` (the build then runs only on
+  CPUs like the build machine).
+- ``NNFAST_NO_OPENMP=1``: do not try OpenMP.
 """
 
-from setuptools import setup
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
 
-setup()
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+KERNELS = os.path.join("nnfast", "_kernels")
+
+OPENMP_TEST = textwrap.dedent("""\
+    #include <omp.h>
+    #include <stdio.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        printf("%d %d\\n", n, omp_get_max_threads());
+        return n < 1;
+    }
+""")
+
+
+def _openmp_candidates(compiler):
+    """(compile args, link args) to try, most likely first."""
+    if compiler.compiler_type == "msvc":
+        return [(["/openmp"], [])]
+    if sys.platform == "darwin":
+        return [(["-Xpreprocessor", "-fopenmp"], ["-lomp"]), (["-fopenmp"], ["-fopenmp"])]
+    return [(["-fopenmp"], ["-fopenmp"])]
+
+
+def check_openmp(compiler, extra_compile_args=()):
+    """Flags with which a test OpenMP program compiles, links and runs, or None."""
+    if os.environ.get("NNFAST_NO_OPENMP", "0") not in ("", "0"):
+        return None
+    for cflags, ldflags in _openmp_candidates(compiler):
+        tmp = tempfile.mkdtemp(prefix="nnfast-openmp-")
+        cwd = os.getcwd()
+        try:
+            os.chdir(tmp)
+            with open("test_openmp.c", "w") as f:
+                f.write(OPENMP_TEST)
+            objects = compiler.compile(["test_openmp.c"], output_dir="objects",
+                                       extra_postargs=list(extra_compile_args) + cflags)
+            exe = "test_openmp"
+            compiler.link_executable(objects, exe, output_dir=".",
+                                     extra_postargs=ldflags)
+            exe_path = os.path.join(".", exe + (".exe" if sys.platform == "win32" else ""))
+            out = subprocess.run([exe_path], capture_output=True, timeout=60)
+            if out.returncode == 0:
+                return cflags, ldflags
+        except Exception:  # compile, link or run failed: try the next flags
+            pass
+        finally:
+            os.chdir(cwd)
+            shutil.rmtree(tmp, ignore_errors=True)
+    return None
+
+
+class BuildExt(build_ext):
+    """build_ext that adds optimisation and, if available, OpenMP flags."""
+
+    def build_extensions(self):
+        compiler = self.compiler
+        if compiler.compiler_type == "msvc":
+            base = ["/O2"]
+        else:
+            # no -ffast-math: the kernels rely on IEEE rounding (exp's range reduction)
+            base = ["-O3", "-fno-math-errno"]
+            if os.environ.get("NNFAST_NATIVE", "0") not in ("", "0"):
+                base.append("-march=native")
+        openmp = check_openmp(compiler, base)
+        cflags = base + (openmp[0] if openmp else [])
+        ldflags = openmp[1] if openmp else []
+        print(f"nnfast: building the cython backend with {'OpenMP' if openmp else 'NO OpenMP'}"
+              f"; flags {' '.join(cflags)}")
+
+        # a generated header tells the extension how it was built
+        config_dir = os.path.join(self.build_temp, "nnfast_config")
+        os.makedirs(config_dir, exist_ok=True)
+        flags_text = " ".join(cflags).replace("\\", "\\\\").replace('"', '\\"')
+        with open(os.path.join(config_dir, "nnf_build_config.h"), "w") as f:
+            f.write(f'#define NNF_BUILD_FLAGS "{flags_text}"\n'
+                    f'#define NNF_BUILD_COMPILER "{compiler.compiler_type}"\n')
+        for ext in self.extensions:
+            ext.include_dirs.append(config_dir)
+            ext.extra_compile_args = list(ext.extra_compile_args or []) + cflags
+            ext.extra_link_args = list(ext.extra_link_args or []) + ldflags
+        super().build_extensions()
+
+
+def extensions():
+    from Cython.Build import cythonize
+
+    ext = Extension(
+        "nnfast._kernels._fused",
+        sources=[os.path.join(KERNELS, "_fused.pyx")],
+        depends=[os.path.join(KERNELS, "nnf_simd.h"), os.path.join(KERNELS, "nnf_simd_impl.h")],
+        include_dirs=[KERNELS],
+    )
+    return cythonize([ext], language_level=3, quiet=True)
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

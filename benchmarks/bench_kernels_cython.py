@@ -1,0 +1,101 @@
+"""Quick timing of the cython backend against numpy (and loop) in the same run.
+
+Usage::
+
+    python benchmarks/bench_kernels_cython.py            # ex4 shape + larger shapes
+    python benchmarks/bench_kernels_cython.py --quick    # ex4 shape only, no loop
+    python benchmarks/bench_kernels_cython.py --simd avx2+fma
+
+Reports the median of many evaluations (cost and gradient) in ms, the
+speed-up over numpy, the kernel's GFLOP/s and, for scale, the GFLOP/s of a
+large np.dot (2000 x 2000) measured in the same run.
+"""
+
+import argparse
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+import nnfast
+from nnfast.backends._cython import _fused
+
+
+def flops(sizes, m):
+    """Multiply-adds x 2 of one cost+gradient: forward, backward deltas, gradients."""
+    total = 0
+    for l, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        total += 2 * m * (a + 1) * b * 2          # forward product + gradient product
+        if l > 0:
+            total += 2 * m * a * b                # delta back-propagation
+    return total
+
+
+def median_time(fn, min_runs=30, min_seconds=1.0):
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_runs or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def dgemm_gflops(n=2000, dtype=np.float64, threads=2):
+    A = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
+    B = A.copy()
+    with threadpool_limits(threads, "blas"):
+        t = median_time(lambda: A @ B, min_runs=10, min_seconds=1.0)
+    return 2 * n ** 3 / t / 1e9
+
+
+def problem(sizes, m, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, (m, sizes[0])).astype(dtype)
+    y = rng.integers(0, sizes[-1], m)
+    theta = rng.uniform(-0.12, 0.12, nnfast.n_params(sizes)).astype(dtype)
+    return X, y, theta
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="ex4 shape only, no loop backend")
+    parser.add_argument("--simd", default=None, help="SIMD path to force (see show_config)")
+    args = parser.parse_args()
+    if args.simd:
+        _fused.set_simd_level(args.simd)
+    print(f"cython backend: simd={_fused.simd_level()} openmp={_fused.openmp_enabled()} "
+          f"flags={_fused.build_flags()[1]!r}")
+    g64 = dgemm_gflops(dtype=np.float64)
+    g32 = dgemm_gflops(dtype=np.float32)
+    print(f"np.dot 2000x2000, 2 threads: float64 {g64:.1f} GFLOP/s, float32 {g32:.1f} GFLOP/s")
+
+    shapes = [([400, 25, 10], 5000)]
+    if not args.quick:
+        shapes += [([784, 100, 10], 10000), ([784, 128, 64, 10], 10000)]
+    for sizes, m in shapes:
+        fl = flops(sizes, m)
+        print(f"\n{sizes} m={m} ({fl / 1e6:.0f} MFLOP per evaluation), median ms:")
+        for dtype in (np.float64, np.float32):
+            X, y, theta = problem(sizes, m, dtype)
+            for threads in (1, 2):
+                objs = {name: nnfast.Objective(X, y, sizes, lam=1.0, backend=name,
+                                               n_threads=threads)
+                        for name in ("cython", "numpy")}
+                res = {}
+                with threadpool_limits(threads, "blas"):
+                    for name, obj in objs.items():
+                        res[name] = median_time(lambda: obj(theta))
+                line = (f"  {np.dtype(dtype).name} {threads} thr: cython {res['cython'] * 1e3:7.2f}"
+                        f"  numpy {res['numpy'] * 1e3:7.2f}  x{res['numpy'] / res['cython']:.1f}"
+                        f"  {fl / res['cython'] / 1e9:5.1f} GFLOP/s")
+                if not args.quick and sizes == [400, 25, 10] and threads == 2:
+                    loop = nnfast.Objective(X, y, sizes, lam=1.0, backend="loop")
+                    t_loop = median_time(lambda: loop(theta), min_runs=3, min_seconds=0)
+                    line += f"  loop {t_loop * 1e3:.0f} (x{t_loop / res['cython']:.0f})"
+                print(line)
+
+
+if __name__ == "__main__":
+    main()

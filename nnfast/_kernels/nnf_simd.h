@@ -1,0 +1,271 @@
+/* Run-time SIMD dispatch for the microkernels of nnfast's fused kernel.
+ *
+ * nnf_simd_impl.h is compiled several times: for AVX-512F and for AVX2+FMA
+ * through GCC/clang `target` function attributes (so the default build needs
+ * no -march flag and runs on any x86-64), and for the baseline target with
+ * 16-byte vectors (SSE2 on x86-64, NEON on arm64).  Compilers without GNU
+ * vector extensions (MSVC) get the plain-C scalar instance only.
+ * nnf_init() picks the best instance the CPU supports (__builtin_cpu_supports).
+ */
+#ifndef NNF_SIMD_H
+#define NNF_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NNF_GNU 1
+#define NNF_INLINE inline __attribute__((always_inline))
+#else
+#define NNF_GNU 0
+#define NNF_INLINE __inline
+#endif
+
+#if NNF_GNU && (defined(__x86_64__) || defined(__i386__))
+#define NNF_X86 1
+#else
+#define NNF_X86 0
+#endif
+
+#ifdef _OPENMP
+#define NNF_OPENMP 1
+#else
+#define NNF_OPENMP 0
+#endif
+
+enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
+
+/* ---------------- instances ---------------- */
+/* scalar: portable C (every compiler) */
+#define NNF_VBYTES 0
+#define NNF_TGT
+#define NNF_R 4
+#define NNF_NV 1
+#define NNF_U 4
+#define NNF_KV 2
+#define NNF_T double
+#define NNF_I int64_t
+#define NNF_DOUBLE 1
+#define NNF_SEXP exp
+#define NNF_SFX d_scalar
+#include "nnf_simd_impl.h"
+#undef NNF_T
+#undef NNF_I
+#undef NNF_DOUBLE
+#undef NNF_SEXP
+#undef NNF_SFX
+#define NNF_T float
+#define NNF_I int32_t
+#define NNF_DOUBLE 0
+#define NNF_SEXP expf
+#define NNF_SFX f_scalar
+#include "nnf_simd_impl.h"
+#undef NNF_T
+#undef NNF_I
+#undef NNF_DOUBLE
+#undef NNF_SEXP
+#undef NNF_SFX
+#undef NNF_VBYTES
+#undef NNF_TGT
+#undef NNF_R
+#undef NNF_NV
+#undef NNF_U
+#undef NNF_KV
+
+#if NNF_GNU
+/* 16-byte vectors on the baseline target (SSE2 / NEON): 16 registers */
+#define NNF_VBYTES 16
+#define NNF_TGT
+#define NNF_R 3
+#define NNF_NV 3
+#define NNF_U 3
+#define NNF_KV 3
+#define NNF_T double
+#define NNF_I int64_t
+#define NNF_DOUBLE 1
+#define NNF_SEXP exp
+#define NNF_SFX d_vec128
+#include "nnf_simd_impl.h"
+#undef NNF_T
+#undef NNF_I
+#undef NNF_DOUBLE
+#undef NNF_SEXP
+#undef NNF_SFX
+#define NNF_T float
+#define NNF_I int32_t
+#define NNF_DOUBLE 0
+#define NNF_SEXP expf
+#define NNF_SFX f_vec128
+#include "nnf_simd_impl.h"
+#undef NNF_T
+#undef NNF_I
+#undef NNF_DOUBLE
+#undef NNF_SEXP
+#undef NNF_SFX
+#undef NNF_VBYTES
+#undef NNF_TGT
+#undef NNF_R
+#undef NNF_NV
+#undef NNF_U
+#undef NNF_KV
+#endif
+
+#if NNF_X86
+/* AVX2 + FMA: 16 ymm registers */
+#define NNF_VBYTES 32
+#define NNF_TGT __attribute__((target("avx2,fma")))
+#define NNF_R 3
+#define NNF_NV 3
+#define NNF_U 3
+#define NNF_KV 3
+#define NNF_T double
+#define NNF_I int64_t
+#define NNF_DOUBLE 1
+#define NNF_SEXP exp
+#define NNF_SFX d_avx2
+#include "nnf_simd_impl.h"
+#undef NNF_T
+#undef NNF_I
+#undef NNF_DOUBLE
+#undef NNF_SEXP
+#undef NNF_SFX
+#define NNF_T float
+#define NNF_I int32_t
+#define NNF_DOUBLE 0
+#define NNF_SEXP expf
+#define NNF_SFX f_avx2
+#include "nnf_simd_impl.h"
+#undef NNF_T
+#undef NNF_I
+#undef NNF_DOUBLE
+#undef NNF_SEXP
+#undef NNF_SFX
+#undef NNF_VBYTES
+#undef NNF_TGT
+#undef NNF_R
+#undef NNF_NV
+#undef NNF_U
+#undef NNF_KV
+
+/* AVX-512F: 32 zmm registers */
+#define NNF_VBYTES 64
+#define NNF_TGT __attribute__((target("avx512f,avx2,fma")))
+#define NNF_R 6
+#define NNF_NV 4
+#define NNF_U 4
+#define NNF_KV 6
+#define NNF_T double
+#define NNF_I int64_t
+#define NNF_DOUBLE 1
+#define NNF_SEXP exp
+#define NNF_SFX d_avx512
+#include "nnf_simd_impl.h"
+#undef NNF_T
+#undef NNF_I
+#undef NNF_DOUBLE
+#undef NNF_SEXP
+#undef NNF_SFX
+#define NNF_T float
+#define NNF_I int32_t
+#define NNF_DOUBLE 0
+#define NNF_SEXP expf
+#define NNF_SFX f_avx512
+#include "nnf_simd_impl.h"
+#undef NNF_T
+#undef NNF_I
+#undef NNF_DOUBLE
+#undef NNF_SEXP
+#undef NNF_SFX
+#undef NNF_VBYTES
+#undef NNF_TGT
+#undef NNF_R
+#undef NNF_NV
+#undef NNF_U
+#undef NNF_KV
+#endif
+
+/* ---------------- dispatch ---------------- */
+static int nnf_level = NNF_SCALAR;
+
+/* Best level this CPU supports. */
+static int nnf_best_level(void)
+{
+#if NNF_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return NNF_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return NNF_AVX2;
+    return NNF_VEC128;
+#elif NNF_GNU
+    return NNF_VEC128;
+#else
+    return NNF_SCALAR;
+#endif
+}
+
+/* Select a level (clipped to what the CPU supports); returns the level in use. */
+static int nnf_set_level(int level)
+{
+    int best = nnf_best_level();
+    if (level < 0 || level > best)
+        level = best;
+    nnf_level = level;
+    return nnf_level;
+}
+
+static const char *nnf_level_name(int level)
+{
+    switch (level) {
+    case NNF_AVX512: return "avx512f";
+    case NNF_AVX2: return "avx2+fma";
+#if NNF_X86
+    case NNF_VEC128: return "sse2";
+#else
+    case NNF_VEC128: return "vec128";
+#endif
+    default: return "scalar";
+    }
+}
+
+#if NNF_X86
+#define NNF_DISPATCH(name, sfx, args)                        \
+    switch (nnf_level) {                                     \
+    case NNF_AVX512: name##_##sfx##_avx512 args; break;      \
+    case NNF_AVX2: name##_##sfx##_avx2 args; break;          \
+    case NNF_VEC128: name##_##sfx##_vec128 args; break;      \
+    default: name##_##sfx##_scalar args; break;              \
+    }
+#elif NNF_GNU
+#define NNF_DISPATCH(name, sfx, args)                        \
+    if (nnf_level >= NNF_VEC128) name##_##sfx##_vec128 args; \
+    else name##_##sfx##_scalar args;
+#else
+#define NNF_DISPATCH(name, sfx, args) name##_##sfx##_scalar args;
+#endif
+
+#define NNF_DEFINE_API(T, sfx)                                                            \
+static void nnf_sigmoid_##sfx(T *a, ptrdiff_t n)                                          \
+{ NNF_DISPATCH(sigmoid, sfx, (a, n)) }                                                    \
+static void nnf_fwd1_##sfx(const T *X, ptrdiff_t nb, ptrdiff_t n_in, const T *WT,         \
+                           ptrdiff_t hp, ptrdiff_t h, const T *b, T *Z, ptrdiff_t ldz)    \
+{ NNF_DISPATCH(fwd1, sfx, (X, nb, n_in, WT, hp, h, b, Z, ldz)) }                          \
+static void nnf_grad1_##sfx(const T *D, ptrdiff_t ldd, ptrdiff_t h, const T *X,           \
+                            ptrdiff_t nb, ptrdiff_t n_in, T *G)                           \
+{ NNF_DISPATCH(grad1, sfx, (D, ldd, h, X, nb, n_in, G)) }                                 \
+static void nnf_dense_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *A,         \
+                            ptrdiff_t ld, ptrdiff_t npad, T *Z)                           \
+{ NNF_DISPATCH(dense, sfx, (W, n_o, n_i, A, ld, npad, Z)) }                               \
+static void nnf_backprop_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *D,      \
+                               const T *A, ptrdiff_t ld, ptrdiff_t npad, T *P)            \
+{ NNF_DISPATCH(backprop, sfx, (W, n_o, n_i, D, A, ld, npad, P)) }                         \
+static void nnf_grad_small_##sfx(const T *D, ptrdiff_t n_o, const T *A, ptrdiff_t n_i,    \
+                                 ptrdiff_t ld, ptrdiff_t nb, T *G)                        \
+{ NNF_DISPATCH(grad_small, sfx, (D, n_o, A, n_i, ld, nb, G)) }
+
+NNF_DEFINE_API(double, d)
+NNF_DEFINE_API(float, f)
+
+#endif /* NNF_SIMD_H */
