@@ -1,0 +1,107 @@
+"""Quick timing of the numba backend against numpy (and loop) in the same process.
+
+    python benchmarks/bench_kernels_numba.py            # ex4 shape, f64/f32, 1 and 2 threads
+    python benchmarks/bench_kernels_numba.py --large    # also 10000x784->100->10 and 784->128->64->10
+    python benchmarks/bench_kernels_numba.py --loop     # also the per-example loop backend (slow)
+
+Medians of many calls of ``Objective.__call__`` (cost and gradient), after a
+warm-up call (compilation or cache load is excluded; see --latency).
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import nnfast
+
+
+def problem(sizes, m, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((m, sizes[0])).astype(dtype)
+    y = rng.integers(0, sizes[-1], size=m)
+    theta = nnfast.init_theta(sizes, epsilon=0.12, random_state=seed, dtype=dtype)
+    return X, y, theta
+
+
+def median_ms(obj, theta, repeat, budget=3.0):
+    obj(theta)
+    times = []
+    t_end = time.perf_counter() + budget
+    while len(times) < repeat or (len(times) < 5 and time.perf_counter() < t_end):
+        t = time.perf_counter()
+        obj(theta)
+        times.append(time.perf_counter() - t)
+        if len(times) >= 5 and time.perf_counter() > t_end:
+            break
+    return 1e3 * statistics.median(times), len(times)
+
+
+def bench(sizes, m, backends, threads, dtypes, repeat):
+    print(f"\n{list(sizes)}  m={m}")
+    for dtype in dtypes:
+        X, y, theta = problem(sizes, m, dtype)
+        for nt in threads:
+            row = {}
+            for be in backends:
+                obj = nnfast.Objective(X, y, sizes, backend=be, n_threads=nt, dtype=dtype)
+                row[be] = median_ms(obj, theta, 5 if be == "loop" else repeat,
+                                    budget=20 if be == "loop" else 3.0)
+            line = "  ".join(f"{be} {ms:8.2f} ms (n={n})" for be, (ms, n) in row.items())
+            ratio = row["numpy"][0] / row["numba"][0]
+            extra = f"  numpy/numba {ratio:5.2f}x"
+            if "loop" in row:
+                extra += f"  loop/numba {row['loop'][0] / row['numba'][0]:6.1f}x"
+            print(f"  {np.dtype(dtype).name:8} threads={nt}  {line}{extra}")
+
+
+LATENCY = r"""
+import time, numpy as np
+t0 = time.perf_counter()
+import nnfast
+from nnfast.backends._numba_kernels import chunk_loss_grad, parallel_loss_grad
+t1 = time.perf_counter()
+rng = np.random.default_rng(0)
+X = rng.random((5000, 400)); y = rng.integers(0, 10, 5000)
+obj = nnfast.Objective(X, y, [400, 25, 10], backend="numba", n_threads=2)
+theta = nnfast.init_theta([400, 25, 10], random_state=0)
+t2 = time.perf_counter(); obj(theta); t3 = time.perf_counter()
+print(f"import {t1 - t0:.2f} s  first call {t3 - t2:.2f} s  "
+      f"cache hits {sum(parallel_loss_grad.stats.cache_hits.values())} "
+      f"misses {sum(parallel_loss_grad.stats.cache_misses.values())}")
+"""
+
+
+def latency():
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+        for label in ("cold (empty cache)", "from disk cache"):
+            out = subprocess.run([sys.executable, "-c", LATENCY], env=env, capture_output=True,
+                                 text=True, check=True).stdout.strip()
+            print(f"  {label:20} {out}")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--large", action="store_true")
+    p.add_argument("--loop", action="store_true")
+    p.add_argument("--latency", action="store_true")
+    p.add_argument("--repeat", type=int, default=200)
+    a = p.parse_args()
+    backends = ["numba", "numpy"] + (["loop"] if a.loop else [])
+    bench((400, 25, 10), 5000, backends, (1, 2), (np.float64, np.float32), a.repeat)
+    if a.large:
+        bench((784, 100, 10), 10000, ["numba", "numpy"], (2,), (np.float64, np.float32), a.repeat // 4)
+        bench((784, 128, 64, 10), 10000, ["numba", "numpy"], (2,), (np.float64, np.float32), a.repeat // 4)
+    if a.latency:
+        print("\nfirst-call latency, ex4 shape float64, 2 threads (separate processes):")
+        latency()
+
+
+if __name__ == "__main__":
+    main()
