@@ -1,0 +1,129 @@
+"""``nnfast gradcheck``: analytic gradient against central differences.
+
+Exit status: 0 when every check passes, 1 when one fails, 2 for a usage error.
+
+Examples::
+
+    nnfast gradcheck                               # ex4's checkNNGradients network
+    nnfast gradcheck --layers 3,5,4,3 --lam 3 --all-backends
+    nnfast gradcheck --data mnist20 --weights ex4  # 5000 x 400 real digits, all 10285 weights
+    nnfast gradcheck --data mnist --layers 784,100,10 --sample 2000
+"""
+
+from __future__ import annotations
+
+DATA_CHOICES = ("debug", "mnist20", "mnist", "digits", "ex4")
+
+
+def _layers(text):
+    import argparse
+
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be integers separated by commas, like 400,25,10; got {text!r}") from None
+
+
+def _sample(text):
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--sample must be a count or a fraction, got {text!r}") from None
+    if value >= 1 and value == int(value) and "." not in text:
+        return int(value)
+    return value
+
+
+def configure(parser):
+    parser.add_argument("--data", default="debug", choices=DATA_CHOICES,
+                        help="debug: ex4's checkNNGradients network (3-5-3, m=5, default); "
+                             "mnist20: 5000 MNIST t10k digits cropped to 20x20 (the ex4 shape); "
+                             "mnist: MNIST t10k 784 pixels; digits: scikit-learn 8x8; "
+                             "ex4: ex4data1.mat where it exists")
+    parser.add_argument("--m", type=int, default=None, help="use only the first M examples")
+    parser.add_argument("--layers", type=_layers, default=None,
+                        help="layer sizes, e.g. 400,25,10 (default: 3,5,3 for debug, "
+                             "n_in,25,10 with data)")
+    parser.add_argument("--weights", choices=("random", "ex4"), default="random",
+                        help="weights to check at with data: random (default) or ex4weights.mat "
+                             "(layers 400,25,10)")
+    parser.add_argument("--lam", type=float, default=0.0, help="L2 strength lambda (default 0)")
+    parser.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "squared_error"))
+    parser.add_argument("--backend", default="auto", help="backend whose gradient is checked")
+    parser.add_argument("--all-backends", action="store_true", help="check every available backend")
+    parser.add_argument("--sample", default=None,
+                        help="check a random sample of parameters: a count (500) or a fraction (0.1)")
+    parser.add_argument("--epsilon", type=float, default=1e-4, help="finite-difference step (1e-4)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="largest relative difference that passes (default 1e-7; 1e-3 for float32)")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default=None,
+                        help="working dtype of the backend (the numerical side is float64)")
+    parser.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the sample and random weights")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def _load(args):
+    """``(theta or None, X or None, y or None, layer_sizes or None, description)``."""
+    import numpy as np
+
+    from .. import datasets
+
+    if args.data == "debug":
+        if args.weights == "ex4":
+            raise ValueError("--weights ex4 needs data of 400 features, e.g. --data mnist20")
+        return None, None, None, args.layers, ""
+    if args.data == "mnist20":
+        from ..bench import ex4_shaped_mnist
+
+        X, y = ex4_shaped_mnist(5000)
+        name = "MNIST t10k, first 5000 digits cropped to 20x20 (ex4 shape)"
+    else:
+        X, y, name = datasets.load(args.data)
+    if args.m is not None:
+        if args.m < 1:
+            raise ValueError(f"--m must be at least 1, got {args.m}")
+        X, y = X[: args.m], y[: args.m]
+    n_out = int(np.max(y)) + 1
+    sizes = args.layers or [X.shape[1], 25, max(n_out, 10)]
+    theta = None
+    if args.weights == "ex4":
+        t1, t2 = datasets.load_ex4_weights()
+        if list(sizes) != [400, 25, 10]:
+            raise ValueError(f"--weights ex4 is a 400,25,10 network; --layers gives {sizes}")
+        from .._network import pack
+
+        theta = pack([t1, t2])
+    return theta, X, y, sizes, f"{name}, m = {X.shape[0]}"
+
+
+def run(args):
+    import json
+
+    from ..backends import available_backends
+    from ..gradcheck import gradient_check
+
+    theta, X, y, sizes, name = _load(args)
+    backends = available_backends() if args.all_backends else [args.backend]
+    sample = _sample(args.sample)
+    results = []
+    for backend in backends:
+        result = gradient_check(theta, X, y, layer_sizes=sizes, lam=args.lam, loss=args.loss,
+                                backend=backend, epsilon=args.epsilon, sample=sample,
+                                random_state=args.seed, n_threads=args.threads, dtype=args.dtype,
+                                threshold=args.threshold, data_name=name)
+        results.append(result)
+        if not args.json:
+            print(result.summary())
+            print()
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2, default=str))
+    elif len(results) > 1:
+        print("summary:")
+        for r in results:
+            print(f"  {r.backend:<8} {'PASSED' if r.passed else 'FAILED'}  relative difference "
+                  f"{r.rel_diff:.3e}")
+    return 0 if all(r.passed for r in results) else 1
