@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional
 
@@ -43,7 +42,7 @@ METHODS = {
     "gd": "gd", "sgd": "sgd", "adam": "adam",
 }
 _SCIPY_METHODS = ("L-BFGS-B", "TNC", "CG")
-_DEFAULT_LR = {"gd": 2.0, "sgd": 0.5, "adam": 0.01}
+_DEFAULT_LR = {"gd": 2.0, "sgd": 0.1, "adam": 0.01}
 _ADAM_BETA2 = 0.999
 _ADAM_EPS = 1e-8
 
@@ -182,8 +181,9 @@ _TNC_REASONS = {
     0: "converged: TNC found a local minimum (the projected gradient is about zero)",
     1: "converged: TNC saw the cost stop changing between iterations",
     2: "converged: TNC saw the parameters stop changing between iterations",
-    3: "TNC used up its budget of cost/gradient evaluations (maxfun) before converging; "
-       "TNC counts evaluations, not iterations",
+    3: "TNC used up its budget of cost/gradient evaluations (max_fun, scipy's maxfun) "
+       "before converging: TNC counts evaluations, not iterations, and spends several per "
+       "iteration; raise max_fun for a closer fit",
     4: "TNC's line search failed to find a lower cost (no progress along the search "
        "direction; often as close to a minimum as rounding allows)",
     5: "TNC: every parameter is fixed by its bounds",
@@ -210,10 +210,11 @@ def _explain_scipy(method, res) -> (str, bool):
                 f"[scipy: {message}]"), False
     if method == "CG" and res.success:
         return f"converged: the gradient norm fell below gtol [scipy: {message}]", True
-    if "ITERATIONS" in upper or "MAXIMUM NUMBER" in upper:
+    if "NO. OF ITERATIONS" in upper or "MAXIMUM NUMBER OF ITERATIONS" in upper:
         return f"{method} reached its iteration limit [scipy: {message}]", False
-    if "FUNCTION EVALUATIONS" in upper or "MAXFUN" in upper:
-        return f"{method} used up its evaluation budget [scipy: {message}]", False
+    if "EVALUATIONS" in upper or "MAXFUN" in upper:
+        return (f"{method} used up its budget of cost/gradient evaluations (max_fun) before "
+                f"converging [scipy: {message}]"), False
     return f"{method} stopped: {message} (status {res.status})", bool(res.success)
 
 
@@ -249,40 +250,50 @@ class _Run:
         self.val_accs: List[float] = []
         self.best = (math.inf, None, 0)  # (criterion, theta, iteration)
         self.since_best = 0
-        self.cache = deque(maxlen=4)  # (theta copy, J, grad)
+        # Recent evaluations, so that recording an iterate the optimiser has
+        # already evaluated costs nothing: key -> J for the last 64 points
+        # (TNC's accepted point can be many line-search steps back), and the
+        # last gradient for a repeated call at the same point.
+        self.costs_seen = {}
+        self.last = None  # (key, J, grad)
         self.theta = None  # last completed iterate
         self.bar = _progress_bar(progress, max_iter, method)
 
     # -- evaluations ---------------------------------------------------------------
-    def _lookup(self, theta):
-        for t, J, g in reversed(self.cache):
-            if t.shape == theta.shape and np.array_equal(t, theta):
-                return J, g
-        return None
+    @staticmethod
+    def _key(theta):
+        return hash(np.ascontiguousarray(theta, dtype=np.float64).tobytes())
+
+    def _remember(self, key, J):
+        self.costs_seen[key] = J
+        if len(self.costs_seen) > 64:
+            del self.costs_seen[next(iter(self.costs_seen))]
 
     def fun(self, theta):
         """(J, grad) on the full training set; counts evaluations, enforces max_fun."""
-        hit = self._lookup(theta)
-        if hit is not None and hit[1] is not None:
-            return hit[0], hit[1].copy()
+        key = self._key(theta)
+        if self.last is not None and self.last[0] == key:
+            return self.last[1], self.last[2].copy()
         if self.max_fun is not None and self.n_evals >= self.max_fun:
             raise _Stop(f"the budget of max_fun={self.max_fun} cost/gradient evaluations "
                         "was used up before convergence")
-        J, g = self.obj(theta)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are caught below
+            J, g = self.obj(theta)
         self.n_evals += 1
         if not np.isfinite(J) or not np.all(np.isfinite(g)):
             raise _Stop("the cost or gradient became NaN or infinite (for gd/sgd/adam the "
                         "learning rate is probably too large)")
-        self.cache.append((np.array(theta, dtype=np.float64), J, g.copy()))
+        self.last = (key, J, g.copy())
+        self._remember(key, J)
         return J, g
 
     def cost_at(self, theta):
-        hit = self._lookup(theta)
-        if hit is not None:
-            return hit[0]
+        key = self._key(theta)
+        if key in self.costs_seen:
+            return self.costs_seen[key]
         J = self.obj.cost(theta)
         self.n_evals += 1
-        self.cache.append((np.array(theta, dtype=np.float64), J, None))
+        self._remember(key, J)
         return J
 
     # -- iterations ----------------------------------------------------------------
@@ -360,7 +371,11 @@ def _run_scipy(run, method, theta0, tol):
 
     options = {"maxiter": run.max_iter + 10}  # our own count stops first (one meaning)
     if method in ("L-BFGS-B", "TNC"):
-        options["maxfun"] = (run.max_fun + 10) if run.max_fun is not None else 10 ** 9
+        # scipy counts evaluations itself: let it stop (and say so) at max_fun;
+        # run.fun refuses any evaluation beyond it.
+        # (scipy evaluates once more than its maxfun, but its first call, at
+        # theta0, is answered from the evaluation made for the history)
+        options["maxfun"] = run.max_fun if run.max_fun is not None else 10 ** 9
     if method == "TNC":
         options.pop("maxiter")
     if tol is not None:
@@ -413,8 +428,9 @@ def _run_minibatch(run, method, theta, X, Y, batch_size, lr, momentum, rng, obj_
     while True:
         for Xb, Yb in _batches(X, Y, batch_size, rng):
             # The penalty is scaled so that each batch gradient is an unbiased
-            # estimate of the full regularised gradient.  Building an Objective
-            # per batch checks only this batch (O(batch), ~2-5% of a step).
+            # estimate of the full regularised gradient.  An Objective per batch
+            # checks only this batch, O(batch): measured 0.16 ms to build against
+            # 1.2 ms to evaluate for 64 x 64 -> 25 -> 10 with NumPy (~12%).
             batch = Objective(Xb, Yb, run.obj.layer_sizes, **dict(obj_kwargs, lam=lam * Xb.shape[0] / m))
             J, g = batch(theta)
             run.n_batch_evals += 1
@@ -497,7 +513,7 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
     max_fun : int or None, default None
         Cap on cost/gradient evaluations on the full training set.
     learning_rate : float or None
-        Step size of ``"gd"`` (default 2.0), ``"sgd"`` (0.5) and ``"adam"`` (0.01).
+        Step size of ``"gd"`` (default 2.0), ``"sgd"`` (0.1) and ``"adam"`` (0.01).
     batch_size : int, default 64
         Examples per mini-batch (``"sgd"``, ``"adam"``).
     momentum : float in [0, 1) or None
