@@ -549,11 +549,14 @@ def _numerical(theta, X, Y, sizes, lam, loss, eps, indices, n_threads, engine="a
 
 
 def brute_force_gradient(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy",
-                         epsilon=1e-4, indices=None):
+                         epsilon=1e-4, indices=None, dtype=np.float64):
     """Central differences by full recomputation of the cost (two forward passes per
     parameter, one perturbed copy of ``theta`` at a time: memory ``O(P)``).
 
     The slow textbook method, kept as a reference for :func:`numerical_gradient`.
+    ``dtype=np.longdouble`` evaluates the cost in extended precision (x86: 64-bit
+    mantissa) at the same float64 points ``θ ± ε``: a reference free of float64
+    round-off, so what remains is the truncation error of central differences.
     """
     sizes = check_layer_sizes(layer_sizes)
     loss = check_loss(loss)
@@ -568,14 +571,22 @@ def brute_force_gradient(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy"
     mask = l2_mask(sizes)
     offsets = layer_offsets(sizes)
 
+    dt = np.dtype(dtype)
+    Xd, Yd, maskd = X.astype(dt), Y.astype(dt), mask.astype(dt)
+    one = dt.type(1)
+
     def J(th):
-        a = X
+        th = th.astype(dt)
+        a = Xd
         for s, e, shape in offsets:
             w = th[s:e].reshape(shape)
             z = a @ w[:, 1:].T + w[:, 0]
-            a = sigmoid(z)
-        value = float(np.sum(_loss_values(loss, z, Y))) / m
-        return value + lam / (2.0 * m) * float(np.sum(mask * th * th))
+            a = one / (one + np.exp(-z))
+        if loss == "cross_entropy":
+            values = np.maximum(z, 0) - Yd * z + np.log1p(np.exp(-np.abs(z)))
+        else:
+            values = (a - Yd) ** 2 / 2
+        return np.sum(values) / m + dt.type(lam) / (2 * m) * np.sum(maskd * th * th)
 
     indices = np.arange(P) if indices is None else np.asarray(indices, dtype=np.intp)
     grad = np.empty(len(indices))
@@ -588,7 +599,7 @@ def brute_force_gradient(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy"
         hm = old - theta[p]
         jm = J(theta)
         theta[p] = old
-        grad[n] = (jp - jm) / (hp + hm)
+        grad[n] = float((jp - jm) / (dt.type(hp) + dt.type(hm)))
     return grad
 
 
