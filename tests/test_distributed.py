@@ -1,0 +1,364 @@
+"""nnfast.distributed against a real LocalCluster (2 worker processes, 1 thread each)."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import nnfast
+
+from conftest import random_problem
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+psutil = pytest.importorskip("psutil")
+scipy_optimize = pytest.importorskip("scipy.optimize")
+
+from nnfast.distributed import DistributedObjective as _DistributedObjective  # noqa: E402
+from nnfast.distributed import ShardLostError  # noqa: E402
+
+LAYERS = [400, 25, 10]
+RTOL = 1e-10
+# The comparisons pin one backend on both sides so that they test the distribution,
+# not kernels that other work may be changing; test_auto_backend covers "auto".
+B = "numpy"
+
+
+def DistributedObjective(*args, **kwargs):
+    kwargs.setdefault("backend", B)
+    return _DistributedObjective(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    cl = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None)
+    yield cl
+    cl.close()
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    c = distributed.Client(cluster, set_as_default=False)
+    c.wait_for_workers(2, timeout=60)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return random_problem(LAYERS, 1200, seed=3)
+
+
+def _assert_same(J, g, J0, g0, rtol=RTOL):
+    assert isinstance(J, float)
+    assert g.dtype == np.float64 and g.shape == g0.shape
+    np.testing.assert_allclose(J, J0, rtol=rtol)
+    np.testing.assert_allclose(g, g0, rtol=rtol, atol=rtol * np.abs(g0).max())
+
+
+def _worker_pids(client):
+    return client.run(os.getpid)
+
+
+# --------------------------------------------------------------------- results
+@pytest.mark.parametrize("lam", [0.0, 1.0])
+@pytest.mark.parametrize("n_shards", [2, 3])
+def test_numpy_inputs_match_local(client, problem, lam, n_shards):
+    X, y, theta = problem
+    local = nnfast.Objective(X, y, LAYERS, lam=lam, backend=B)
+    with DistributedObjective(X, y, LAYERS, lam=lam, client=client, n_shards=n_shards,
+                              timeout=60) as fun:
+        assert fun.n_shards == n_shards and sum(fun.shard_sizes) == 1200
+        assert (fun.m, fun.n_params, fun.layer_sizes, fun.dtype, fun.lam, fun.loss) == \
+            (local.m, local.n_params, local.layer_sizes, local.dtype, local.lam, local.loss)
+        J0, g0 = local(theta)
+        _assert_same(*fun(theta), J0, g0)
+        np.testing.assert_allclose(fun.cost(theta), J0, rtol=RTOL)
+        _assert_same(J0, fun.grad(theta), J0, g0)
+        assert fun.n_evals == 3
+        # each call returns a fresh gradient
+        g1, g2 = fun.grad(theta), fun.grad(theta)
+        assert g1 is not g2 and not np.shares_memory(g1, g2)
+
+
+@pytest.mark.parametrize("lam", [0.0, 1.0])
+def test_dask_array_inputs_match_local(client, problem, lam):
+    X, y, theta = problem
+    # column chunks too: the rows become the shards, columns are joined
+    dX = da.from_array(X, chunks=(300, 150))
+    dy = da.from_array(y, chunks=500)
+    local = nnfast.Objective(X, y, LAYERS, lam=lam, backend=B)
+    with DistributedObjective(dX, dy, LAYERS, lam=lam, client=client, timeout=60) as fun:
+        assert fun.n_shards == 4 and fun.shard_sizes == [300] * 4
+        assert fun.m == 1200
+        _assert_same(*fun(theta), *local(theta))
+        theta2 = theta * 0.5
+        _assert_same(*fun(theta2), *local(theta2))
+
+
+def test_dask_array_n_shards_and_one_hot_targets(client, problem):
+    X, y, theta = problem
+    Y = np.eye(10)[y]
+    local = nnfast.Objective(X, Y, LAYERS, lam=1.0, loss="squared_error", backend=B)
+    with DistributedObjective(da.from_array(X, chunks=100), da.from_array(Y, chunks=(100, 5)),
+                              LAYERS, lam=1.0, loss="squared_error", client=client, n_shards=3,
+                              timeout=60) as fun:
+        assert fun.n_shards == 3
+        _assert_same(*fun(theta), *local(theta))
+
+
+def test_float32_matches_local_float32(client, problem):
+    X, y, theta = problem
+    local = nnfast.Objective(X, y, LAYERS, lam=1.0, dtype=np.float32, backend=B)
+    with DistributedObjective(X, y, LAYERS, lam=1.0, dtype=np.float32, client=client,
+                              timeout=60) as fun:
+        assert fun.dtype == np.float32
+        J, g = fun(theta)
+        J0, g0 = local(theta)
+        assert g.dtype == np.float64
+        np.testing.assert_allclose(J, J0, rtol=1e-5)
+        np.testing.assert_allclose(g, g0, rtol=1e-4, atol=1e-5 * np.abs(g0).max())
+
+
+def test_single_shard(client, problem):
+    X, y, theta = problem
+    with DistributedObjective(X[:50], y[:50], LAYERS, lam=1.0, client=client, n_shards=1,
+                              timeout=60) as fun:
+        local = nnfast.Objective(X[:50], y[:50], LAYERS, lam=1.0, backend=B)
+        _assert_same(*fun(theta), *local(theta))
+
+
+# ------------------------------------------------------------------ validation
+def test_numpy_inputs_validated_on_client(client, problem):
+    X, y, _ = problem
+    bad = X.copy()
+    bad[7, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        DistributedObjective(bad, y, LAYERS, client=client)
+    with pytest.raises(ValueError, match="class indices"):
+        DistributedObjective(X, y + 1, LAYERS, client=client)
+    with pytest.raises(ValueError, match="columns"):
+        DistributedObjective(X[:, :399], y, LAYERS, client=client)
+    with pytest.raises(ValueError, match="labels but X has"):
+        DistributedObjective(X, y[:-1], LAYERS, client=client)
+
+
+def test_dask_inputs_validated_per_shard_on_workers(client, problem):
+    X, y, _ = problem
+    bad = X.copy()
+    bad[905, 11] = np.inf  # in the 4th chunk of 300 rows: rows 900..1199
+    with pytest.raises(ValueError, match=r"shard 3 \(rows 900\.\.1199\).*NaN or inf"):
+        DistributedObjective(da.from_array(bad, chunks=(300, 400)), da.from_array(y, chunks=300),
+                             LAYERS, client=client, timeout=60)
+    y_bad = y.copy()
+    y_bad[310] = 10
+    with pytest.raises(ValueError, match=r"shard 1 \(rows 300\.\.599\).*lie in \[0, 9\]"):
+        DistributedObjective(da.from_array(X, chunks=(300, 400)), da.from_array(y_bad, chunks=300),
+                             LAYERS, client=client, timeout=60)
+    # shape problems are caught on the client, before anything runs
+    with pytest.raises(ValueError, match="columns"):
+        DistributedObjective(da.from_array(X[:, :399]), da.from_array(y), LAYERS, client=client)
+    with pytest.raises(ValueError, match="rows but X has"):
+        DistributedObjective(da.from_array(X), da.from_array(y[:-1]), LAYERS, client=client)
+    with pytest.raises(TypeError, match="floating-point"):
+        DistributedObjective(da.from_array((X * 10).astype(np.int64)), da.from_array(y), LAYERS,
+                             client=client)
+
+
+def test_theta_validated_per_call(client, problem):
+    X, y, theta = problem
+    with DistributedObjective(X, y, LAYERS, client=client, timeout=60) as fun:
+        with pytest.raises(ValueError, match="length"):
+            fun(theta[:-1])
+        bad = theta.copy()
+        bad[5] = np.nan
+        with pytest.raises(ValueError, match="NaN or inf"):
+            fun(bad)
+        with pytest.raises(ValueError, match="flat vector"):
+            fun(theta.reshape(1, -1))
+        assert fun.n_evals == 0
+        fun(theta)  # still usable
+        assert fun.n_evals == 1
+
+
+def test_auto_backend_matches_local_auto(client, problem):
+    """backend="auto" picks each worker's fastest backend; the result is the same."""
+    X, y, theta = problem
+    local = nnfast.Objective(X, y, LAYERS, lam=1.0)
+    with DistributedObjective(X, y, LAYERS, lam=1.0, backend="auto", client=client,
+                              timeout=60) as fun:
+        chosen = client.gather(client.submit(lambda s: s.backend.name, fun._shards[0], pure=False))
+        assert chosen == local.backend.name
+        _assert_same(*fun(theta), *local(theta), rtol=1e-9)
+
+
+def test_bad_arguments(client, problem):
+    X, y, _ = problem
+    with pytest.raises(ValueError, match="backend must be one of"):
+        DistributedObjective(X, y, LAYERS, backend="nope", client=client)
+    with pytest.raises(TypeError, match="client must be"):
+        DistributedObjective(X, y, LAYERS, client=42)
+    with pytest.raises(ValueError, match="n_shards"):
+        DistributedObjective(X, y, LAYERS, client=client, n_shards=0)
+
+
+# -------------------------------------------------------------------- training
+def _accuracy(theta, X, y, layers):
+    return float(np.mean(nnfast.predict(theta, X, layers) == y))
+
+
+def test_training_reaches_local_accuracy(client, digits):
+    X, y = digits
+    layers = [64, 25, 10]
+    theta0 = nnfast.init_theta(layers, random_state=0)
+    opts = dict(jac=True, method="L-BFGS-B", options={"maxiter": 60})
+    local = nnfast.Objective(X, y, layers, lam=1.0, backend=B)
+    res_local = scipy_optimize.minimize(local, theta0, **opts)
+    with DistributedObjective(X, y, layers, lam=1.0, client=client, timeout=60) as fun:
+        res_dist = scipy_optimize.minimize(fun, theta0, **opts)
+        assert fun.n_evals == res_dist.nfev
+    acc_local = _accuracy(res_local.x, X, y, layers)
+    acc_dist = _accuracy(res_dist.x, X, y, layers)
+    assert acc_local > 0.9
+    assert abs(acc_dist - acc_local) <= 0.01
+    np.testing.assert_allclose(res_dist.fun, res_local.fun, rtol=1e-3)
+
+
+def test_train_with_client(client, digits):
+    try:
+        from nnfast.training import train
+    except ImportError:
+        pytest.skip("nnfast.train is not there yet")
+    import inspect
+
+    if "client" not in inspect.signature(train).parameters:
+        pytest.skip("nnfast.train has no client argument yet")
+    X, y = digits
+    layers = [64, 25, 10]
+    res = train(X, y, layers, lam=1.0, max_iter=60, random_state=0, client=client)
+    theta = getattr(res, "theta", None)
+    if theta is None:
+        theta = res.x
+    assert _accuracy(theta, X, y, layers) > 0.9
+
+
+# ---------------------------------------------------------------- worker death
+def _kill_one_worker_during(client, evaluate, n_calls, kill_after_s):
+    """Evaluate n_calls times while one worker process is SIGKILLed mid-sequence."""
+    pid = next(iter(_worker_pids(client).values()))
+    killer = threading.Timer(kill_after_s, os.kill, (pid, signal.SIGKILL))
+    outcomes = []
+    killer.start()
+    try:
+        for _ in range(n_calls):
+            try:
+                outcomes.append(evaluate())
+            except ShardLostError as exc:  # acceptable: a clear error, never a wrong gradient
+                outcomes.append(exc)
+    finally:
+        killer.join()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next tests
+    return outcomes
+
+
+@pytest.mark.parametrize("kind", ["numpy", "dask"])
+def test_worker_killed_during_training(client, problem, kind):
+    X, y, theta = problem
+    local = nnfast.Objective(X, y, LAYERS, lam=1.0, backend=B)
+    J0, g0 = local(theta)
+    if kind == "dask":
+        X, y = da.from_array(X, chunks=(300, 400)), da.from_array(y, chunks=300)
+    with DistributedObjective(X, y, LAYERS, lam=1.0, client=client, timeout=60) as fun:
+        _assert_same(*fun(theta), J0, g0)
+        outcomes = _kill_one_worker_during(client, lambda: fun(theta), n_calls=25,
+                                           kill_after_s=0.3)
+        # and afterwards, once the worker is back
+        outcomes.append(fun(theta))
+        for out in outcomes:
+            if isinstance(out, Exception):
+                continue
+            _assert_same(*out, J0, g0)
+        assert not isinstance(outcomes[-1], Exception)
+        assert sum(not isinstance(o, Exception) for o in outcomes) >= len(outcomes) - 2
+        if kind == "numpy":  # the scattered shard on the dead worker had to be re-sent
+            assert fun.n_recoveries >= 1
+
+
+# ---------------------------------------------------------------- lifetimes
+def _children():
+    """Child processes of this process, except multiprocessing's resource tracker
+    (started with the first spawned process, it lives as long as the interpreter)."""
+    pids = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "resource_tracker" in " ".join(p.cmdline()):
+                continue
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        pids.add(p.pid)
+    return pids
+
+
+def test_own_local_cluster_is_closed_without_leftovers(problem):
+    X, y, theta = problem
+    before = _children()
+    fun = DistributedObjective(X, y, LAYERS, lam=1.0, n_workers=2, timeout=60)
+    try:
+        workers = set(_worker_pids(fun.client).values())
+        assert len(workers) == 2 and workers <= _children() - before
+        _assert_same(*fun(theta), *nnfast.Objective(X, y, LAYERS, lam=1.0, backend=B)(theta))
+    finally:
+        fun.close()
+    deadline = time.time() + 20
+    while (_children() - before) and time.time() < deadline:
+        time.sleep(0.1)
+    assert _children() - before == set()
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                   for p in workers)
+    with pytest.raises(RuntimeError, match="closed"):
+        fun(theta)
+    fun.close()  # idempotent
+
+
+def test_scheduler_address_and_borrowed_client(cluster, client, problem):
+    X, y, theta = problem
+    J0, g0 = nnfast.Objective(X, y, LAYERS, backend=B)(theta)
+    with DistributedObjective(X, y, LAYERS, client=cluster.scheduler_address, timeout=60) as fun:
+        _assert_same(*fun(theta), J0, g0)
+        own = fun.client
+    assert own.status == "closed"
+    fun2 = DistributedObjective(X, y, LAYERS, client=client, timeout=60)
+    mine = set(k for f in fun2._shards + fun2._raw for k in [f.key])
+    assert mine <= set(client.who_has())
+    fun2.close()
+    assert client.status == "running"  # a Client passed in stays open
+    # and the shards it held are released on the cluster
+    deadline = time.time() + 10
+    while mine & set(client.who_has()) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not mine & set(client.who_has()), mine & set(client.who_has())
+
+
+def test_nnfast_imports_without_dask():
+    code = (
+        "import sys\n"
+        "sys.modules['dask'] = None\n"
+        "sys.modules['distributed'] = None\n"
+        "import numpy as np, nnfast\n"
+        "X = np.random.default_rng(0).random((20, 4)); y = np.arange(20) % 3\n"
+        "nnfast.Objective(X, y, [4, 3, 3], backend='numpy')(nnfast.init_theta([4, 3, 3], random_state=0))\n"
+        "try:\n"
+        "    import nnfast.distributed\n"
+        "except ImportError as exc:\n"
+        "    assert 'nnfast[distributed]' in str(exc), exc\n"
+        "else:\n"
+        "    raise SystemExit('imported without dask')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
