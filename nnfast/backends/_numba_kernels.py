@@ -32,7 +32,7 @@ LOSS_CROSS_ENTROPY = 0
 LOSS_SQUARED_ERROR = 1
 
 
-@njit(nogil=True, cache=True, fastmath=_FM)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FM)
 def _tile_dots(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, accumulate, zero):
     """out[o_off + i*o_si + j*o_sj] (+)= dot(P row i, Q row j) over n, for i < I, j < J.
 
@@ -165,7 +165,174 @@ def _tile_dots(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, 
                 out[o_off + i3 * o_si + j4 * o_sj] = c34
 
 
-@njit(nogil=True, cache=True, fastmath=_FM)
+# ---- vectorisable sigmoid -------------------------------------------------
+# np.exp is a libm call that LLVM cannot vectorise (no SVML here), and the
+# hidden-layer sigmoids are ~20% of a forward pass.  exp(x) = 2**k * exp(t)
+# with k = round(x / ln 2), t = x - k ln 2 (Cody-Waite, two-part ln 2) and a
+# Taylor polynomial for exp(t), |t| <= ln(2)/2, accurate to about 1 ulp;
+# 2**k is built from its bits in an integer buffer viewed as floats.  These two
+# functions keep strict IEEE arithmetic (no reassociation) so that the range
+# reduction stays exact.  x is clamped to the range where 2**k is a normal
+# number; beyond it the sigmoid is 0 or 1 to working precision anyway.
+_LOG2E = 1.4426950408889634
+_LN2_HI64 = 6.93147180369123816490e-01
+_LN2_LO64 = 1.90821492927058770002e-10
+
+
+@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+def _exp_neg_f64(z, ib, fb):
+    """z[:] = exp(-z) in float64; ib, fb: int64 buffer and its float64 view."""
+    n = z.shape[0]
+    for r in range(n):
+        x = min(max(-z[r], -708.0), 709.0)
+        k = np.floor(x * _LOG2E + 0.5)
+        t = x - k * _LN2_HI64
+        t = t - k * _LN2_LO64
+        p = 1.0 / 6227020800.0
+        p = p * t + 1.0 / 479001600.0
+        p = p * t + 1.0 / 39916800.0
+        p = p * t + 1.0 / 3628800.0
+        p = p * t + 1.0 / 362880.0
+        p = p * t + 1.0 / 40320.0
+        p = p * t + 1.0 / 5040.0
+        p = p * t + 1.0 / 720.0
+        p = p * t + 1.0 / 120.0
+        p = p * t + 1.0 / 24.0
+        p = p * t + 1.0 / 6.0
+        p = p * t + 0.5
+        p = p * t + 1.0
+        p = p * t + 1.0
+        z[r] = p
+        ib[r] = (np.int64(k) + 1023) << 52
+    for r in range(n):
+        z[r] = z[r] * fb[r]
+
+
+@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+def _sigmoid_f64(z, ib, fb):
+    """z[:] = 1 / (1 + exp(-z)) in float64."""
+    _exp_neg_f64(z, ib, fb)
+    for r in range(z.shape[0]):
+        z[r] = 1.0 / (1.0 + z[r])
+
+
+@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+def _exp_neg_f32(z, ib, fb):
+    """float32 exp(-z): degree-7 polynomial, 2**k from int32 bits."""
+    n = z.shape[0]
+    one = np.float32(1.0)
+    for r in range(n):
+        x = min(max(-z[r], np.float32(-87.0)), np.float32(88.0))
+        k = np.floor(x * np.float32(_LOG2E) + np.float32(0.5))
+        t = x - k * np.float32(0.693359375)
+        t = t - k * np.float32(-2.12194440e-4)
+        p = np.float32(1.0 / 5040.0)
+        p = p * t + np.float32(1.0 / 720.0)
+        p = p * t + np.float32(1.0 / 120.0)
+        p = p * t + np.float32(1.0 / 24.0)
+        p = p * t + np.float32(1.0 / 6.0)
+        p = p * t + np.float32(0.5)
+        p = p * t + one
+        p = p * t + one
+        z[r] = p
+        ib[r] = (np.int32(k) + np.int32(127)) << np.int32(23)
+    for r in range(n):
+        z[r] = z[r] * fb[r]
+
+
+@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+def _sigmoid_f32(z, ib, fb):
+    """z[:] = 1 / (1 + exp(-z)) in float32."""
+    _exp_neg_f32(z, ib, fb)
+    one = np.float32(1.0)
+    for r in range(z.shape[0]):
+        z[r] = one / (one + z[r])
+
+
+# ---- vectorisable cross-entropy term --------------------------------------
+# log1p(exp(-|z|)) per output: e = exp(-|z|) in (0, 1] from the same exp as the
+# sigmoid, then log1p(e) = log(u) * e / (u - 1) with u = 1 + e (Goldberg's
+# correction restores the bits of e lost in 1 + e), log(u) = k ln 2 +
+# 2 atanh(s), s = (f - 1) / (f + 1), f = u or u / 2 in [0.707, 1.414].
+_LN2 = 0.6931471805599453
+
+
+@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+def _softplus_neg_abs_f64(z, out, ib, fb):
+    """out[:] = log1p(exp(-|z|)) in float64 (z unchanged)."""
+    n = z.shape[0]
+    for r in range(n):
+        out[r] = abs(z[r])
+    _exp_neg_f64(out, ib, fb)
+    for r in range(n):
+        e = out[r]
+        u = 1.0 + e
+        big = u > 1.4142135623730951
+        f = u * 0.5 if big else u
+        s = (f - 1.0) / (f + 1.0)
+        s2 = s * s
+        p = 1.0 / 23.0
+        p = p * s2 + 1.0 / 21.0
+        p = p * s2 + 1.0 / 19.0
+        p = p * s2 + 1.0 / 17.0
+        p = p * s2 + 1.0 / 15.0
+        p = p * s2 + 1.0 / 13.0
+        p = p * s2 + 1.0 / 11.0
+        p = p * s2 + 1.0 / 9.0
+        p = p * s2 + 1.0 / 7.0
+        p = p * s2 + 1.0 / 5.0
+        p = p * s2 + 1.0 / 3.0
+        p = p * s2 + 1.0
+        lg = 2.0 * s * p + (_LN2 if big else 0.0)
+        c = u - 1.0
+        out[r] = lg * (e / c) if c != 0.0 else e
+
+
+@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+def _softplus_neg_abs_f32(z, out, ib, fb):
+    """float32 version of :func:`_softplus_neg_abs_f64`."""
+    n = z.shape[0]
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    for r in range(n):
+        out[r] = abs(z[r])
+    _exp_neg_f32(out, ib, fb)
+    for r in range(n):
+        e = out[r]
+        u = one + e
+        big = u > np.float32(1.4142135623730951)
+        f = u * np.float32(0.5) if big else u
+        s = (f - one) / (f + one)
+        s2 = s * s
+        p = np.float32(1.0 / 11.0)
+        p = p * s2 + np.float32(1.0 / 9.0)
+        p = p * s2 + np.float32(1.0 / 7.0)
+        p = p * s2 + np.float32(1.0 / 5.0)
+        p = p * s2 + np.float32(1.0 / 3.0)
+        p = p * s2 + one
+        lg = np.float32(2.0) * s * p + (np.float32(_LN2) if big else zero)
+        c = u - one
+        out[r] = lg * (e / c) if c != zero else e
+
+
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FM)
+def _sigmoid_inplace(z, ib64, fb64, ib32, fb32):
+    if z.itemsize == 8:
+        _sigmoid_f64(z, ib64, fb64)
+    else:
+        _sigmoid_f32(z, ib32, fb32)
+
+
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FM)
+def _softplus_neg_abs(z, out, ib64, fb64, ib32, fb32):
+    """out[:] = log1p(exp(-|z|))."""
+    if z.itemsize == 8:
+        _softplus_neg_abs_f64(z, out, ib64, fb64)
+    else:
+        _softplus_neg_abs_f32(z, out, ib32, fb32)
+
+
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FM)
 def _dots_acc_best(P, p_off, I, Q, q_off, J, n, st, out, o_off, o_si, o_sj, zero):
     """``out[o_off + i*o_si + j*o_sj] += dot(P row i, Q row j)`` (rows ``st`` apart),
     with the operands in the order that wastes the fewest tile lanes."""
@@ -177,7 +344,7 @@ def _dots_acc_best(P, p_off, I, Q, q_off, J, n, st, out, o_off, o_si, o_sj, zero
         _tile_dots(Q, q_off, st, J, P, p_off, st, I, n, out, o_off, o_sj, o_si, True, zero)
 
 
-@njit(nogil=True, cache=True, fastmath=_FM)
+@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FM)
 def chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, b_lo, b_hi,
                     loss_id, need_grad, zero, one, G):
     """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1``; if
@@ -198,6 +365,11 @@ def chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, b_lo, b_hi,
     D = np.empty(maxw * B, dtype=theta.dtype)
     Dn = np.empty(maxw * B, dtype=theta.dtype)
     half = one / (one + one)
+    ib64 = np.empty(B, dtype=np.int64)
+    fb64 = ib64.view(np.float64)
+    ib32 = np.empty(B, dtype=np.int32)
+    fb32 = ib32.view(np.float32)
+    E = np.empty(B, dtype=theta.dtype)
     if need_grad:
         G[:] = zero
     cost = 0.0
@@ -233,9 +405,7 @@ def chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, b_lo, b_hi,
             if l == L:
                 Zo[:nl * B] = A[base:base + nl * B]
             for o in range(nl):
-                zr = A[base + o * B:base + o * B + nb]
-                for r in range(nb):
-                    zr[r] = one / (one + np.exp(-zr[r]))
+                _sigmoid_inplace(A[base + o * B:base + o * B + nb], ib64, fb64, ib32, fb32)
         # ---- output layer: loss and output error
         hb = aoff[L - 1]
         yb = b * n_out * B
@@ -245,9 +415,11 @@ def chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, b_lo, b_hi,
             y = YTf[yb + o * B:yb + o * B + nb]
             d = D[o * B:o * B + nb]
             if loss_id == 0:
+                sp = E[:nb]
+                _softplus_neg_abs(z, sp, ib64, fb64, ib32, fb32)
                 for r in range(nb):
                     zz = z[r]
-                    cost += max(zz, zero) - y[r] * zz + np.log1p(np.exp(-abs(zz)))
+                    cost += max(zz, zero) - y[r] * zz + sp[r]
                     d[r] = h[r] - y[r]
             else:
                 for r in range(nb):
@@ -288,7 +460,7 @@ def chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, b_lo, b_hi,
     return cost
 
 
-@njit(nogil=True, cache=True, parallel=True, fastmath=_FM)
+@njit(nogil=True, cache=True, error_model="numpy", parallel=True, fastmath=_FM)
 def parallel_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, n_blocks,
                        loss_id, need_grad, zero, one, slabs, costs):
     """One chunk of consecutive row blocks per prange iteration, each with its own
