@@ -69,7 +69,7 @@ def test_hidden_units_5x5(tmp_path, ex4_weights):
 def test_cost_curve_confusion_and_sweep(tmp_path, digits):
     X, y = digits
     res = nnfast.train(X[:300], y[:300], [64, 9, 10], max_iter=10, random_state=0,
-                       validation=(X[300:500], y[300:500]), backend="numpy", progress=False)
+                       validation=(X[300:500], y[300:500]), backend="numpy", n_threads=1, progress=False)
     fig = plots.plot_cost_curve(res, path=tmp_path / "cost.png")
     lines = fig.axes[0].get_lines()
     assert len(lines) == 2 and len(lines[0].get_ydata()) == res.n_iter + 1
@@ -85,7 +85,7 @@ def test_cost_curve_confusion_and_sweep(tmp_path, digits):
         plots.plot_confusion_matrix(np.zeros((2, 3)))
 
     curve = validation_curve(X[:300], y[:300], [64, 9, 10], lams=(0, 1, 50), max_iter=5,
-                             random_state=0, backend="numpy", progress=False)
+                             random_state=0, backend="numpy", n_threads=1, progress=False)
     fig = plots.plot_validation_curve(curve, path=tmp_path / "sweep.png")
     assert len(fig.axes) == 1 + 3 * 9  # the accuracy plot and 9 hidden units per λ
     assert _is_png(tmp_path / "sweep.png")
