@@ -17,7 +17,6 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
-from libc.math cimport exp, fabs, log1p
 
 
 cdef extern from "nnf_simd.h" nogil:
@@ -46,6 +45,12 @@ cdef extern from "nnf_simd.h" nogil:
                         const double *A, Py_ssize_t ld, Py_ssize_t npad, double *P)
     void nnf_backprop_f(const float *W, Py_ssize_t n_o, Py_ssize_t n_i, const float *D,
                         const float *A, Py_ssize_t ld, Py_ssize_t npad, float *P)
+    double nnf_output_error_d(const double *Z, const double *A, Py_ssize_t ld, const double *YT,
+                              Py_ssize_t ldy, Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad,
+                              int loss, double *D)
+    double nnf_output_error_f(const float *Z, const float *A, Py_ssize_t ld, const float *YT,
+                              Py_ssize_t ldy, Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad,
+                              int loss, float *D)
     void nnf_grad_small_d(const double *D, Py_ssize_t n_o, const double *A, Py_ssize_t n_i,
                           Py_ssize_t ld, Py_ssize_t nb, double *G)
     void nnf_grad_small_f(const float *D, Py_ssize_t n_o, const float *A, Py_ssize_t n_i,
@@ -124,45 +129,21 @@ cdef inline void _dense(const floating *W, Py_ssize_t n_o, Py_ssize_t n_i, const
         nnf_dense_f(W, n_o, n_i, A, ld, npad, Z)
 
 
-cdef double _output_error(
-    const floating *Z,      # IN: (n_out, ld) output logits
-    const floating *Hb,     # IN: (n_out, ld) output activations
-    const floating *Y,      # IN: (nb, n_out) targets of the block
-    Py_ssize_t n_out, Py_ssize_t ld, Py_ssize_t nb, Py_ssize_t npad, int loss,
-    floating *D,            # OUT: (n_out, ld) dloss/dz, zero in columns nb..npad
-    floating *H,            # OUT: (nb, n_out) activations, or NULL
+cdef inline void _copy_out(
+    const floating *Hb,     # IN: (n_out, ld) output activations, units-major
+    Py_ssize_t n_out, Py_ssize_t ld, Py_ssize_t nb,
+    floating *H,            # OUT: (nb, n_out) the same, one row per example
 ) noexcept nogil:
-    """Summed loss of the block (float64) and the output error."""
     cdef Py_ssize_t o, r
-    cdef double total = 0.0, z, y, e
-    cdef floating h, d
-    for o in range(n_out):
-        for r in range(nb):
-            z = Z[o * ld + r]
-            h = Hb[o * ld + r]
-            if H != NULL:
-                H[r * n_out + o] = h
-            if Y == NULL:
-                continue
-            y = Y[r * n_out + o]
-            if loss == 0:
-                # max(z, 0) - y z + log1p(exp(-|z|)), stable for saturated units
-                total += (z if z > 0.0 else 0.0) - y * z + log1p(exp(-fabs(z)))
-                d = h - <floating> y
-            else:
-                e = <double> h - y
-                total += 0.5 * e * e
-                d = (h - <floating> y) * h * (1 - h)
-            D[o * ld + r] = d
-        if Y != NULL:
-            for r in range(nb, npad):
-                D[o * ld + r] = 0
-    return total
+    for r in range(nb):
+        for o in range(n_out):
+            H[r * n_out + o] = Hb[o * ld + r]
 
 
 cdef double _block(
     const floating *X,        # IN: (nb, n_in) rows of the block
-    const floating *Y,        # IN: (nb, n_out) targets, or NULL (forward only)
+    const floating *YT,       # IN: (n_out, ldy) targets transposed, from the block's first row,
+    Py_ssize_t ldy,           #     or NULL (forward only)
     Py_ssize_t nb,
     const floating *theta,    # IN: all weights
     const floating *WT,       # IN: (n_in, hp) first-layer weights transposed, then (h1,) bias
@@ -209,7 +190,14 @@ cdef double _block(
             acts[L][l * ld + r] = zout[l * ld + r]
     _sigmoid(acts[L], n_out * ld)
 
-    block_loss = _output_error(zout, acts[L], Y, n_out, ld, nb, npad, loss, cur, H)
+    if H != NULL:
+        _copy_out(acts[L], n_out, ld, nb, H)
+    if YT == NULL:
+        return 0.0
+    if floating is double:
+        block_loss = nnf_output_error_d(zout, acts[L], ld, YT, ldy, n_out, nb, npad, loss, cur)
+    else:
+        block_loss = nnf_output_error_f(zout, acts[L], ld, YT, ldy, n_out, nb, npad, loss, cur)
     if G == NULL:
         return block_loss
 
@@ -243,7 +231,7 @@ def workspace_size(sizes, Py_ssize_t block):
 def fused_loss_grad(
     const floating[::1] theta,      # IN: (n_params,)
     const floating[:, ::1] X,       # IN: (m, n_in)
-    const floating[:, ::1] Y,       # IN: (m, n_out); ignored unless with_loss
+    const floating[:, ::1] YT,      # IN: (n_out, m) targets transposed; ignored unless with_loss
     const floating[::1] WT,         # IN: (n_in * hp + h1,) packed first layer
     Py_ssize_t hp,
     const Py_ssize_t[::1] sizes,    # IN: (L + 1,)
@@ -252,56 +240,71 @@ def fused_loss_grad(
     bint with_loss,
     floating[::1] grad_out,         # OUT: (n_params,) summed gradient, or empty for none
     floating[:, ::1] H,             # OUT: (m, n_out) activations, or empty for none
-    floating[:, ::1] work,          # work: (n_threads, workspace_size) zero-initialised
-    floating[:, ::1] slabs,         # work: (n_threads, n_params) if n_threads > 1, else empty
+    floating[:, ::1] work,          # work: (n_threads, workspace_size), finite values
+    floating[:, ::1] slabs,         # work: (n_chunks, n_params) if n_chunks > 1, else empty
     Py_ssize_t block,
+    Py_ssize_t n_chunks,
     int n_threads,
 ):
     """Summed loss (float64); fills grad_out and/or H if they are not empty.
 
+    The rows are cut into ``n_chunks`` contiguous chunks of whole blocks; each
+    chunk accumulates its gradient into its own slab (``grad_out`` itself when
+    there is one chunk) and its loss into its own float64 partial sum.  Threads
+    take chunks dynamically (a thread that is preempted on a busy machine
+    does not hold the others up), and the slabs are summed in chunk order, so
+    the result depends on ``n_chunks`` but not on the number of threads or on
+    which thread ran which chunk: it is bitwise reproducible.
+
     The caller guarantees shapes, dtypes and contiguity (see
     nnfast.backends._cython), ``block % BLOCK_ALIGN == 0``,
-    ``work.shape[0] >= n_threads`` and ``len(sizes) <= 64``.
+    ``1 <= n_chunks <= number of blocks``, ``work.shape[0] >= n_threads``
+    and ``len(sizes) <= 64``.
     """
     cdef Py_ssize_t m = X.shape[0], n_params = theta.shape[0]
-    cdef Py_ssize_t L = sizes.shape[0] - 1, n_in = sizes[0], n_out = sizes[L]
+    cdef Py_ssize_t L = sizes.shape[0] - 1
     cdef Py_ssize_t n_blocks = (m + block - 1) // block
-    cdef Py_ssize_t blk, r0, nb, t, i, ws_size = work.shape[1]
+    cdef Py_ssize_t c, blk, r0, nb, t, i, p, p0, p1
+    cdef Py_ssize_t n_pchunks = (n_params + 4095) // 4096
     cdef bint need_grad = grad_out.shape[0] > 0
     cdef bint need_h = H.shape[0] > 0
-    cdef double[::1] loss_parts = np.zeros(n_threads * LOSS_STRIDE, dtype=np.float64)
+    cdef double[::1] loss_parts = np.zeros(n_chunks * LOSS_STRIDE, dtype=np.float64)
     cdef double total = 0.0
     cdef floating *G
     cdef floating *Hp
     cdef const floating *Yp
+    cdef Py_ssize_t ldy = YT.shape[1]
 
     if n_threads < 1 or not NNF_OPENMP:
         n_threads = 1
-    if need_grad:
-        for i in range(n_params):
-            grad_out[i] = 0
 
     with nogil, parallel(num_threads=n_threads):
-        for blk in prange(n_blocks, schedule="static"):
+        for c in prange(n_chunks, schedule="dynamic", chunksize=1):
             t = threadid()
-            r0 = blk * block
-            nb = block if r0 + block <= m else m - r0
             G = NULL
             if need_grad:
-                G = &grad_out[0] if n_threads == 1 else &slabs[t, 0]
-            Hp = &H[r0, 0] if need_h else NULL
-            Yp = &Y[r0, 0] if with_loss else NULL
-            loss_parts[t * LOSS_STRIDE] += _block(
-                &X[r0, 0], Yp, nb, &theta[0], &WT[0], hp, &sizes[0], &woff[0],
-                L, loss, block, &work[t, 0], G, Hp)
+                G = &grad_out[0] if n_chunks == 1 else &slabs[c, 0]
+                for i in range(n_params):
+                    G[i] = 0
+            for blk in range(c * n_blocks // n_chunks, (c + 1) * n_blocks // n_chunks):
+                r0 = blk * block
+                nb = block if r0 + block <= m else m - r0
+                Hp = &H[r0, 0] if need_h else NULL
+                Yp = &YT[0, r0] if with_loss else NULL
+                loss_parts[c * LOSS_STRIDE] += _block(
+                    &X[r0, 0], Yp, ldy, nb, &theta[0], &WT[0], hp, &sizes[0], &woff[0],
+                    L, loss, block, &work[t, 0], G, Hp)
+        # deterministic reduction of the slabs, in chunk order, split over the parameters
+        if need_grad and n_chunks > 1:
+            for p in prange(n_pchunks, schedule="static"):
+                p0 = p * 4096
+                p1 = p0 + 4096 if p0 + 4096 < n_params else n_params
+                for i in range(p0, p1):
+                    grad_out[i] = slabs[0, i]
+                for c in range(1, n_chunks):
+                    for i in range(p0, p1):
+                        grad_out[i] += slabs[c, i]
 
-    # deterministic reduction, in thread order
-    for t in range(n_threads):
-        total += loss_parts[t * LOSS_STRIDE]
-    if need_grad and n_threads > 1:
-        for i in range(n_params):
-            grad_out[i] = slabs[0, i]
-        for t in range(1, n_threads):
-            for i in range(n_params):
-                grad_out[i] += slabs[t, i]
+    for c in range(n_chunks):
+        total += loss_parts[c * LOSS_STRIDE]
     return total

@@ -23,6 +23,15 @@
 #define NNF_INLINE __inline
 #endif
 
+/* full unrolling of the register tiles (their loops have compile-time trip counts) */
+#if defined(__clang__)
+#define NNF_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define NNF_UNROLL _Pragma("GCC unroll 16")
+#else
+#define NNF_UNROLL
+#endif
+
 #if NNF_GNU && (defined(__x86_64__) || defined(__i386__))
 #define NNF_X86 1
 #else
@@ -41,10 +50,15 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 /* scalar: portable C (every compiler) */
 #define NNF_VBYTES 0
 #define NNF_TGT
-#define NNF_R 4
 #define NNF_NV 1
-#define NNF_U 4
-#define NNF_KV 2
+#define NNF_R1 4
+#define NNF_R2 4
+#define NNF_R3 4
+#define NNF_R4 4
+#define NNF_UA 4
+#define NNF_KVA 2
+#define NNF_UB 4
+#define NNF_KVB 2
 #define NNF_T double
 #define NNF_I int64_t
 #define NNF_DOUBLE 1
@@ -69,19 +83,29 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #undef NNF_SFX
 #undef NNF_VBYTES
 #undef NNF_TGT
-#undef NNF_R
 #undef NNF_NV
-#undef NNF_U
-#undef NNF_KV
+#undef NNF_R1
+#undef NNF_R2
+#undef NNF_R3
+#undef NNF_R4
+#undef NNF_UA
+#undef NNF_KVA
+#undef NNF_UB
+#undef NNF_KVB
 
 #if NNF_GNU
 /* 16-byte vectors on the baseline target (SSE2 / NEON): 16 registers */
 #define NNF_VBYTES 16
 #define NNF_TGT
-#define NNF_R 3
 #define NNF_NV 3
-#define NNF_U 3
-#define NNF_KV 3
+#define NNF_R1 8
+#define NNF_R2 6
+#define NNF_R3 4
+#define NNF_R4 4
+#define NNF_UA 3
+#define NNF_KVA 3
+#define NNF_UB 4
+#define NNF_KVB 2
 #define NNF_T double
 #define NNF_I int64_t
 #define NNF_DOUBLE 1
@@ -106,20 +130,30 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #undef NNF_SFX
 #undef NNF_VBYTES
 #undef NNF_TGT
-#undef NNF_R
 #undef NNF_NV
-#undef NNF_U
-#undef NNF_KV
+#undef NNF_R1
+#undef NNF_R2
+#undef NNF_R3
+#undef NNF_R4
+#undef NNF_UA
+#undef NNF_KVA
+#undef NNF_UB
+#undef NNF_KVB
 #endif
 
 #if NNF_X86
 /* AVX2 + FMA: 16 ymm registers */
 #define NNF_VBYTES 32
 #define NNF_TGT __attribute__((target("avx2,fma")))
-#define NNF_R 3
 #define NNF_NV 3
-#define NNF_U 3
-#define NNF_KV 3
+#define NNF_R1 8
+#define NNF_R2 6
+#define NNF_R3 4
+#define NNF_R4 4
+#define NNF_UA 3
+#define NNF_KVA 3
+#define NNF_UB 4
+#define NNF_KVB 2
 #define NNF_T double
 #define NNF_I int64_t
 #define NNF_DOUBLE 1
@@ -144,18 +178,28 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #undef NNF_SFX
 #undef NNF_VBYTES
 #undef NNF_TGT
-#undef NNF_R
 #undef NNF_NV
-#undef NNF_U
-#undef NNF_KV
+#undef NNF_R1
+#undef NNF_R2
+#undef NNF_R3
+#undef NNF_R4
+#undef NNF_UA
+#undef NNF_KVA
+#undef NNF_UB
+#undef NNF_KVB
 
 /* AVX-512F: 32 zmm registers */
 #define NNF_VBYTES 64
 #define NNF_TGT __attribute__((target("avx512f,avx2,fma")))
-#define NNF_R 6
 #define NNF_NV 4
-#define NNF_U 4
-#define NNF_KV 6
+#define NNF_R1 12
+#define NNF_R2 12
+#define NNF_R3 8
+#define NNF_R4 6
+#define NNF_UA 4
+#define NNF_KVA 6
+#define NNF_UB 5
+#define NNF_KVB 4
 #define NNF_T double
 #define NNF_I int64_t
 #define NNF_DOUBLE 1
@@ -180,10 +224,15 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #undef NNF_SFX
 #undef NNF_VBYTES
 #undef NNF_TGT
-#undef NNF_R
 #undef NNF_NV
-#undef NNF_U
-#undef NNF_KV
+#undef NNF_R1
+#undef NNF_R2
+#undef NNF_R3
+#undef NNF_R4
+#undef NNF_UA
+#undef NNF_KVA
+#undef NNF_UB
+#undef NNF_KVB
 #endif
 
 /* ---------------- dispatch ---------------- */
@@ -246,6 +295,22 @@ static const char *nnf_level_name(int level)
 #define NNF_DISPATCH(name, sfx, args) name##_##sfx##_scalar args;
 #endif
 
+#if NNF_X86
+#define NNF_DISPATCH_RET(r, name, sfx, args)                     \
+    switch (nnf_level) {                                         \
+    case NNF_AVX512: r = name##_##sfx##_avx512 args; break;      \
+    case NNF_AVX2: r = name##_##sfx##_avx2 args; break;          \
+    case NNF_VEC128: r = name##_##sfx##_vec128 args; break;      \
+    default: r = name##_##sfx##_scalar args; break;              \
+    }
+#elif NNF_GNU
+#define NNF_DISPATCH_RET(r, name, sfx, args)                          \
+    if (nnf_level >= NNF_VEC128) r = name##_##sfx##_vec128 args;      \
+    else r = name##_##sfx##_scalar args;
+#else
+#define NNF_DISPATCH_RET(r, name, sfx, args) r = name##_##sfx##_scalar args;
+#endif
+
 #define NNF_DEFINE_API(T, sfx)                                                            \
 static void nnf_sigmoid_##sfx(T *a, ptrdiff_t n)                                          \
 { NNF_DISPATCH(sigmoid, sfx, (a, n)) }                                                    \
@@ -261,6 +326,10 @@ static void nnf_dense_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *A
 static void nnf_backprop_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *D,      \
                                const T *A, ptrdiff_t ld, ptrdiff_t npad, T *P)            \
 { NNF_DISPATCH(backprop, sfx, (W, n_o, n_i, D, A, ld, npad, P)) }                         \
+static double nnf_output_error_##sfx(const T *Z, const T *A, ptrdiff_t ld, const T *YT,      \
+                                     ptrdiff_t ldy, ptrdiff_t n_out, ptrdiff_t nb,         \
+                                     ptrdiff_t npad, int loss, T *D)                       \
+{ double r; NNF_DISPATCH_RET(r, output_error, sfx, (Z, A, ld, YT, ldy, n_out, nb, npad, loss, D)) return r; } \
 static void nnf_grad_small_##sfx(const T *D, ptrdiff_t n_o, const T *A, ptrdiff_t n_i,    \
                                  ptrdiff_t ld, ptrdiff_t nb, T *G)                        \
 { NNF_DISPATCH(grad_small, sfx, (D, n_o, A, n_i, ld, nb, G)) }

@@ -8,8 +8,10 @@
  *   NNF_SFX    suffix of every name defined here (e.g. d_avx512)
  *   NNF_VBYTES vector width in bytes (64, 32, 16), or 0 for plain scalar C
  *   NNF_TGT    function attribute selecting the target (may be empty)
- *   NNF_R, NNF_NV   first-layer forward tile: rows x unit-vectors
- *   NNF_U, NNF_KV   first-layer gradient tile: units x feature-vectors
+ *   NNF_NV, NNF_R1..NNF_R4  first-layer forward tile: up to NV unit-vectors,
+ *              R<nv> rows for nv unit-vectors
+ *   NNF_UA, NNF_KVA, NNF_UB, NNF_KVB  first-layer gradient tiles: units x
+ *              feature-vectors (B is used when it divides the units and A does not)
  *   NNF_DOUBLE 1 for double, 0 for float (constants of exp)
  *
  * Layouts (all row-major, "ld" = leading dimension in elements):
@@ -132,6 +134,129 @@ static NNF_INLINE NNF_TGT VT FN(vexp)(VT x)
     return p * t;
 }
 
+static NNF_INLINE NNF_TGT NNF_T FN(hsum)(VT v)
+{
+    NNF_T tmp[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1], s = 0;
+    ptrdiff_t j;
+    FN(vstore)(tmp, v);
+    for (j = 0; j < VL; j++)
+        s += tmp[j];
+    return s;
+}
+
+/* a > t ? x : y, lane by lane */
+#if NNF_VBYTES
+static NNF_INLINE NNF_TGT VT FN(vselect_gt)(VT a, VT t, VT x, VT y)
+{
+    __typeof__(a > t) m = a > t;
+    return (VT)((m & (__typeof__(m))x) | (~m & (__typeof__(m))y));
+}
+#else
+static NNF_INLINE NNF_TGT VT FN(vselect_gt)(VT a, VT t, VT x, VT y) { return a > t ? x : y; }
+#endif
+
+/* log1p(e) for 0 <= e <= 1: u = 1 + e = 2^k f with f in [1/sqrt2, sqrt2], k in {0, 1};
+ * log f = 2 atanh(s), s = (f - 1)/(f + 1), |s| <= 0.172, by its odd series
+ * (to s^21 in double, s^11 in float); plus the rounding error of u, (e - (u - 1)) / u. */
+static NNF_INLINE NNF_TGT VT FN(vlog1p01)(VT e)
+{
+    const VT one = FN(vset1)((NNF_T)1), zero = FN(vset1)((NNF_T)0);
+    VT u = one + e;
+    VT c = (e - (u - one)) / u;
+    VT big = FN(vselect_gt)(u, FN(vset1)((NNF_T)1.4142135623730951), one, zero);
+    VT f = u * ((NNF_T)1 - (NNF_T)0.5 * big);
+    VT s = (f - one) / (f + one);
+    VT s2 = s * s, p;
+#if NNF_DOUBLE
+    p = s2 * (NNF_T)(1.0 / 21) + (NNF_T)(1.0 / 19);
+    p = p * s2 + (NNF_T)(1.0 / 17);
+    p = p * s2 + (NNF_T)(1.0 / 15);
+    p = p * s2 + (NNF_T)(1.0 / 13);
+    p = p * s2 + (NNF_T)(1.0 / 11);
+    p = p * s2 + (NNF_T)(1.0 / 9);
+    p = p * s2 + (NNF_T)(1.0 / 7);
+    p = p * s2 + (NNF_T)(1.0 / 5);
+    p = p * s2 + (NNF_T)(1.0 / 3);
+#else
+    p = s2 * (NNF_T)(1.0 / 11) + (NNF_T)(1.0 / 9);
+    p = p * s2 + (NNF_T)(1.0 / 7);
+    p = p * s2 + (NNF_T)(1.0 / 5);
+    p = p * s2 + (NNF_T)(1.0 / 3);
+#endif
+    p = p * s2 * s + s;
+    return big * (NNF_T)0.69314718055994530942 + ((NNF_T)2 * p + c);
+}
+
+/* Loss and output error of VL outputs: cross-entropy from the logit z
+ * (max(z, 0) - y z + log1p(exp(-|z|)), error h - y) or squared error
+ * (0.5 (h - y)^2, error (h - y) h (1 - h)). */
+static NNF_INLINE NNF_TGT void FN(loss_vec)(int loss, VT z, VT h, VT y, VT *lv, VT *dv)
+{
+    if (loss == 0) {
+        VT az = FN(vmax)(z, -z);
+        *lv = FN(vmax)(z, FN(vset1)((NNF_T)0)) - y * z + FN(vlog1p01)(FN(vexp)(-az));
+        *dv = h - y;
+    } else {
+        VT e = h - y;
+        *lv = (NNF_T)0.5 * e * e;
+        *dv = e * h * ((NNF_T)1 - h);
+    }
+}
+
+/* Output layer of a block: returns the summed loss (float64) and writes
+ * D[o, i] = dloss/dz (zero for nb <= i < npad). */
+static NNF_TGT double FN(output_error)(
+    const NNF_T *Z, const NNF_T *A, ptrdiff_t ld,  /* IN: (n_out, ld) logits, activations */
+    const NNF_T *YT, ptrdiff_t ldy,                /* IN: (n_out, ldy) targets, transposed */
+    ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad, int loss,
+    NNF_T *D)                                      /* OUT: (n_out, ld) */
+{
+    double total = 0.0;
+    NNF_T tz[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
+    NNF_T th[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
+    NNF_T ty[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
+    ptrdiff_t o, i, j;
+    for (o = 0; o < n_out; o++) {
+        const NNF_T *z = Z + o * ld, *a = A + o * ld, *y = YT + o * ldy;
+        NNF_T *d = D + o * ld;
+        VT lv, dv;
+#if NNF_DOUBLE
+        VT acc = FN(vset1)(0.0);
+#endif
+        for (i = 0; i + VL <= nb; i += VL) {
+            FN(loss_vec)(loss, FN(vload)(z + i), FN(vload)(a + i), FN(vload)(y + i), &lv, &dv);
+            FN(vstore)(d + i, dv);
+#if NNF_DOUBLE
+            acc += lv;
+#else
+            FN(vstore)(tz, lv);
+            for (j = 0; j < VL; j++)
+                total += (double)tz[j];
+#endif
+        }
+#if NNF_DOUBLE
+        total += FN(hsum)(acc);
+#endif
+        if (i < nb) {  /* last partial vector, through padded copies */
+            for (j = 0; j < VL; j++) {
+                tz[j] = i + j < nb ? z[i + j] : 0;
+                th[j] = i + j < nb ? a[i + j] : (NNF_T)0.5;
+                ty[j] = i + j < nb ? y[i + j] : 0;
+            }
+            FN(loss_vec)(loss, FN(vload)(tz), FN(vload)(th), FN(vload)(ty), &lv, &dv);
+            FN(vstore)(tz, lv);
+            FN(vstore)(th, dv);
+            for (j = 0; i + j < nb; j++) {
+                total += (double)tz[j];
+                d[i + j] = th[j];
+            }
+        }
+        for (i = nb; i < npad; i++)
+            d[i] = 0;
+    }
+    return total;
+}
+
 /* a[i] = 1 / (1 + exp(-a[i])) for i < n, in place. */
 static NNF_TGT void FN(sigmoid)(NNF_T *a, ptrdiff_t n)
 {
@@ -158,21 +283,21 @@ static NNF_INLINE NNF_TGT void FN(fwd1_tile)(
     const NNF_T *b, ptrdiff_t nu,            /* IN: bias of the tile's units; valid units */
     NNF_T *Z, ptrdiff_t ldz)                 /* OUT: Z[u0, i0] */
 {
-    VT acc[NNF_R][NNF_NV];
-    NNF_T tmp[NNF_NV * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
+    VT acc[16][4];
+    NNF_T tmp[4 * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
     ptrdiff_t k, j;
     int i, v;
-    for (i = 0; i < R; i++)
-        for (v = 0; v < NV; v++)
+    NNF_UNROLL for (i = 0; i < R; i++)
+        NNF_UNROLL for (v = 0; v < NV; v++)
             acc[i][v] = FN(vset1)((NNF_T)0);
     for (k = 0; k < n_in; k++) {
-        VT w[NNF_NV];
+        VT w[4];
         const NNF_T *wk = WT + k * hp;
-        for (v = 0; v < NV; v++)
+        NNF_UNROLL for (v = 0; v < NV; v++)
             w[v] = FN(vload)(wk + v * VL);
-        for (i = 0; i < R; i++) {
+        NNF_UNROLL for (i = 0; i < R; i++) {
             VT xb = FN(vset1)(X[i * n_in + k]);
-            for (v = 0; v < NV; v++)
+            NNF_UNROLL for (v = 0; v < NV; v++)
                 acc[i][v] += xb * w[v];
         }
     }
@@ -184,13 +309,20 @@ static NNF_INLINE NNF_TGT void FN(fwd1_tile)(
     }
 }
 
-#define NNF_FWD1_CASES(R_)                                                        \
-    switch (nv) {                                                                 \
-    case 1: FN(fwd1_tile)(R_, 1, Xi, n_in, WT + u, hp, b + u, h - u, Z + u * ldz + i, ldz); break; \
-    case 2: if (NNF_NV >= 2) FN(fwd1_tile)(R_, NNF_NV >= 2 ? 2 : 1, Xi, n_in, WT + u, hp, b + u, h - u, Z + u * ldz + i, ldz); break; \
-    case 3: if (NNF_NV >= 3) FN(fwd1_tile)(R_, NNF_NV >= 3 ? 3 : 1, Xi, n_in, WT + u, hp, b + u, h - u, Z + u * ldz + i, ldz); break; \
-    default: FN(fwd1_tile)(R_, NNF_NV, Xi, n_in, WT + u, hp, b + u, h - u, Z + u * ldz + i, ldz); break; \
-    }
+/* all rows of the block for one column of unit vectors */
+static NNF_INLINE NNF_TGT void FN(fwd1_rows)(
+    const int R, const int NV, const NNF_T *X, ptrdiff_t nb, ptrdiff_t n_in,
+    const NNF_T *WT, ptrdiff_t hp, const NNF_T *b, ptrdiff_t nu, NNF_T *Z, ptrdiff_t ldz)
+{
+    ptrdiff_t i = 0;
+    for (; i + R <= nb; i += R)
+        FN(fwd1_tile)(R, NV, X + i * n_in, n_in, WT, hp, b, nu, Z + i, ldz);
+    if (R > 4)
+        for (; i + 4 <= nb; i += 4)
+            FN(fwd1_tile)(R > 4 ? 4 : 1, NV, X + i * n_in, n_in, WT, hp, b, nu, Z + i, ldz);
+    for (; i < nb; i++)
+        FN(fwd1_tile)(1, NV, X + i * n_in, n_in, WT, hp, b, nu, Z + i, ldz);
+}
 
 static NNF_TGT void FN(fwd1)(
     const NNF_T *X, ptrdiff_t nb, ptrdiff_t n_in,   /* IN: (nb, n_in) */
@@ -198,22 +330,21 @@ static NNF_TGT void FN(fwd1)(
     const NNF_T *b,                                 /* IN: (h,) */
     NNF_T *Z, ptrdiff_t ldz)                        /* OUT: (h, ldz), columns < nb */
 {
-    ptrdiff_t u, i;
+    ptrdiff_t u;
     const ptrdiff_t nvec = (h + VL - 1) / VL;
     for (u = 0; u < h; u += NNF_NV * VL) {
         ptrdiff_t nv = nvec - u / VL;
         if (nv > NNF_NV) nv = NNF_NV;
-        for (i = 0; i + NNF_R <= nb; i += NNF_R) {
-            const NNF_T *Xi = X + i * n_in;
-            NNF_FWD1_CASES(NNF_R)
-        }
-        for (; i < nb; i++) {
-            const NNF_T *Xi = X + i * n_in;
-            NNF_FWD1_CASES(1)
-        }
+        if (nv >= 4 && NNF_NV >= 4)
+            FN(fwd1_rows)(NNF_R4, 4, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
+        else if (nv == 3 && NNF_NV >= 3)
+            FN(fwd1_rows)(NNF_R3, 3, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
+        else if (nv == 2 && NNF_NV >= 2)
+            FN(fwd1_rows)(NNF_R2, 2, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
+        else
+            FN(fwd1_rows)(NNF_R1, 1, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
     }
 }
-#undef NNF_FWD1_CASES
 
 /* ---- first layer gradient:  G[u, 1 + k] += sum_i D[u, i] X[i, k];  G[u, 0] += sum_i D[u, i]
  * Tile: U units x KV vectors of features, accumulated in registers over the
@@ -224,37 +355,53 @@ static NNF_INLINE NNF_TGT void FN(grad1_tile)(
     const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb,  /* IN: X[0, k0] */
     NNF_T *G, ptrdiff_t ldg)                 /* OUT: G[u0, 1 + k0] (accumulated) */
 {
-    VT acc[NNF_U][NNF_KV];
+    VT acc[8][8];
     ptrdiff_t i;
     int u, v;
-    for (u = 0; u < U; u++)
-        for (v = 0; v < KV; v++)
+    NNF_UNROLL for (u = 0; u < U; u++)
+        NNF_UNROLL for (v = 0; v < KV; v++)
             acc[u][v] = FN(vset1)((NNF_T)0);
     for (i = 0; i < nb; i++) {
-        VT x[NNF_KV];
+        VT x[8];
         const NNF_T *xi = X + i * n_in;
-        for (v = 0; v < KV; v++)
+        NNF_UNROLL for (v = 0; v < KV; v++)
             x[v] = FN(vload)(xi + v * VL);
-        for (u = 0; u < U; u++) {
+        NNF_UNROLL for (u = 0; u < U; u++) {
             VT d = FN(vset1)(D[u * ldd + i]);
-            for (v = 0; v < KV; v++)
+            NNF_UNROLL for (v = 0; v < KV; v++)
                 acc[u][v] += d * x[v];
         }
     }
-    for (u = 0; u < U; u++)
-        for (v = 0; v < KV; v++)
+    NNF_UNROLL for (u = 0; u < U; u++)
+        NNF_UNROLL for (v = 0; v < KV; v++)
             FN(vstore)(G + u * ldg + v * VL, FN(vload)(G + u * ldg + v * VL) + acc[u][v]);
 }
 
-#define NNF_GRAD1_CASES(U_)                                                              \
-    switch (kv) {                                                                        \
-    case 1: FN(grad1_tile)(U_, 1, D + u * ldd, ldd, X + k, n_in, nb, Gk, ldg); break;     \
-    case 2: if (NNF_KV >= 2) FN(grad1_tile)(U_, NNF_KV >= 2 ? 2 : 1, D + u * ldd, ldd, X + k, n_in, nb, Gk, ldg); break; \
-    case 3: if (NNF_KV >= 3) FN(grad1_tile)(U_, NNF_KV >= 3 ? 3 : 1, D + u * ldd, ldd, X + k, n_in, nb, Gk, ldg); break; \
-    case 4: if (NNF_KV >= 4) FN(grad1_tile)(U_, NNF_KV >= 4 ? 4 : 1, D + u * ldd, ldd, X + k, n_in, nb, Gk, ldg); break; \
-    case 5: if (NNF_KV >= 5) FN(grad1_tile)(U_, NNF_KV >= 5 ? 5 : 1, D + u * ldd, ldd, X + k, n_in, nb, Gk, ldg); break; \
-    default: FN(grad1_tile)(U_, NNF_KV, D + u * ldd, ldd, X + k, n_in, nb, Gk, ldg); break; \
-    }
+/* one column of feature vectors (KV of them) for all units */
+static NNF_INLINE NNF_TGT void FN(grad1_units)(
+    const int U, const int KV, const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,
+    const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg)
+{
+    ptrdiff_t u = 0;
+    for (; u + U <= h; u += U)
+        FN(grad1_tile)(U, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg);
+    for (; u < h; u++)
+        FN(grad1_tile)(1, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg);
+}
+
+/* all features for a unit tile of U units and a feature tile of KV vectors */
+static NNF_INLINE NNF_TGT void FN(grad1_cols)(
+    const int U, const int KV, const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,
+    const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg, ptrdiff_t kvec)
+{
+    ptrdiff_t k = 0;
+    for (; k + KV <= kvec; k += KV)
+        FN(grad1_units)(U, KV, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg);
+    for (; k + 2 <= kvec; k += 2)
+        FN(grad1_units)(U, 2, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg);
+    for (; k < kvec; k++)
+        FN(grad1_units)(U, 1, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg);
+}
 
 static NNF_TGT void FN(grad1)(
     const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,     /* IN: (h, ldd), columns < nb */
@@ -264,18 +411,11 @@ static NNF_TGT void FN(grad1)(
     const ptrdiff_t ldg = n_in + 1;
     const ptrdiff_t kvec = n_in / VL;               /* whole vectors of features */
     ptrdiff_t u, k, i;
-    for (k = 0; k < kvec * VL; k += NNF_KV * VL) {
-        ptrdiff_t kv = kvec - k / VL;
-        if (kv > NNF_KV) kv = NNF_KV;
-        for (u = 0; u + NNF_U <= h; u += NNF_U) {
-            NNF_T *Gk = G + u * ldg + 1 + k;
-            NNF_GRAD1_CASES(NNF_U)
-        }
-        for (; u < h; u++) {
-            NNF_T *Gk = G + u * ldg + 1 + k;
-            NNF_GRAD1_CASES(1)
-        }
-    }
+    /* the second tile shape when it divides the units and the first does not */
+    if (h % NNF_UB == 0 && h % NNF_UA != 0)
+        FN(grad1_cols)(NNF_UB, NNF_KVB, D, ldd, h, X, n_in, nb, G, ldg, kvec);
+    else
+        FN(grad1_cols)(NNF_UA, NNF_KVA, D, ldd, h, X, n_in, nb, G, ldg, kvec);
     /* leftover features (n_in % VL) and the bias column */
     for (u = 0; u < h; u++) {
         const NNF_T *du = D + u * ldd;
@@ -292,7 +432,6 @@ static NNF_TGT void FN(grad1)(
         gu[0] += s;
     }
 }
-#undef NNF_GRAD1_CASES
 
 /* ---- later layers, units-major (rows in lanes); npad % VL == 0 ----------------- */
 
@@ -361,15 +500,6 @@ static NNF_TGT void FN(backprop)(
     }
 }
 
-static NNF_INLINE NNF_TGT NNF_T FN(hsum)(VT v)
-{
-    NNF_T tmp[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1], s = 0;
-    ptrdiff_t j;
-    FN(vstore)(tmp, v);
-    for (j = 0; j < VL; j++)
-        s += tmp[j];
-    return s;
-}
 
 /* G[o, 0] += sum_i D[o, i];  G[o, 1 + u] += sum_i D[o, i] A[u, i], i < nb */
 static NNF_TGT void FN(grad_small)(

@@ -42,6 +42,9 @@ BLOCK_ROWS = 64
 #: below this many multiply-adds per evaluation (m * n_params), one thread is faster
 #: than waking a second one
 SERIAL_WORK = 200_000
+#: chunks of rows (each with its own gradient slab) that threads share out; fixed,
+#: so that results do not depend on the number of threads
+MAX_CHUNKS = 8
 #: deepest network the kernel takes (its per-block table of layers)
 MAX_LAYERS = 63
 
@@ -49,13 +52,14 @@ MAX_LAYERS = 63
 class _Prepared:
     """X and Y checked once per objective (what ``prepare`` returns)."""
 
-    __slots__ = ("X", "Y", "m", "n_in", "n_out", "dtype")
+    __slots__ = ("X", "YT", "m", "n_in", "n_out", "dtype")
 
     def __init__(self, X, Y):
         self.X = X
-        self.Y = Y
+        # targets transposed, so that a block's targets of one output are contiguous
+        self.YT = np.ascontiguousarray(Y.T)
         self.m, self.n_in = X.shape
-        self.n_out = Y.shape[1]
+        self.n_out = self.YT.shape[0]
         self.dtype = X.dtype
 
     def __repr__(self):
@@ -124,14 +128,16 @@ def _check_n_threads(n_threads):
     return int(n_threads)
 
 
-def _threads_for(n_threads, m, n_par, block):
-    """Threads actually used: never more than blocks, one for small workloads."""
-    if not _fused.openmp_enabled():
+def _chunks_for(m, block):
+    """Chunks of rows with a gradient slab each: depends on m only, never on threads."""
+    return max(1, min(MAX_CHUNKS, -(-m // block)))
+
+
+def _threads_for(n_threads, m, n_par, n_chunks):
+    """Threads actually used: never more than chunks, one for small workloads."""
+    if not _fused.openmp_enabled() or m * n_par < SERIAL_WORK:
         return 1
-    n_blocks = -(-m // block)
-    if m * n_par < SERIAL_WORK:
-        return 1
-    return max(1, min(n_threads, n_blocks))
+    return max(1, min(n_threads, n_chunks))
 
 
 def _pack_first_layer(theta, sizes):
@@ -145,25 +151,26 @@ def _pack_first_layer(theta, sizes):
     return packed, hp
 
 
-def _run(theta, sizes, offsets, X, Y, loss_code, with_loss, grad_out, H, n_threads):
+def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_threads):
     """Call the kernel on checked arrays; allocate its work buffers."""
     dtype = X.dtype
     m = X.shape[0]
     n_par = theta.shape[0]
     block = BLOCK_ROWS
-    threads = _threads_for(n_threads, m, n_par, block)
+    n_chunks = _chunks_for(m, block)
+    threads = _threads_for(n_threads, m, n_par, n_chunks)
     WT, hp = _pack_first_layer(theta, sizes)
     sizes_arr = np.asarray(sizes, dtype=np.intp)
     woff = np.asarray([start for start, _, _ in offsets], dtype=np.intp)
     work = np.zeros((threads, _fused.workspace_size(sizes, block)), dtype=dtype)
     need_grad = grad_out is not None
-    slabs = np.zeros((threads if need_grad and threads > 1 else 0, n_par), dtype=dtype)
+    slabs = np.empty((n_chunks if need_grad and n_chunks > 1 else 0, n_par), dtype=dtype)
     empty_vec = np.empty(0, dtype=dtype)
-    empty_mat = np.empty((0, sizes[-1]), dtype=dtype)
+    empty_mat = np.empty((0, 0), dtype=dtype)
     return _fused.fused_loss_grad(
-        theta, X, Y if Y is not None else empty_mat, WT, hp, sizes_arr, woff, loss_code,
+        theta, X, YT if YT is not None else empty_mat, WT, hp, sizes_arr, woff, loss_code,
         with_loss, grad_out if need_grad else empty_vec, H if H is not None else empty_mat,
-        work, slabs, block, threads)
+        work, slabs, block, n_chunks, threads)
 
 
 class CythonBackend(Backend):
@@ -209,7 +216,7 @@ class CythonBackend(Backend):
         _check_vector("theta", theta, n_par, data.dtype)
         if grad_out is not None:
             _check_vector("grad_out", grad_out, n_par, data.dtype, writable=True)
-        return float(_run(theta, sizes, offsets, data.X, data.Y, _LOSS_CODES[loss], True,
+        return float(_run(theta, sizes, offsets, data.X, data.YT, _LOSS_CODES[loss], True,
                           grad_out, None, n_threads))
 
     def forward(self, theta, offsets, X, n_threads):

@@ -1,0 +1,293 @@
+"""The compiled ``cython`` backend: equivalence with the loop oracle, determinism,
+input checks and build information.
+
+Tolerances: in float64 the cost and gradient agree with the ``loop`` backend
+to rtol 1e-10 (gradient entries near zero get an absolute slack of 1e-13 of
+the largest entry).  In float32 the oracle runs in float64 on the same
+(float32-representable) data; observed differences on the ex4 shape and on
+deeper networks are at most ~3e-9 relative on the cost and ~1.5e-7 of the
+largest gradient entry, and the tests allow 1e-6 and 1e-5.
+
+The extension is built by the install: nothing here is skipped if it is missing.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import nnfast
+from nnfast._network import layer_offsets
+from nnfast.backends import get_backend
+from nnfast.backends import _cython
+from nnfast.backends._cython import CythonBackend, _fused
+
+from conftest import random_problem
+
+F32_COST_RTOL = 1e-6
+F32_GRAD_ATOL = 1e-5  # times max |gradient|
+
+SIMD_LEVELS = _fused.simd_levels()
+
+
+@pytest.fixture
+def simd_level(request):
+    """Run a test under one SIMD path, restoring the best one afterwards."""
+    _fused.set_simd_level(request.param)
+    yield request.param
+    _fused.set_simd_level(None)
+
+
+@pytest.fixture
+def threads_even_when_small(monkeypatch):
+    """Let small problems use several threads (normally they run on one)."""
+    monkeypatch.setattr(_cython, "SERIAL_WORK", 0)
+
+
+def _compare(X, y, sizes, theta, *, lam=0.0, loss="cross_entropy", n_threads=2):
+    """Cost and gradient of the cython backend against the loop oracle."""
+    dtype = np.asarray(X).dtype
+    got = nnfast.Objective(X, y, sizes, lam=lam, loss=loss, backend="cython", n_threads=n_threads)
+    J, g = got(theta)
+    assert got.dtype == dtype
+    if dtype == np.float32:
+        ref = nnfast.Objective(X, y, sizes, lam=lam, loss=loss, backend="loop", dtype=np.float64)
+        J_ref, g_ref = ref(np.asarray(theta, dtype=np.float64))
+        np.testing.assert_allclose(J, J_ref, rtol=F32_COST_RTOL)
+        np.testing.assert_allclose(g, g_ref, rtol=0, atol=F32_GRAD_ATOL * np.abs(g_ref).max())
+    else:
+        ref = nnfast.Objective(X, y, sizes, lam=lam, loss=loss, backend="loop")
+        J_ref, g_ref = ref(theta)
+        np.testing.assert_allclose(J, J_ref, rtol=1e-10)
+        np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-13 * np.abs(g_ref).max())
+        # the cost alone (no backward pass) is the same number
+        np.testing.assert_allclose(got.cost(theta), J_ref, rtol=1e-10)
+    assert g.dtype == np.float64 and g.shape == (nnfast.n_params(sizes),)
+    return J, g
+
+
+# ---------------------------------------------------------------- equivalence
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", ["cross_entropy", "squared_error"])
+@pytest.mark.parametrize("lam", [0.0, 1.0])
+@pytest.mark.parametrize("sizes", [[400, 25, 10], [20, 7, 3], [30, 16, 9, 4], [12, 5, 6, 7, 3]],
+                         ids=lambda s: "-".join(map(str, s)))
+def test_matches_loop(sizes, lam, loss, dtype):
+    # 203 rows: several blocks, not a multiple of the block size
+    X, y, theta = random_problem(sizes, 203, seed=len(sizes), dtype=dtype)
+    _compare(X, y, sizes, theta, lam=lam, loss=loss)
+
+
+@pytest.mark.parametrize("simd_level", SIMD_LEVELS, indirect=True)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sizes", [[400, 25, 10], [37, 19, 5], [9, 33, 2, 4]],
+                         ids=lambda s: "-".join(map(str, s)))
+def test_every_simd_path_matches_loop(simd_level, sizes, dtype, threads_even_when_small):
+    assert _fused.simd_level() == simd_level
+    X, y, theta = random_problem(sizes, 131, seed=3, dtype=dtype)
+    _compare(X, y, sizes, theta, lam=1.0, loss="cross_entropy")
+    _compare(X, y, sizes, theta, loss="squared_error", n_threads=3)
+
+
+def test_ex4_shape_matches_loop_float64():
+    sizes = [400, 25, 10]
+    rng = np.random.default_rng(7)
+    X = rng.uniform(0, 1, (5000, 400))
+    y = rng.integers(0, 10, 5000)
+    theta = rng.uniform(-0.12, 0.12, nnfast.n_params(sizes))
+    _compare(X, y, sizes, theta, lam=1.0)
+
+
+def test_one_weight_layer_and_saturated_units():
+    """Logistic regression (no hidden layer) with logits far in the tails."""
+    sizes = [6, 3]
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((70, 6)) * 60
+    y = rng.integers(0, 3, 70)
+    theta = rng.uniform(-1, 1, nnfast.n_params(sizes))
+    J, g = _compare(X, y, sizes, theta)
+    assert np.isfinite(J) and np.all(np.isfinite(g))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    m=st.integers(1, 150),
+    widths=st.lists(st.integers(1, 40), min_size=2, max_size=5),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    loss=st.sampled_from(["cross_entropy", "squared_error"]),
+    lam=st.sampled_from([0.0, 1.0]),
+    n_threads=st.integers(1, 4),
+    layout=st.sampled_from(["C", "F", "strided"]),
+    seed=st.integers(0, 2**16),
+)
+def test_property_matches_loop(m, widths, dtype, loss, lam, n_threads, layout, seed,
+                               threads_even_when_small):
+    """Any depth, widths down to 1, m down to 1 and below the thread count,
+    m not a multiple of the block size, and inputs in any memory layout."""
+    sizes = list(widths)
+    X, y, theta = random_problem(sizes, m, seed=seed, dtype=dtype)
+    if layout == "F":
+        X = np.asfortranarray(X)
+    elif layout == "strided":
+        wide = np.zeros((m, 2 * sizes[0]), dtype=dtype)
+        wide[:, ::2] = X
+        X = wide[:, ::2]
+        assert not X.flags.c_contiguous
+    theta_in = theta if seed % 2 else np.repeat(theta, 2)[::2]  # sometimes non-contiguous
+    _compare(X, y, sizes, theta_in, lam=lam, loss=loss, n_threads=n_threads)
+
+
+def test_forward_matches_loop():
+    sizes = [30, 12, 7, 4]
+    X, _, theta = random_problem(sizes, 150, seed=5)
+    h = nnfast.predict_proba(theta, X, sizes, backend="cython", n_threads=2)
+    h_ref = nnfast.predict_proba(theta, X, sizes, backend="loop")
+    assert h.shape == (150, 4)
+    np.testing.assert_allclose(h, h_ref, rtol=1e-12)
+    h32 = nnfast.predict_proba(theta.astype(np.float32), X.astype(np.float32), sizes, backend="cython")
+    assert h32.dtype == np.float32
+    np.testing.assert_allclose(h32, h_ref, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- determinism
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_repeated_calls_are_bitwise_equal(dtype):
+    sizes = [400, 25, 10]
+    X, y, theta = random_problem(sizes, 3000, seed=11, dtype=dtype)
+    obj = nnfast.Objective(X, y, sizes, backend="cython", n_threads=2)
+    J0, g0 = obj(theta)
+    for _ in range(5):
+        J, g = obj(theta)
+        assert J == J0
+        np.testing.assert_array_equal(g, g0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_thread_counts_agree(dtype):
+    sizes = [50, 20, 8, 10]
+    X, y, theta = random_problem(sizes, 2000, seed=2, dtype=dtype)
+    results = [nnfast.Objective(X, y, sizes, backend="cython", n_threads=n)(theta)
+               for n in (1, 2, 3)]
+    J1, g1 = results[0]
+    for J, g in results[1:]:
+        np.testing.assert_allclose(J, J1, rtol=1e-12)
+        np.testing.assert_allclose(g, g1, rtol=1e-12, atol=1e-15 * np.abs(g1).max())
+        # the split into chunks does not depend on the thread count: identical bits
+        np.testing.assert_array_equal(g, g1)
+
+
+# ---------------------------------------------------------------- bad input
+
+def _ex4_call_args(dtype=np.float64, m=20):
+    backend = get_backend("cython")
+    sizes = (8, 5, 3)
+    X, y, theta = random_problem(list(sizes), m, dtype=dtype)
+    Y = np.eye(3, dtype=dtype)[y]
+    data = backend.prepare(X, Y)
+    return backend, sizes, layer_offsets(sizes), data, theta
+
+
+def test_prepare_rejects_bad_arrays():
+    backend = CythonBackend()
+    X = np.ones((4, 3))
+    Y = np.zeros((4, 2))
+    with pytest.raises(TypeError, match="dtype"):
+        backend.prepare(X.astype(np.int64), Y)
+    with pytest.raises(TypeError, match="dtype"):
+        backend.prepare(X, Y.astype(np.float32))
+    with pytest.raises(TypeError, match="ndarray"):
+        backend.prepare(X.tolist(), Y)
+    with pytest.raises(ValueError, match="2-D"):
+        backend.prepare(X[0], Y)
+    with pytest.raises(ValueError, match="empty"):
+        backend.prepare(np.ones((0, 3)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        backend.prepare(np.asfortranarray(np.ones((4, 3))), Y)
+    with pytest.raises(ValueError, match="rows"):
+        backend.prepare(X, np.zeros((5, 2)))
+
+
+def test_loss_grad_sum_rejects_bad_input():
+    backend, sizes, offsets, data, theta = _ex4_call_args()
+    grad = np.empty_like(theta)
+    ok = backend.loss_grad_sum(theta, sizes, offsets, data, "cross_entropy", 2, grad)
+    assert np.isfinite(ok)
+
+    bad_calls = [
+        # (exception, message, args)
+        (ValueError, "C-contiguous", (np.repeat(theta, 2)[::2], sizes, offsets, data, "cross_entropy", 1, grad)),
+        (TypeError, "dtype", (theta.astype(np.float32), sizes, offsets, data, "cross_entropy", 1, grad)),
+        (ValueError, "shape", (theta[:-1], sizes, offsets, data, "cross_entropy", 1, grad)),
+        (ValueError, "shape", (theta.reshape(1, -1), sizes, offsets, data, "cross_entropy", 1, grad)),
+        (TypeError, "ndarray", (list(theta), sizes, offsets, data, "cross_entropy", 1, grad)),
+        (ValueError, "shape", (theta, sizes, offsets, data, "cross_entropy", 1, grad[:-1])),
+        (TypeError, "dtype", (theta, sizes, offsets, data, "cross_entropy", 1, grad.astype(np.float32))),
+        (ValueError, "C-contiguous", (theta, sizes, offsets, data, "cross_entropy", 1,
+                                      np.empty(2 * theta.size)[::2])),
+        (ValueError, "loss", (theta, sizes, offsets, data, "hinge", 1, grad)),
+        (ValueError, "n_threads", (theta, sizes, offsets, data, "cross_entropy", 0, grad)),
+        (TypeError, "n_threads", (theta, sizes, offsets, data, "cross_entropy", 1.5, grad)),
+        (ValueError, "columns", ((theta, (9, 5, 3), layer_offsets((9, 5, 3)), data, "cross_entropy", 1, grad))),
+        (ValueError, "columns", ((theta, (8, 5, 4), layer_offsets((8, 5, 4)), data, "cross_entropy", 1, grad))),
+        (ValueError, "do not match", (theta, sizes, layer_offsets((8, 6, 3)), data, "cross_entropy", 1, grad)),
+        (ValueError, "at least", (theta, (8, 0, 3), offsets, data, "cross_entropy", 1, grad)),
+        (TypeError, "prepare", (theta, sizes, offsets, (data.X, data.YT), "cross_entropy", 1, grad)),
+    ]
+    for exc, match, args in bad_calls:
+        with pytest.raises(exc, match=match):
+            backend.loss_grad_sum(*args)
+    read_only = np.empty_like(theta)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        backend.loss_grad_sum(theta, sizes, offsets, data, "cross_entropy", 1, read_only)
+
+
+def test_forward_rejects_bad_input():
+    backend, sizes, offsets, data, theta = _ex4_call_args()
+    with pytest.raises(ValueError, match="columns"):
+        backend.forward(theta, offsets, np.ones((3, 9)), 1)
+    with pytest.raises(ValueError, match="empty"):
+        backend.forward(theta, offsets, np.ones((0, 8)), 1)
+    with pytest.raises(ValueError, match="shape"):
+        backend.forward(theta[:-2], offsets, np.ones((3, 8)), 1)
+    with pytest.raises(TypeError):
+        backend.forward(theta.astype(np.int64), offsets, np.ones((3, 8)), 1)
+    with pytest.raises(ValueError):
+        backend.forward(theta, (), np.ones((3, 8)), 1)
+    # a non-contiguous or differently typed X is converted, not refused
+    h = backend.forward(theta, offsets, np.asfortranarray(np.ones((3, 8), dtype=np.float32)), 1)
+    assert h.shape == (3, 3) and h.dtype == theta.dtype
+
+
+def test_objective_level_errors_are_clear():
+    sizes = [8, 5, 3]
+    X, y, theta = random_problem(sizes, 10)
+    obj = nnfast.Objective(X, y, sizes, backend="cython")
+    with pytest.raises(ValueError, match="length"):
+        obj(theta[:-1])
+    with pytest.raises(ValueError, match="NaN"):
+        obj(np.full_like(theta, np.nan))
+
+
+# ---------------------------------------------------------------- build information
+
+def test_build_info_reports_openmp_and_simd():
+    info = get_backend("cython").build_info()
+    assert info["openmp"] is True, "this build should have found OpenMP (gcc -fopenmp)"
+    assert "-fopenmp" in info["flags"]
+    assert "-march=native" not in info["flags"] or "NNFAST_NATIVE" in __import__("os").environ
+    assert info["simd"] in SIMD_LEVELS and info["simd"] == SIMD_LEVELS[0]
+    assert nnfast.backends.backend_status()["cython"][0] is True
+
+
+def test_set_simd_level_validates():
+    with pytest.raises(ValueError, match="not available"):
+        _fused.set_simd_level("avx1024")
+    previous = _fused.set_simd_level(SIMD_LEVELS[-1])
+    try:
+        assert _fused.simd_level() == SIMD_LEVELS[-1]
+    finally:
+        _fused.set_simd_level(None)
+    assert _fused.simd_level() == previous == SIMD_LEVELS[0]
