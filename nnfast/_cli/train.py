@@ -11,7 +11,7 @@ import numpy as np
 DATA_HELP = ("data set: 'auto' (ex4data1.mat when it can be found, else scikit-learn's digits), "
              "'ex4', 'mnist' (MNIST t10k), 'digits', or a file: a .mat with X and y (ex4 "
              "layout, labels 1..10), a .npz with arrays X and y, or a .csv whose last column "
-             "is the label. Files named without a folder are also looked for in $NNFAST_DATA")
+             "is the label")
 
 
 def load_data(spec):
@@ -86,7 +86,8 @@ def configure(parser):
                         default="cross_entropy", help="loss on the output units")
     parser.add_argument("--method", default="L-BFGS-B",
                         choices=["L-BFGS-B", "TNC", "CG", "gd", "sgd", "adam"],
-                        help="optimiser")
+                        help="optimiser: scipy's L-BFGS-B, TNC or CG with the analytic gradient, "
+                             "batch gradient descent (gd), mini-batch SGD with momentum, or Adam")
     parser.add_argument("--max-iter", type=int, default=400,
                         help="iterations (optimiser iterations, gradient steps, or epochs for "
                              "sgd/adam)")
