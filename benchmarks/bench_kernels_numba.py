@@ -5,7 +5,9 @@
     python benchmarks/bench_kernels_numba.py --loop     # also the per-example loop backend (slow)
 
 Medians of many calls of ``Objective.__call__`` (cost and gradient), after a
-warm-up call (compilation or cache load is excluded; see --latency).
+warm-up call (compilation or cache load is excluded; see --latency).  Backends
+are timed in interleaved batches of 10 calls (1 for loop), so background load
+on a shared machine hits them alike.
 """
 
 import argparse
@@ -29,35 +31,38 @@ def problem(sizes, m, dtype, seed=0):
     return X, y, theta
 
 
-def median_ms(obj, theta, repeat, budget=3.0):
-    obj(theta)
-    times = []
-    t_end = time.perf_counter() + budget
-    while len(times) < repeat or (len(times) < 5 and time.perf_counter() < t_end):
-        t = time.perf_counter()
+def interleaved_ms(objs, theta, rounds, batch=10, budget=60.0):
+    """Median ms per call of each objective, calls interleaved in batches so that
+    every backend sees the same background load (the machine is shared)."""
+    times = {name: [] for name in objs}
+    for obj in objs.values():
         obj(theta)
-        times.append(time.perf_counter() - t)
-        if len(times) >= 5 and time.perf_counter() > t_end:
+    t_end = time.perf_counter() + budget
+    for _ in range(rounds):
+        for name, obj in objs.items():
+            for _ in range(1 if name == "loop" else batch):
+                t = time.perf_counter()
+                obj(theta)
+                times[name].append(time.perf_counter() - t)
+        if time.perf_counter() > t_end:
             break
-    return 1e3 * statistics.median(times), len(times)
+    return {name: (1e3 * statistics.median(v), len(v)) for name, v in times.items()}
 
 
-def bench(sizes, m, backends, threads, dtypes, repeat):
+def bench(sizes, m, backends, threads, dtypes, rounds):
     print(f"\n{list(sizes)}  m={m}")
     for dtype in dtypes:
         X, y, theta = problem(sizes, m, dtype)
         for nt in threads:
-            row = {}
-            for be in backends:
-                obj = nnfast.Objective(X, y, sizes, backend=be, n_threads=nt, dtype=dtype)
-                row[be] = median_ms(obj, theta, 5 if be == "loop" else repeat,
-                                    budget=20 if be == "loop" else 3.0)
+            objs = {be: nnfast.Objective(X, y, sizes, backend=be, n_threads=nt, dtype=dtype)
+                    for be in backends}
+            row = interleaved_ms(objs, theta, rounds)
             line = "  ".join(f"{be} {ms:8.2f} ms (n={n})" for be, (ms, n) in row.items())
             ratio = row["numpy"][0] / row["numba"][0]
             extra = f"  numpy/numba {ratio:5.2f}x"
             if "loop" in row:
                 extra += f"  loop/numba {row['loop'][0] / row['numba'][0]:6.1f}x"
-            print(f"  {np.dtype(dtype).name:8} threads={nt}  {line}{extra}")
+            print(f"  {np.dtype(dtype).name:8} threads={nt}  {line}{extra}", flush=True)
 
 
 LATENCY = r"""
@@ -91,13 +96,13 @@ def main():
     p.add_argument("--large", action="store_true")
     p.add_argument("--loop", action="store_true")
     p.add_argument("--latency", action="store_true")
-    p.add_argument("--repeat", type=int, default=200)
+    p.add_argument("--rounds", type=int, default=20)
     a = p.parse_args()
     backends = ["numba", "numpy"] + (["loop"] if a.loop else [])
-    bench((400, 25, 10), 5000, backends, (1, 2), (np.float64, np.float32), a.repeat)
+    bench((400, 25, 10), 5000, backends, (1, 2), (np.float64, np.float32), a.rounds)
     if a.large:
-        bench((784, 100, 10), 10000, ["numba", "numpy"], (2,), (np.float64, np.float32), a.repeat // 4)
-        bench((784, 128, 64, 10), 10000, ["numba", "numpy"], (2,), (np.float64, np.float32), a.repeat // 4)
+        bench((784, 100, 10), 10000, ["numba", "numpy"], (2,), (np.float64, np.float32), max(2, a.rounds // 4))
+        bench((784, 128, 64, 10), 10000, ["numba", "numpy"], (2,), (np.float64, np.float32), max(2, a.rounds // 4))
     if a.latency:
         print("\nfirst-call latency, ex4 shape float64, 2 threads (separate processes):")
         latency()
