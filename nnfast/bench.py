@@ -373,7 +373,7 @@ def _rel(a, b):
 
 
 def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=LAM,
-               log=None, seed=0) -> List[BenchResult]:
+               log=None, seed=0, min_time=0.3) -> List[BenchResult]:
     """Time every runner on one shape, for each dtype; check each against NumPy float64."""
     from threadpoolctl import threadpool_limits
 
@@ -394,6 +394,7 @@ def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=L
         for name, build in runner_map.items():
             r = BenchResult(shape=shape, layers=list(sizes), m=m, dtype=dt.name, runner=name,
                             threads=threads, data=data_name)
+            time.sleep(0.05)  # idle spinning OpenMP threads of the previous runner
             if name == "loop" and shape not in LOOP_SHAPES:
                 r.skipped = "per-example loop: timed on the ex4 shape only"
                 results.append(r)
@@ -407,7 +408,7 @@ def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=L
                     fun(theta.astype(dt))
                     th = theta.astype(dt)
                     rounds = 3 if name == "loop" else repeat
-                    times = _time_calls(fun, th, rounds, 0.0 if name == "loop" else 0.3)
+                    times = _time_calls(fun, th, rounds, 0.0 if name == "loop" else min_time)
             except Skip as exc:
                 r.skipped = str(exc)
                 results.append(r)
@@ -505,11 +506,11 @@ def run_bench(shapes=DEFAULT_SHAPES, dtypes=("float64", "float32"), threads=None
     from ._validation import check_n_threads
 
     threads = check_n_threads(threads)
-    if quick:
-        shapes, repeat, train_iters = ("tiny",), min(repeat, 3), min(train_iters, 20)
     for name in shapes:
         if name not in SHAPES:
             raise ValueError(f"unknown shape {name!r}; choose from {sorted(SHAPES)}")
+    if quick:
+        shapes, repeat, train_iters = ("tiny",), min(repeat, 3), min(train_iters, 20)
     dtypes = [np.dtype(d).name for d in dtypes]
     for d in dtypes:
         if d not in ("float64", "float32"):
@@ -532,7 +533,8 @@ def run_bench(shapes=DEFAULT_SHAPES, dtypes=("float64", "float32"), threads=None
     for name in shapes:
         m, sizes = SHAPES[name]
         results += time_shape(name, m, sizes, dtypes, threads, repeat, runner_map,
-                              doc["gemm_gflops"], log=log)
+                              doc["gemm_gflops"], log=log, min_time=0.02 if quick else 0.3)
+        time.sleep(0.2)  # let OpenMP pools of the previous runners stop spinning
     doc["results"] = [asdict(r) for r in results]
     doc["training"] = time_training(threads, train_iters, quick, log) if training else []
     if scaling:

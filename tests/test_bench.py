@@ -1,0 +1,102 @@
+"""nnfast.bench and `nnfast bench`: quick runs on a tiny shape produce the JSON and the PNGs."""
+
+import json
+
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import bench
+
+EXPECTED_KEYS = {"machine", "settings", "gemm_gflops", "gemm_n", "flop_formula", "results",
+                 "training", "versions"}
+RESULT_KEYS = {"shape", "layers", "m", "dtype", "runner", "threads", "median_s", "min_s",
+               "gflops", "pct_of_gemm", "speedup_vs_numpy", "cost_rel_err", "grad_rel_err", "ok",
+               "skipped", "rounds"}
+
+
+def _is_png(path):
+    with open(path, "rb") as fh:
+        return fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_flop_count():
+    # ex4: forward + gradient of layer 1 (4 m 400 25), and 6 m 25 10 for layer 2
+    assert bench.flop_count((400, 25, 10), 5000) == 207_500_000
+    assert bench.flop_count((784, 128, 64, 10), 10) == 10 * (4 * 784 * 128 + 6 * 128 * 64 + 6 * 64 * 10)
+    assert bench.flop_count((3, 2), 1) == 4 * 3 * 2
+
+
+def test_quick_run_writes_json_and_png(tmp_path):
+    doc = bench.run_bench(quick=True, output=tmp_path, peers=False, training=True, log=None)
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert EXPECTED_KEYS <= set(data)
+    assert data["settings"]["quick"] and data["settings"]["shapes"] == ["tiny"]
+    assert set(data["gemm_gflops"]) == {"float64", "float32"}
+    assert all(v > 0 for v in data["gemm_gflops"].values())
+    assert data["machine"]["cpu"] and data["machine"]["usable_cpus"] >= 1
+    assert data["versions"]["numpy"] == np.__version__
+    runners = {r["runner"] for r in data["results"]}
+    assert set(nnfast.available_backends()) <= runners
+    assert not runners & {"pytorch", "jax"}               # peers=False
+    for r in data["results"]:
+        assert RESULT_KEYS <= set(r)
+        assert not r["skipped"], r
+        assert r["ok"], r                                 # every timed result was checked
+        assert r["median_s"] > 0 and r["gflops"] > 0
+    numpy_rows = [r for r in data["results"] if r["runner"] == "numpy"]
+    assert all(r["speedup_vs_numpy"] == pytest.approx(1.0) for r in numpy_rows)
+    assert {t["what"].split()[0] for t in data["training"]} >= {"nnfast"}
+    assert any("DIFFERENT MODEL" in t["model"] for t in data["training"])   # sklearn row labelled
+    assert _is_png(tmp_path / "bench.png")
+    table = bench.format_table(doc)
+    assert "numpy" in table and "GFLOP/s" in table and "tiny" in table
+
+
+def test_scaling_plot(tmp_path):
+    sc = bench.run_scaling(quick=True, peers=False, threads_list=(1,), backends=["numpy"])
+    assert {(r["m"], r["threads"]) for r in sc["rows"]} == {(200, 1), (500, 1)}
+    bench.plot_scaling(sc, tmp_path / "scaling.png")
+    assert _is_png(tmp_path / "scaling.png")
+
+
+def test_cli_bench_quick(tmp_path, capsys):
+    from nnfast.cli import main
+
+    out = tmp_path / "out"
+    assert main(["bench", "--quick", "--no-peers", "--no-train", "--dtype", "float64",
+                 "--backends", "numpy", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "median ms" in printed and "numpy" in printed
+    data = json.loads((out / "bench.json").read_text())
+    assert [r["runner"] for r in data["results"]] == ["numpy"]
+    assert _is_png(out / "bench.png")
+    assert main(["bench", "--quick", "--shapes", "nope", "--output", str(out)]) == 2
+    assert main(["bench", "--quick", "--backends", "nope", "--output", str(out)]) == 2
+
+
+def test_ex4_shaped_mnist_is_ex4_oriented(ex4_weights):
+    try:
+        X, y = bench.ex4_shaped_mnist(2000)
+    except nnfast.datasets.DataNotFoundError as exc:
+        pytest.skip(str(exc))
+    assert X.shape == (2000, 400) and X.min() >= 0 and X.max() <= 1
+    assert set(np.unique(y)) == set(range(10))
+    # column-major 20x20 images and ex4's labels (class 9 = digit 0): the pretrained ex4
+    # network recognises them well above chance (it sees different preprocessing than ex4's)
+    acc = np.mean(nnfast.predict(nnfast.pack(ex4_weights), X, (400, 25, 10)) == y)
+    assert acc > 0.4
+
+
+def test_pytorch_peer_matches_numpy():
+    pytest.importorskip("torch")
+    m, sizes = bench.SHAPES["tiny"]
+    X, y, _ = bench._data_for(m, sizes)
+    from nnfast._validation import check_targets
+
+    Y = check_targets(y, m, sizes[-1], np.float64)
+    theta = nnfast.init_theta(sizes, "auto", random_state=0)
+    J, g = bench._torch_build(X, Y, list(sizes), np.float64, 1, 1.0)(theta)
+    J_ref, g_ref = nnfast.Objective(X, y, sizes, lam=1.0, backend="numpy")(theta)
+    assert J == pytest.approx(J_ref, rel=1e-12)
+    assert np.allclose(g, g_ref, rtol=1e-10, atol=1e-14)
