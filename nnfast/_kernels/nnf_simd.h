@@ -23,6 +23,13 @@
 #define NNF_INLINE __inline
 #endif
 
+/* a prefetch hint (never faults, even past the end of an array) */
+#if NNF_GNU
+#define NNF_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+#else
+#define NNF_PREFETCH(p) ((void)0)
+#endif
+
 /* full unrolling of the register tiles (their loops have compile-time trip counts) */
 #if defined(__clang__)
 #define NNF_UNROLL _Pragma("unroll")

@@ -293,6 +293,10 @@ static NNF_INLINE NNF_TGT void FN(fwd1_tile)(
     for (k = 0; k < n_in; k++) {
         VT w[4];
         const NNF_T *wk = WT + k * hp;
+        /* the next tile's rows come from L3 or memory: fetch them a line at a time */
+        if ((k & (64 / sizeof(NNF_T) - 1)) == 0)
+            NNF_UNROLL for (i = 0; i < R; i++)
+                NNF_PREFETCH(X + (R + i) * n_in + k);
         NNF_UNROLL for (v = 0; v < NV; v++)
             w[v] = FN(vload)(wk + v * VL);
         NNF_UNROLL for (i = 0; i < R; i++) {
