@@ -133,7 +133,11 @@ class NumbaBackend(Backend):
             "numba": numba.__version__,
             "threading layer": _threading_layer_name(),
             "cache dir": cache_dir,
-            "compiled": ", ".join(str(s[3].dtype) for s in k.chunk_loss_grad.signatures) or "nothing yet",
+            # specialisations compiled or loaded from the cache in this process
+            "kernels loaded": ", ".join(
+                f"{label} {sig[3].dtype}"
+                for label, fn in (("serial", k.chunk_loss_grad), ("parallel", k.parallel_loss_grad))
+                for sig in fn.signatures) or "none yet (compiled on first use)",
             "block rows": f"{_MIN_BLOCK_ROWS}..{_BLOCK_ROWS}",
         }
 
