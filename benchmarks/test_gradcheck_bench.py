@@ -19,10 +19,10 @@ def test_gradient_check_full_ex4(benchmark, lam):
         theta = nnfast.pack(nnfast.datasets.load_ex4_weights())
     except nnfast.datasets.DataNotFoundError as exc:
         pytest.skip(str(exc))
-    nnfast.gradient_check(theta, X, y, (400, 25, 10), lam=lam, sample=300)  # warm-up (kernel cache)
+    nnfast.gradient_check(theta, X, y, (400, 25, 10), lam=lam, sample=300, backend="numpy")  # warm-up
     benchmark.group = "gradient check, ex4 network, all 10285 weights"
     result = benchmark.pedantic(nnfast.gradient_check, args=(theta, X, y, (400, 25, 10)),
-                                kwargs=dict(lam=lam, n_threads=THREADS), rounds=3, iterations=1)
+                                kwargs=dict(lam=lam, backend="numpy", n_threads=THREADS), rounds=3, iterations=1)
     benchmark.extra_info.update(rel_diff=result.rel_diff, backend=result.backend,
                                 seconds_numerical=result.seconds_numerical)
     assert result.n_checked == 10285

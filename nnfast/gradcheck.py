@@ -461,11 +461,11 @@ def numerical_gradient(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy",
     return _numerical(theta, X, Y, sizes, lam, loss, eps, indices, n_threads, engine)
 
 
-def _numerical(theta, X, Y, sizes, lam, loss, eps, indices, n_threads, engine="auto"):
+def _numerical(theta, X, Y, sizes, lam, loss, eps, indices, n_threads, engine="auto", fw=None):
     if engine not in ("auto", "numba", "numpy"):
         raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
     m = X.shape[0]
-    fw = _Forward(theta, X, Y, sizes, loss)
+    fw = fw or _Forward(theta, X, Y, sizes, loss)
     t_plus = theta[indices] + eps
     t_minus = theta[indices] - eps
     step_plus = t_plus - theta[indices]
@@ -487,10 +487,6 @@ def _numerical(theta, X, Y, sizes, lam, loss, eps, indices, n_threads, engine="a
             tasks.append((l, int(part_unit[0]), part_col, part_sel))
     # longest tasks first for a balanced pool
     tasks.sort(key=lambda t: -(len(t[2]) * (1 + sum(sizes[t[0] + 2:]))))
-    fw.columns(0)  # build shared layouts before the threads start
-    for l in range(1, fw.n_layers):
-        fw.columns(l)
-
     dloss = np.zeros(len(indices))
     kernel = _penultimate_kernel() if fw.n_layers >= 2 and engine != "numpy" else None
     if engine == "numba" and kernel is None and fw.n_layers >= 2:
@@ -527,6 +523,9 @@ def _numerical(theta, X, Y, sizes, lam, loss, eps, indices, n_threads, engine="a
             numba.set_num_threads(before)
         for u, t in enumerate(mine):
             dloss[t[3]] = res[u, t[2]]
+
+    for l in sorted({t[0] for t in tasks}):
+        fw.columns(l)  # build the shared layouts before the threads start
 
     def run(task):
         l, j, cols, sel = task
@@ -854,12 +853,13 @@ def gradient_check(theta=None, X=None, y=None, layer_sizes=None, lam=0.0, loss="
                           dtype=np.float64 if dtype is None else dtype)
     J, grad = objective(theta64.astype(objective.dtype))
     t1 = time.perf_counter()
-    num = _numerical(theta64, X64, Y64, sizes, lam, loss, eps, indices, n_threads)
+    fw = _Forward(theta64, X64, Y64, sizes, loss)
+    num = _numerical(theta64, X64, Y64, sizes, lam, loss, eps, indices, n_threads, fw=fw)
     t2 = time.perf_counter()
     ana = grad[indices]
 
     # reference cost in float64 from the same forward pass the differences use
-    fw_cost = _Forward(theta64, X64, Y64, sizes, loss).loss_sum / m
+    fw_cost = fw.loss_sum / m
     if lam:
         from .objective import l2_mask
 
