@@ -37,10 +37,6 @@ cdef extern from "nnf_simd.h" nogil:
                      Py_ssize_t nb, Py_ssize_t n_in, double *G)
     void nnf_grad1_f(const float *D, Py_ssize_t ldd, Py_ssize_t h, const float *X,
                      Py_ssize_t nb, Py_ssize_t n_in, float *G)
-    void nnf_dense_d(const double *W, Py_ssize_t n_o, Py_ssize_t n_i, const double *A,
-                     Py_ssize_t ld, Py_ssize_t npad, double *Z)
-    void nnf_dense_f(const float *W, Py_ssize_t n_o, Py_ssize_t n_i, const float *A,
-                     Py_ssize_t ld, Py_ssize_t npad, float *Z)
     void nnf_backprop_d(const double *W, Py_ssize_t n_o, Py_ssize_t n_i, const double *D,
                         const double *A, Py_ssize_t ld, Py_ssize_t npad, double *P)
     void nnf_backprop_f(const float *W, Py_ssize_t n_o, Py_ssize_t n_i, const float *D,
@@ -51,10 +47,6 @@ cdef extern from "nnf_simd.h" nogil:
     double nnf_output_error_f(const float *Z, const float *A, Py_ssize_t ld, const float *YT,
                               Py_ssize_t ldy, Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad,
                               int loss, float *D)
-    void nnf_grad_small_d(const double *D, Py_ssize_t n_o, const double *A, Py_ssize_t n_i,
-                          Py_ssize_t ld, Py_ssize_t nb, double *G)
-    void nnf_grad_small_f(const float *D, Py_ssize_t n_o, const float *A, Py_ssize_t n_i,
-                          Py_ssize_t ld, Py_ssize_t nb, float *G)
 
 
 cdef extern from "nnf_build_config.h":
@@ -121,14 +113,6 @@ cdef inline void _sigmoid(floating *a, Py_ssize_t n) noexcept nogil:
         nnf_sigmoid_f(a, n)
 
 
-cdef inline void _dense(const floating *W, Py_ssize_t n_o, Py_ssize_t n_i, const floating *A,
-                        Py_ssize_t ld, Py_ssize_t npad, floating *Z) noexcept nogil:
-    if floating is double:
-        nnf_dense_d(W, n_o, n_i, A, ld, npad, Z)
-    else:
-        nnf_dense_f(W, n_o, n_i, A, ld, npad, Z)
-
-
 cdef inline void _copy_out(
     const floating *Hb,     # IN: (n_out, ld) output activations, units-major
     Py_ssize_t n_out, Py_ssize_t ld, Py_ssize_t nb,
@@ -140,29 +124,43 @@ cdef inline void _copy_out(
             H[r * n_out + o] = Hb[o * ld + r]
 
 
+cdef inline void _to_rows(
+    const floating *A,      # IN: (n, ld) units-major
+    Py_ssize_t n, Py_ssize_t ld, Py_ssize_t nb,
+    floating *AT,           # OUT: (nb, n) one row per example
+) noexcept nogil:
+    cdef Py_ssize_t u, r
+    for r in range(nb):
+        for u in range(n):
+            AT[r * n + u] = A[u * ld + r]
+
+
 cdef double _block(
     const floating *X,        # IN: (nb, n_in) rows of the block
     const floating *YT,       # IN: (n_out, ldy) targets transposed, from the block's first row,
     Py_ssize_t ldy,           #     or NULL (forward only)
     Py_ssize_t nb,
     const floating *theta,    # IN: all weights
-    const floating *WT,       # IN: (n_in, hp) first-layer weights transposed, then (h1,) bias
-    Py_ssize_t hp,
+    const floating *WT,       # IN: per layer, (n_prev, hp) weights transposed then (n,) bias
+    const Py_ssize_t *poff,   # IN: (L,) start of each layer's part of WT
+    const Py_ssize_t *hps,    # IN: (L,) padded widths hp
     const Py_ssize_t *sizes,  # IN: (L + 1,) layer widths
     const Py_ssize_t *woff,   # IN: (L,) start of each weight matrix in theta
     Py_ssize_t L, int loss, Py_ssize_t ld,
     floating *ws,             # work: this thread's buffers
-    floating *G,              # OUT: this thread's gradient slab (accumulated), or NULL
+    floating *G,              # OUT: this chunk's gradient slab (accumulated), or NULL
     floating *H,              # OUT: (nb, n_out) activations of the block, or NULL
 ) noexcept nogil:
-    cdef Py_ssize_t n_in = sizes[0], n_out = sizes[L]
+    cdef Py_ssize_t n_out = sizes[L]
     cdef Py_ssize_t npad = (nb + 15) // 16 * 16
     cdef Py_ssize_t l, r, total_units = 0, maxw = 0
     cdef floating *acts[64]      # acts[l]: (sizes[l], ld) activation of layer l, l = 1..L
+    cdef const floating *rows[64]  # rows[l]: (nb, sizes[l]) input of layer l + 1, row-major
     cdef floating *zout
     cdef floating *cur
     cdef floating *other
     cdef floating *tmp
+    cdef floating *spare
     cdef double block_loss
 
     for l in range(1, L + 1):
@@ -173,18 +171,26 @@ cdef double _block(
     zout = ws + total_units * ld
     cur = zout + n_out * ld
     other = cur + maxw * ld
-
-    # forward: layer 1 by the register-tiled microkernel, the rest units-major
-    if floating is double:
-        nnf_fwd1_d(X, nb, n_in, WT, hp, sizes[1], WT + n_in * hp,
-                   zout if L == 1 else acts[1], ld)
-    else:
-        nnf_fwd1_f(X, nb, n_in, WT, hp, sizes[1], WT + n_in * hp,
-                   zout if L == 1 else acts[1], ld)
+    spare = other + maxw * ld
+    rows[0] = X
     for l in range(1, L):
-        _sigmoid(acts[l], sizes[l] * ld)
-        _dense(theta + woff[l], sizes[l + 1], sizes[l], acts[l], ld, npad,
-               zout if l + 1 == L else acts[l + 1])
+        rows[l] = spare
+        spare = spare + sizes[l] * ld
+
+    # forward: every layer by the register-tiled microkernel, from row-major inputs
+    # into units-major outputs (a row-major copy feeds the next layer)
+    for l in range(1, L + 1):
+        if floating is double:
+            nnf_fwd1_d(rows[l - 1], nb, sizes[l - 1], WT + poff[l - 1], hps[l - 1], sizes[l],
+                       WT + poff[l - 1] + sizes[l - 1] * hps[l - 1],
+                       zout if l == L else acts[l], ld)
+        else:
+            nnf_fwd1_f(rows[l - 1], nb, sizes[l - 1], WT + poff[l - 1], hps[l - 1], sizes[l],
+                       WT + poff[l - 1] + sizes[l - 1] * hps[l - 1],
+                       zout if l == L else acts[l], ld)
+        if l < L:
+            _sigmoid(acts[l], sizes[l] * ld)
+            _to_rows(acts[l], sizes[l], ld, nb, <floating *> rows[l])
     for l in range(n_out):
         for r in range(npad):
             acts[L][l * ld + r] = zout[l * ld + r]
@@ -201,39 +207,41 @@ cdef double _block(
     if G == NULL:
         return block_loss
 
-    # backward: deltas units-major, gradient of every layer accumulated in the slab
-    for l in range(L, 1, -1):
+    # backward: deltas units-major; each layer's gradient G[o, 1 + u] += D[o, :] . rows[:, u]
+    # by the same register-tiled microkernel
+    for l in range(L, 0, -1):
         if floating is double:
-            nnf_grad_small_d(cur, sizes[l], acts[l - 1], sizes[l - 1], ld, nb, G + woff[l - 1])
-            nnf_backprop_d(theta + woff[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
-                           ld, npad, other)
+            nnf_grad1_d(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1])
         else:
-            nnf_grad_small_f(cur, sizes[l], acts[l - 1], sizes[l - 1], ld, nb, G + woff[l - 1])
-            nnf_backprop_f(theta + woff[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
-                           ld, npad, other)
-        tmp = cur
-        cur = other
-        other = tmp
-    if floating is double:
-        nnf_grad1_d(cur, ld, sizes[1], X, nb, n_in, G)
-    else:
-        nnf_grad1_f(cur, ld, sizes[1], X, nb, n_in, G)
+            nnf_grad1_f(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1])
+        if l > 1:
+            if floating is double:
+                nnf_backprop_d(theta + woff[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
+                               ld, npad, other)
+            else:
+                nnf_backprop_f(theta + woff[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
+                               ld, npad, other)
+            tmp = cur
+            cur = other
+            other = tmp
     return block_loss
 
 
 def workspace_size(sizes, Py_ssize_t block):
     """Elements of work buffer one thread needs."""
     hidden_and_out = list(sizes)[1:]
+    hidden = hidden_and_out[:len(hidden_and_out) - 1]
     return (sum(hidden_and_out) + hidden_and_out[len(hidden_and_out) - 1]
-            + 2 * max(hidden_and_out)) * block
+            + 2 * max(hidden_and_out) + sum(hidden)) * block
 
 
 def fused_loss_grad(
     const floating[::1] theta,      # IN: (n_params,)
     const floating[:, ::1] X,       # IN: (m, n_in)
     const floating[:, ::1] YT,      # IN: (n_out, m) targets transposed; ignored unless with_loss
-    const floating[::1] WT,         # IN: (n_in * hp + h1,) packed first layer
-    Py_ssize_t hp,
+    const floating[::1] WT,         # IN: packed layers (see _block)
+    const Py_ssize_t[::1] poff,     # IN: (L,) start of each layer in WT
+    const Py_ssize_t[::1] hps,      # IN: (L,) padded widths
     const Py_ssize_t[::1] sizes,    # IN: (L + 1,)
     const Py_ssize_t[::1] woff,     # IN: (L,)
     int loss,
@@ -292,7 +300,7 @@ def fused_loss_grad(
                 Hp = &H[r0, 0] if need_h else NULL
                 Yp = &YT[0, r0] if with_loss else NULL
                 loss_parts[c * LOSS_STRIDE] += _block(
-                    &X[r0, 0], Yp, ldy, nb, &theta[0], &WT[0], hp, &sizes[0], &woff[0],
+                    &X[r0, 0], Yp, ldy, nb, &theta[0], &WT[0], &poff[0], &hps[0], &sizes[0], &woff[0],
                     L, loss, block, &work[t, 0], G, Hp)
         # deterministic reduction of the slabs, in chunk order, split over the parameters
         if need_grad and n_chunks > 1:

@@ -327,19 +327,13 @@ static void nnf_fwd1_##sfx(const T *X, ptrdiff_t nb, ptrdiff_t n_in, const T *WT
 static void nnf_grad1_##sfx(const T *D, ptrdiff_t ldd, ptrdiff_t h, const T *X,           \
                             ptrdiff_t nb, ptrdiff_t n_in, T *G)                           \
 { NNF_DISPATCH(grad1, sfx, (D, ldd, h, X, nb, n_in, G)) }                                 \
-static void nnf_dense_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *A,         \
-                            ptrdiff_t ld, ptrdiff_t npad, T *Z)                           \
-{ NNF_DISPATCH(dense, sfx, (W, n_o, n_i, A, ld, npad, Z)) }                               \
 static void nnf_backprop_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *D,      \
                                const T *A, ptrdiff_t ld, ptrdiff_t npad, T *P)            \
 { NNF_DISPATCH(backprop, sfx, (W, n_o, n_i, D, A, ld, npad, P)) }                         \
 static double nnf_output_error_##sfx(const T *Z, const T *A, ptrdiff_t ld, const T *YT,      \
                                      ptrdiff_t ldy, ptrdiff_t n_out, ptrdiff_t nb,         \
                                      ptrdiff_t npad, int loss, T *D)                       \
-{ double r; NNF_DISPATCH_RET(r, output_error, sfx, (Z, A, ld, YT, ldy, n_out, nb, npad, loss, D)) return r; } \
-static void nnf_grad_small_##sfx(const T *D, ptrdiff_t n_o, const T *A, ptrdiff_t n_i,    \
-                                 ptrdiff_t ld, ptrdiff_t nb, T *G)                        \
-{ NNF_DISPATCH(grad_small, sfx, (D, n_o, A, n_i, ld, nb, G)) }
+{ double r; NNF_DISPATCH_RET(r, output_error, sfx, (Z, A, ld, YT, ldy, n_out, nb, npad, loss, D)) return r; }
 
 NNF_DEFINE_API(double, d)
 NNF_DEFINE_API(float, f)

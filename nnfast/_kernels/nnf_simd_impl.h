@@ -437,105 +437,64 @@ static NNF_TGT void FN(grad1)(
     }
 }
 
-/* ---- later layers, units-major (rows in lanes); npad % VL == 0 ----------------- */
-
-/* Z[o, i] = W[o, 0] + sum_u W[o, 1 + u] A[u, i], i < npad */
-static NNF_TGT void FN(dense)(
-    const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,  /* IN: (n_o, n_i + 1) */
-    const NNF_T *A, ptrdiff_t ld, ptrdiff_t npad,  /* IN: (n_i, ld) */
-    NNF_T *Z)                                      /* OUT: (n_o, ld) */
+/* ---- back-propagation of the deltas through a later layer ----------------------
+ * P[u, i] = (sum_o W[o, 1 + u] D[o, i]) * A[u, i] (1 - A[u, i]), all units-major.
+ * Tile: U units x KV vectors of rows, accumulated in registers over the outputs. */
+static NNF_INLINE NNF_TGT void FN(backprop_tile)(
+    const int U, const int KV,
+    const NNF_T *W, ptrdiff_t ldw, ptrdiff_t n_o,  /* IN: W[0, 1 + u0], row stride ldw */
+    const NNF_T *D, const NNF_T *A, ptrdiff_t ld,  /* IN: D[0, i0], A[u0, i0] */
+    NNF_T *P)                                      /* OUT: P[u0, i0] */
 {
-    ptrdiff_t o, u, i;
+    VT acc[8][8];
+    const VT one = FN(vset1)((NNF_T)1);
+    ptrdiff_t o;
+    int u, v;
+    NNF_UNROLL for (u = 0; u < U; u++)
+        NNF_UNROLL for (v = 0; v < KV; v++)
+            acc[u][v] = FN(vset1)((NNF_T)0);
     for (o = 0; o < n_o; o++) {
-        const NNF_T *w = W + o * (n_i + 1);
-        for (i = 0; i + 4 * VL <= npad; i += 4 * VL) {
-            VT a0 = FN(vset1)(w[0]), a1 = a0, a2 = a0, a3 = a0;
-            for (u = 0; u < n_i; u++) {
-                const NNF_T *au = A + u * ld + i;
-                NNF_T wu = w[1 + u];
-                a0 += wu * FN(vload)(au);
-                a1 += wu * FN(vload)(au + VL);
-                a2 += wu * FN(vload)(au + 2 * VL);
-                a3 += wu * FN(vload)(au + 3 * VL);
-            }
-            FN(vstore)(Z + o * ld + i, a0);
-            FN(vstore)(Z + o * ld + i + VL, a1);
-            FN(vstore)(Z + o * ld + i + 2 * VL, a2);
-            FN(vstore)(Z + o * ld + i + 3 * VL, a3);
-        }
-        for (; i < npad; i += VL) {
-            VT a0 = FN(vset1)(w[0]);
-            for (u = 0; u < n_i; u++)
-                a0 += w[1 + u] * FN(vload)(A + u * ld + i);
-            FN(vstore)(Z + o * ld + i, a0);
+        VT d[8];
+        NNF_UNROLL for (v = 0; v < KV; v++)
+            d[v] = FN(vload)(D + o * ld + v * VL);
+        NNF_UNROLL for (u = 0; u < U; u++) {
+            VT w = FN(vset1)(W[o * ldw + u]);
+            NNF_UNROLL for (v = 0; v < KV; v++)
+                acc[u][v] += w * d[v];
         }
     }
+    NNF_UNROLL for (u = 0; u < U; u++)
+        NNF_UNROLL for (v = 0; v < KV; v++) {
+            VT a = FN(vload)(A + u * ld + v * VL);
+            FN(vstore)(P + u * ld + v * VL, acc[u][v] * (a * (one - a)));
+        }
 }
 
-/* P[u, i] = (sum_o W[o, 1 + u] D[o, i]) * A[u, i] (1 - A[u, i]), i < npad */
+static NNF_INLINE NNF_TGT void FN(backprop_units)(
+    const int U, const int KV, const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,
+    const NNF_T *D, const NNF_T *A, ptrdiff_t ld, NNF_T *P)
+{
+    ptrdiff_t u = 0;
+    for (; u + U <= n_i; u += U)
+        FN(backprop_tile)(U, KV, W + 1 + u, n_i + 1, n_o, D, A + u * ld, ld, P + u * ld);
+    for (; u < n_i; u++)
+        FN(backprop_tile)(1, KV, W + 1 + u, n_i + 1, n_o, D, A + u * ld, ld, P + u * ld);
+}
+
 static NNF_TGT void FN(backprop)(
     const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,  /* IN: (n_o, n_i + 1) */
     const NNF_T *D, const NNF_T *A,                /* IN: (n_o, ld), (n_i, ld) */
-    ptrdiff_t ld, ptrdiff_t npad,
-    NNF_T *P)                                      /* OUT: (n_i, ld) */
+    ptrdiff_t ld, ptrdiff_t npad,                  /* npad % VL == 0 */
+    NNF_T *P)                                      /* OUT: (n_i, ld), columns < npad */
 {
-    ptrdiff_t o, u, i;
-    const VT one = FN(vset1)((NNF_T)1);
-    for (u = 0; u < n_i; u++) {
-        for (i = 0; i + 2 * VL <= npad; i += 2 * VL) {
-            VT s0 = FN(vset1)((NNF_T)0), s1 = s0, a0, a1;
-            for (o = 0; o < n_o; o++) {
-                NNF_T w = W[o * (n_i + 1) + 1 + u];
-                s0 += w * FN(vload)(D + o * ld + i);
-                s1 += w * FN(vload)(D + o * ld + i + VL);
-            }
-            a0 = FN(vload)(A + u * ld + i);
-            a1 = FN(vload)(A + u * ld + i + VL);
-            FN(vstore)(P + u * ld + i, s0 * (a0 * (one - a0)));
-            FN(vstore)(P + u * ld + i + VL, s1 * (a1 * (one - a1)));
-        }
-        for (; i < npad; i += VL) {
-            VT s0 = FN(vset1)((NNF_T)0), a0;
-            for (o = 0; o < n_o; o++)
-                s0 += W[o * (n_i + 1) + 1 + u] * FN(vload)(D + o * ld + i);
-            a0 = FN(vload)(A + u * ld + i);
-            FN(vstore)(P + u * ld + i, s0 * (a0 * (one - a0)));
-        }
-    }
-}
-
-
-/* G[o, 0] += sum_i D[o, i];  G[o, 1 + u] += sum_i D[o, i] A[u, i], i < nb */
-static NNF_TGT void FN(grad_small)(
-    const NNF_T *D, ptrdiff_t n_o,               /* IN: (n_o, ld) */
-    const NNF_T *A, ptrdiff_t n_i,               /* IN: (n_i, ld) */
-    ptrdiff_t ld, ptrdiff_t nb,
-    NNF_T *G)                                    /* OUT: (n_o, n_i + 1), accumulated */
-{
-    const ptrdiff_t nv = nb / VL * VL;
-    ptrdiff_t o, u, i;
-    for (o = 0; o < n_o; o++) {
-        const NNF_T *d = D + o * ld;
-        NNF_T *g = G + o * (n_i + 1);
-        VT s = FN(vset1)((NNF_T)0);
-        NNF_T t;
-        for (i = 0; i < nv; i += VL)
-            s += FN(vload)(d + i);
-        t = FN(hsum)(s);
-        for (; i < nb; i++)
-            t += d[i];
-        g[0] += t;
-        for (u = 0; u < n_i; u++) {
-            const NNF_T *a = A + u * ld;
-            VT s0 = FN(vset1)((NNF_T)0);
-            for (i = 0; i < nv; i += VL)
-                s0 += FN(vload)(d + i) * FN(vload)(a + i);
-            t = FN(hsum)(s0);
-            for (; i < nb; i++)
-                t += d[i] * a[i];
-            g[1 + u] += t;
-        }
-    }
+    const ptrdiff_t nvec = npad / VL;
+    ptrdiff_t k = 0;
+    for (; k + NNF_KVA <= nvec; k += NNF_KVA)
+        FN(backprop_units)(NNF_UA, NNF_KVA, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
+    for (; k + 2 <= nvec; k += 2)
+        FN(backprop_units)(NNF_UA, 2, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
+    for (; k < nvec; k++)
+        FN(backprop_units)(NNF_UA, 1, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
 }
 
 #undef FN

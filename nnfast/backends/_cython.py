@@ -140,15 +140,25 @@ def _threads_for(n_threads, m, n_par, n_chunks):
     return max(1, min(n_threads, n_chunks))
 
 
-def _pack_first_layer(theta, sizes):
-    """First-layer weights transposed to (n_in, hp), units padded to hp, then the biases."""
-    n_in, h1 = sizes[0], sizes[1]
-    hp = -(-h1 // _fused.BLOCK_ALIGN) * _fused.BLOCK_ALIGN
-    W1 = theta[: h1 * (n_in + 1)].reshape(h1, n_in + 1)
-    packed = np.zeros(n_in * hp + h1, dtype=theta.dtype)
-    packed[: n_in * hp].reshape(n_in, hp)[:, :h1] = W1[:, 1:].T
-    packed[n_in * hp:] = W1[:, 0]
-    return packed, hp
+def _pack_layers(theta, sizes, offsets):
+    """Each layer's weights transposed to (n_prev, hp), units padded to hp, then its biases.
+
+    Returns the packed buffer, the start of each layer in it and each hp.
+    """
+    align = _fused.BLOCK_ALIGN
+    hps = [-(-n // align) * align for n in sizes[1:]]
+    poff = []
+    total = 0
+    for n_prev, hp, n in zip(sizes[:-1], hps, sizes[1:]):
+        poff.append(total)
+        total += n_prev * hp + n
+    packed = np.zeros(total, dtype=theta.dtype)
+    for (start, end, (n, n_prev1)), p0, hp in zip(offsets, poff, hps):
+        W = theta[start:end].reshape(n, n_prev1)
+        n_prev = n_prev1 - 1
+        packed[p0:p0 + n_prev * hp].reshape(n_prev, hp)[:, :n] = W[:, 1:].T
+        packed[p0 + n_prev * hp:p0 + n_prev * hp + n] = W[:, 0]
+    return packed, np.asarray(poff, dtype=np.intp), np.asarray(hps, dtype=np.intp)
 
 
 def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_threads):
@@ -159,7 +169,7 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
     block = BLOCK_ROWS
     n_chunks = _chunks_for(m, block)
     threads = _threads_for(n_threads, m, n_par, n_chunks)
-    WT, hp = _pack_first_layer(theta, sizes)
+    WT, poff, hps = _pack_layers(theta, sizes, offsets)
     sizes_arr = np.asarray(sizes, dtype=np.intp)
     woff = np.asarray([start for start, _, _ in offsets], dtype=np.intp)
     work = np.zeros((threads, _fused.workspace_size(sizes, block)), dtype=dtype)
@@ -168,7 +178,7 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
     empty_vec = np.empty(0, dtype=dtype)
     empty_mat = np.empty((0, 0), dtype=dtype)
     return _fused.fused_loss_grad(
-        theta, X, YT if YT is not None else empty_mat, WT, hp, sizes_arr, woff, loss_code,
+        theta, X, YT if YT is not None else empty_mat, WT, poff, hps, sizes_arr, woff, loss_code,
         with_loss, grad_out if need_grad else empty_vec, H if H is not None else empty_mat,
         work, slabs, block, n_chunks, threads)
 
