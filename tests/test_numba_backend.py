@@ -141,7 +141,7 @@ def test_property_matches_loop(problem, loss, dtype, n_threads):
 
 def test_parallel_path_many_blocks_and_chunks():
     """More chunks than blocks, a ragged last block, n_threads above the core count
-    (643 rows: 4 blocks of 176 on 2 cores, so 6 and 7 threads get only 4 chunks)."""
+    (643 rows: 2 blocks of 336 on 2 cores, so 3 to 7 threads get only 2 chunks)."""
     import numba
 
     sizes = (40, 9, 3)
