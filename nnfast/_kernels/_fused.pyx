@@ -285,6 +285,30 @@ def fused_loss_grad(
 
     if n_threads < 1 or not NNF_OPENMP:
         n_threads = 1
+    # last line of defence (nnfast.backends._cython checks everything first)
+    if L < 1 or L > 63 or woff.shape[0] != L or poff.shape[0] != L or hps.shape[0] != L:
+        raise ValueError("inconsistent layer description")
+    if X.shape[1] != sizes[0] or m < 1 or block < 16 or block % 16:
+        raise ValueError("inconsistent X or block size")
+    if with_loss and (YT.shape[0] != sizes[L] or YT.shape[1] != m):
+        raise ValueError("inconsistent targets")
+    if need_grad and grad_out.shape[0] != n_params:
+        raise ValueError("inconsistent gradient buffer")
+    if need_h and (H.shape[0] != m or H.shape[1] != sizes[L]):
+        raise ValueError("inconsistent output buffer")
+    if n_chunks < 1 or n_chunks > n_blocks or work.shape[0] < n_threads:
+        raise ValueError("inconsistent chunks or threads")
+    if work.shape[1] < workspace_size(list(sizes), block):
+        raise ValueError("work buffer too small")
+    if need_grad and n_chunks > 1 and (slabs.shape[0] < n_chunks or slabs.shape[1] != n_params):
+        raise ValueError("inconsistent slabs")
+    for i in range(L):
+        if sizes[i] < 1 or sizes[i + 1] < 1 or hps[i] < sizes[i + 1] or hps[i] % 16:
+            raise ValueError("inconsistent layer widths")
+        if woff[i] < 0 or woff[i] + sizes[i + 1] * (sizes[i] + 1) > n_params:
+            raise ValueError("inconsistent weight offsets")
+        if poff[i] < 0 or poff[i] + sizes[i] * hps[i] + sizes[i + 1] > WT.shape[0]:
+            raise ValueError("inconsistent packed weights")
 
     with nogil, parallel(num_threads=n_threads):
         for c in prange(n_chunks, schedule="dynamic", chunksize=1):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import threading
 
 import numpy as np
 
@@ -52,10 +53,14 @@ MAX_LAYERS = 63
 class _Prepared:
     """X and Y checked once per objective (what ``prepare`` returns)."""
 
-    __slots__ = ("X", "YT", "m", "n_in", "n_out", "dtype")
+    __slots__ = ("X", "YT", "m", "n_in", "n_out", "dtype", "_buffers", "_lock")
 
     def __init__(self, X, Y):
         self.X = X
+        # work buffers of the last call, reused (fresh pages cost page faults);
+        # a call that finds them in use by another thread allocates its own
+        self._buffers = {}
+        self._lock = threading.Lock()
         # targets transposed, so that a block's targets of one output are contiguous
         self.YT = np.ascontiguousarray(Y.T)
         self.m, self.n_in = X.shape
@@ -161,8 +166,8 @@ def _pack_layers(theta, sizes, offsets):
     return packed, np.asarray(poff, dtype=np.intp), np.asarray(hps, dtype=np.intp)
 
 
-def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_threads):
-    """Call the kernel on checked arrays; allocate its work buffers."""
+def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_threads, cache=None):
+    """Call the kernel on checked arrays, with work buffers from ``cache`` or fresh ones."""
     dtype = X.dtype
     m = X.shape[0]
     n_par = theta.shape[0]
@@ -172,15 +177,30 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
     WT, poff, hps = _pack_layers(theta, sizes, offsets)
     sizes_arr = np.asarray(sizes, dtype=np.intp)
     woff = np.asarray([start for start, _, _ in offsets], dtype=np.intp)
-    work = np.zeros((threads, _fused.workspace_size(sizes, block)), dtype=dtype)
     need_grad = grad_out is not None
-    slabs = np.empty((n_chunks if need_grad and n_chunks > 1 else 0, n_par), dtype=dtype)
-    empty_vec = np.empty(0, dtype=dtype)
-    empty_mat = np.empty((0, 0), dtype=dtype)
-    return _fused.fused_loss_grad(
-        theta, X, YT if YT is not None else empty_mat, WT, poff, hps, sizes_arr, woff, loss_code,
-        with_loss, grad_out if need_grad else empty_vec, H if H is not None else empty_mat,
-        work, slabs, block, n_chunks, threads)
+    n_slabs = n_chunks if need_grad and n_chunks > 1 else 0
+    work_shape = (threads, _fused.workspace_size(sizes, block))
+    locked = cache is not None and cache._lock.acquire(blocking=False)
+    try:
+        buffers = cache._buffers if locked else {}
+        work = buffers.get("work")
+        if work is None or work.shape[0] < work_shape[0] or work.shape[1] != work_shape[1]:
+            work = np.zeros(work_shape, dtype=dtype)   # any finite values will do
+        slabs = buffers.get("slabs")
+        if slabs is None or slabs.shape != (n_slabs, n_par):
+            slabs = np.empty((n_slabs, n_par), dtype=dtype)  # zeroed by the kernel
+        if locked:
+            buffers["work"] = work
+            buffers["slabs"] = slabs
+        empty_vec = np.empty(0, dtype=dtype)
+        empty_mat = np.empty((0, 0), dtype=dtype)
+        return _fused.fused_loss_grad(
+            theta, X, YT if YT is not None else empty_mat, WT, poff, hps, sizes_arr, woff,
+            loss_code, with_loss, grad_out if need_grad else empty_vec,
+            H if H is not None else empty_mat, work, slabs, block, n_chunks, threads)
+    finally:
+        if locked:
+            cache._lock.release()
 
 
 class CythonBackend(Backend):
@@ -227,7 +247,7 @@ class CythonBackend(Backend):
         if grad_out is not None:
             _check_vector("grad_out", grad_out, n_par, data.dtype, writable=True)
         return float(_run(theta, sizes, offsets, data.X, data.YT, _LOSS_CODES[loss], True,
-                          grad_out, None, n_threads))
+                          grad_out, None, n_threads, cache=data))
 
     def forward(self, theta, offsets, X, n_threads):
         if not isinstance(theta, np.ndarray) or theta.dtype not in _DTYPES:
