@@ -21,6 +21,7 @@ about 1e-5 relative on the ex4 shape (tests use rtol 1e-4 for float32).
 
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 import threading
@@ -101,15 +102,51 @@ def _check_layers(layer_sizes, offsets):
         raise ValueError(f"layer_sizes needs at least two entries, got {sizes}")
     if len(sizes) - 1 > MAX_LAYERS:
         raise ValueError(f"the cython backend takes at most {MAX_LAYERS} weight layers, got {len(sizes) - 1}")
-    expected = layer_offsets(sizes)
+    sizes = tuple(sizes)
+    expected = layer_offsets(sizes) if len(sizes) > 16 else _layout(sizes, BLOCK_ROWS).offsets
     try:
-        given = tuple((int(a), int(b), tuple(int(x) for x in shape)) for a, b, shape in offsets)
+        same = offsets == expected
     except Exception:
-        raise TypeError("offsets must be the (start, end, shape) tuples of "
-                        "nnfast._network.layer_offsets(layer_sizes)") from None
-    if given != expected:
-        raise ValueError(f"offsets {offsets!r} do not match layer_sizes {sizes}")
-    return tuple(sizes), expected
+        same = False
+    if not same:
+        try:
+            given = tuple((int(a), int(b), tuple(int(x) for x in shape)) for a, b, shape in offsets)
+        except Exception:
+            raise TypeError("offsets must be the (start, end, shape) tuples of "
+                            "nnfast._network.layer_offsets(layer_sizes)") from None
+        if given != expected:
+            raise ValueError(f"offsets {offsets!r} do not match layer_sizes {list(sizes)}")
+    return sizes, expected
+
+
+class _Layout:
+    """Per-network constants of the kernel call, computed once per layer_sizes."""
+
+    def __init__(self, sizes, block):
+        align = _fused.BLOCK_ALIGN
+        self.offsets = layer_offsets(sizes)
+        self.n_params = n_params(sizes)
+        self.sizes = np.asarray(sizes, dtype=np.intp)
+        self.woff = np.asarray([start for start, _, _ in self.offsets], dtype=np.intp)
+        hps = [-(-n // align) * align for n in sizes[1:]]
+        poff, total = [], 0
+        for n_prev, hp, n in zip(sizes[:-1], hps, sizes[1:]):
+            poff.append(total)
+            total += n_prev * hp + n
+        self.hps = np.asarray(hps, dtype=np.intp)
+        self.poff = np.asarray(poff, dtype=np.intp)
+        self.packed_size = total
+        self.workspace = _fused.workspace_size(sizes, block)
+        # views of theta and of the packed buffer, per layer: (theta slice, shape, packed slices)
+        self.pieces = [(start, end, shape, p0, hp)
+                       for (start, end, shape), p0, hp in zip(self.offsets, poff, hps)]
+        for a in (self.sizes, self.woff, self.hps, self.poff):
+            a.flags.writeable = False
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(sizes, block=None):
+    return _Layout(sizes, BLOCK_ROWS if block is None else block)
 
 
 def _check_vector(name, v, n, dtype, writable=False):
@@ -145,25 +182,15 @@ def _threads_for(n_threads, m, n_par, n_chunks):
     return max(1, min(n_threads, n_chunks))
 
 
-def _pack_layers(theta, sizes, offsets):
-    """Each layer's weights transposed to (n_prev, hp), units padded to hp, then its biases.
-
-    Returns the packed buffer, the start of each layer in it and each hp.
-    """
-    align = _fused.BLOCK_ALIGN
-    hps = [-(-n // align) * align for n in sizes[1:]]
-    poff = []
-    total = 0
-    for n_prev, hp, n in zip(sizes[:-1], hps, sizes[1:]):
-        poff.append(total)
-        total += n_prev * hp + n
-    packed = np.zeros(total, dtype=theta.dtype)
-    for (start, end, (n, n_prev1)), p0, hp in zip(offsets, poff, hps):
+def _pack_layers(theta, layout):
+    """Each layer's weights transposed to (n_prev, hp), units padded to hp, then its biases."""
+    packed = np.zeros(layout.packed_size, dtype=theta.dtype)
+    for start, end, (n, n_prev1), p0, hp in layout.pieces:
         W = theta[start:end].reshape(n, n_prev1)
         n_prev = n_prev1 - 1
         packed[p0:p0 + n_prev * hp].reshape(n_prev, hp)[:, :n] = W[:, 1:].T
         packed[p0 + n_prev * hp:p0 + n_prev * hp + n] = W[:, 0]
-    return packed, np.asarray(poff, dtype=np.intp), np.asarray(hps, dtype=np.intp)
+    return packed
 
 
 def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_threads, cache=None):
@@ -172,14 +199,13 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
     m = X.shape[0]
     n_par = theta.shape[0]
     block = BLOCK_ROWS
+    layout = _layout(tuple(sizes), block)
     n_chunks = _chunks_for(m, block)
     threads = _threads_for(n_threads, m, n_par, n_chunks)
-    WT, poff, hps = _pack_layers(theta, sizes, offsets)
-    sizes_arr = np.asarray(sizes, dtype=np.intp)
-    woff = np.asarray([start for start, _, _ in offsets], dtype=np.intp)
+    WT = _pack_layers(theta, layout)
     need_grad = grad_out is not None
     n_slabs = n_chunks if need_grad and n_chunks > 1 else 0
-    work_shape = (threads, _fused.workspace_size(sizes, block))
+    work_shape = (threads, layout.workspace)
     locked = cache is not None and cache._lock.acquire(blocking=False)
     try:
         buffers = cache._buffers if locked else {}
@@ -195,7 +221,8 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
         empty_vec = np.empty(0, dtype=dtype)
         empty_mat = np.empty((0, 0), dtype=dtype)
         return _fused.fused_loss_grad(
-            theta, X, YT if YT is not None else empty_mat, WT, poff, hps, sizes_arr, woff,
+            theta, X, YT if YT is not None else empty_mat, WT, layout.poff, layout.hps,
+            layout.sizes, layout.woff,
             loss_code, with_loss, grad_out if need_grad else empty_vec,
             H if H is not None else empty_mat, work, slabs, block, n_chunks, threads)
     finally:
