@@ -33,6 +33,12 @@ cdef extern from "nnf_simd.h" nogil:
                     Py_ssize_t hp, Py_ssize_t h, const double *b, double *Z, Py_ssize_t ldz)
     void nnf_fwd1_f(const float *X, Py_ssize_t nb, Py_ssize_t n_in, const float *WT,
                     Py_ssize_t hp, Py_ssize_t h, const float *b, float *Z, Py_ssize_t ldz)
+    void nnf_fwdT_d(const double *W, Py_ssize_t n_k, Py_ssize_t h, const double *XT,
+                    Py_ssize_t ldx, Py_ssize_t npad, double *Z, Py_ssize_t ldz,
+                    const void *pf, Py_ssize_t pf_bytes)
+    void nnf_fwdT_f(const float *W, Py_ssize_t n_k, Py_ssize_t h, const float *XT,
+                    Py_ssize_t ldx, Py_ssize_t npad, float *Z, Py_ssize_t ldz,
+                    const void *pf, Py_ssize_t pf_bytes)
     void nnf_grad1_d(const double *D, Py_ssize_t ldd, Py_ssize_t h, const double *X,
                      Py_ssize_t nb, Py_ssize_t n_in, double *G)
     void nnf_grad1_f(const float *D, Py_ssize_t ldd, Py_ssize_t h, const float *X,
@@ -137,6 +143,7 @@ cdef inline void _to_rows(
 
 cdef double _block(
     const floating *X,        # IN: (nb, n_in) rows of the block
+    const floating *XP,       # IN: (n_in, ld) the block's packed panel (X transposed), or NULL
     const floating *YT,       # IN: (n_out, ldy) targets transposed, from the block's first row,
     Py_ssize_t ldy,           #     or NULL (forward only)
     Py_ssize_t nb,
@@ -161,6 +168,8 @@ cdef double _block(
     cdef floating *other
     cdef floating *tmp
     cdef floating *spare
+    cdef floating *target
+    cdef const void *pf
     cdef double block_loss
 
     for l in range(1, L + 1):
@@ -177,20 +186,35 @@ cdef double _block(
         rows[l] = spare
         spare = spare + sizes[l] * ld
 
-    # forward: every layer by the register-tiled microkernel, from row-major inputs
-    # into units-major outputs (a row-major copy feeds the next layer)
+    # forward, by register-tiled microkernels into units-major outputs: layer 1
+    # from the packed panel of X (or from the rows of X when there is none), later
+    # layers from the units-major activations; a row-major copy of each hidden
+    # layer feeds the gradient of the next
     for l in range(1, L + 1):
-        if floating is double:
-            nnf_fwd1_d(rows[l - 1], nb, sizes[l - 1], WT + poff[l - 1], hps[l - 1], sizes[l],
-                       WT + poff[l - 1] + sizes[l - 1] * hps[l - 1],
-                       zout if l == L else acts[l], ld)
+        target = zout if l == L else acts[l]
+        if l == 1 and XP == NULL:
+            if floating is double:
+                nnf_fwd1_d(X, nb, sizes[0], WT + poff[0], hps[0], sizes[1],
+                           WT + poff[0] + sizes[0] * hps[0], target, ld)
+            else:
+                nnf_fwd1_f(X, nb, sizes[0], WT + poff[0], hps[0], sizes[1],
+                           WT + poff[0] + sizes[0] * hps[0], target, ld)
         else:
-            nnf_fwd1_f(rows[l - 1], nb, sizes[l - 1], WT + poff[l - 1], hps[l - 1], sizes[l],
-                       WT + poff[l - 1] + sizes[l - 1] * hps[l - 1],
-                       zout if l == L else acts[l], ld)
+            # while layer 1 runs from the panel, the rows of X that its
+            # gradient will read are fetched into L2
+            pf = X if l == 1 and G != NULL else NULL
+            if floating is double:
+                nnf_fwdT_d(theta + woff[l - 1], sizes[l - 1], sizes[l],
+                           XP if l == 1 else acts[l - 1], ld, npad, target, ld,
+                           pf, nb * sizes[0] * sizeof(double))
+            else:
+                nnf_fwdT_f(theta + woff[l - 1], sizes[l - 1], sizes[l],
+                           XP if l == 1 else acts[l - 1], ld, npad, target, ld,
+                           pf, nb * sizes[0] * sizeof(float))
         if l < L:
             _sigmoid(acts[l], sizes[l] * ld)
-            _to_rows(acts[l], sizes[l], ld, nb, <floating *> rows[l])
+            if G != NULL:
+                _to_rows(acts[l], sizes[l], ld, nb, <floating *> rows[l])
     for l in range(n_out):
         for r in range(npad):
             acts[L][l * ld + r] = zout[l * ld + r]
@@ -238,6 +262,7 @@ def workspace_size(sizes, Py_ssize_t block):
 def fused_loss_grad(
     const floating[::1] theta,      # IN: (n_params,)
     const floating[:, ::1] X,       # IN: (m, n_in)
+    const floating[:, :, ::1] XP,   # IN: (n_blocks, n_in, block) X in packed panels, or empty
     const floating[:, ::1] YT,      # IN: (n_out, m) targets transposed; ignored unless with_loss
     const floating[::1] WT,         # IN: packed layers (see _block)
     const Py_ssize_t[::1] poff,     # IN: (L,) start of each layer in WT
@@ -281,6 +306,8 @@ def fused_loss_grad(
     cdef floating *G
     cdef floating *Hp
     cdef const floating *Yp
+    cdef const floating *XPp
+    cdef bint panels = XP.shape[0] > 0
     cdef Py_ssize_t ldy = YT.shape[1]
 
     if n_threads < 1 or not NNF_OPENMP:
@@ -290,6 +317,9 @@ def fused_loss_grad(
         raise ValueError("inconsistent layer description")
     if X.shape[1] != sizes[0] or m < 1 or block < 16 or block % 16:
         raise ValueError("inconsistent X or block size")
+    if XP.shape[0] > 0 and (XP.shape[0] != n_blocks or XP.shape[1] != sizes[0]
+                            or XP.shape[2] != block):
+        raise ValueError("inconsistent panels of X")
     if with_loss and (YT.shape[0] != sizes[L] or YT.shape[1] != m):
         raise ValueError("inconsistent targets")
     if need_grad and grad_out.shape[0] != n_params:
@@ -323,8 +353,9 @@ def fused_loss_grad(
                 nb = block if r0 + block <= m else m - r0
                 Hp = &H[r0, 0] if need_h else NULL
                 Yp = &YT[0, r0] if with_loss else NULL
+                XPp = &XP[blk, 0, 0] if panels else NULL
                 loss_parts[c * LOSS_STRIDE] += _block(
-                    &X[r0, 0], Yp, ldy, nb, &theta[0], &WT[0], &poff[0], &hps[0], &sizes[0], &woff[0],
+                    &X[r0, 0], XPp, Yp, ldy, nb, &theta[0], &WT[0], &poff[0], &hps[0], &sizes[0], &woff[0],
                     L, loss, block, &work[t, 0], G, Hp)
         # deterministic reduction of the slabs, in chunk order, split over the parameters
         if need_grad and n_chunks > 1:

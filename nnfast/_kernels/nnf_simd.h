@@ -26,8 +26,10 @@
 /* a prefetch hint (never faults, even past the end of an array) */
 #if NNF_GNU
 #define NNF_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+#define NNF_PREFETCH_L2(p) __builtin_prefetch((const void *)(p), 0, 2)
 #else
 #define NNF_PREFETCH(p) ((void)0)
+#define NNF_PREFETCH_L2(p) ((void)0)
 #endif
 
 /* full unrolling of the register tiles (their loops have compile-time trip counts) */
@@ -324,6 +326,10 @@ static void nnf_sigmoid_##sfx(T *a, ptrdiff_t n)                                
 static void nnf_fwd1_##sfx(const T *X, ptrdiff_t nb, ptrdiff_t n_in, const T *WT,         \
                            ptrdiff_t hp, ptrdiff_t h, const T *b, T *Z, ptrdiff_t ldz)    \
 { NNF_DISPATCH(fwd1, sfx, (X, nb, n_in, WT, hp, h, b, Z, ldz)) }                          \
+static void nnf_fwdT_##sfx(const T *W, ptrdiff_t n_k, ptrdiff_t h, const T *XT,          \
+                           ptrdiff_t ldx, ptrdiff_t npad, T *Z, ptrdiff_t ldz,            \
+                           const void *pf, ptrdiff_t pf_bytes)                            \
+{ NNF_DISPATCH(fwdT, sfx, (W, n_k, h, XT, ldx, npad, Z, ldz, pf, pf_bytes)) }                           \
 static void nnf_grad1_##sfx(const T *D, ptrdiff_t ldd, ptrdiff_t h, const T *X,           \
                             ptrdiff_t nb, ptrdiff_t n_in, T *G)                           \
 { NNF_DISPATCH(grad1, sfx, (D, ldd, h, X, nb, n_in, G)) }                                 \

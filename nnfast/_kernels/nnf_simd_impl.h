@@ -350,6 +350,106 @@ static NNF_TGT void FN(fwd1)(
     }
 }
 
+/* ---- forward of a layer from units-major inputs -----------------------------------
+ * Z[u, i] = W[u, 0] + sum_k W[u, 1 + k] XT[k, i]  (XT: the previous layer's
+ * activations, or a packed panel of X, one row per input unit).
+ * Tile: U units x RV vectors of rows, accumulated in registers over the inputs
+ * (broadcast one weight, FMA with RV vectors of inputs): the rows fill the
+ * lanes, so no lane is wasted whatever the layer's width. */
+static NNF_INLINE NNF_TGT void FN(fwdT_tile)(
+    const int U, const int RV,
+    const NNF_T *W, ptrdiff_t ldw,           /* IN: W[u0, 0], row stride ldw */
+    const NNF_T *XT, ptrdiff_t ldx, ptrdiff_t n_k,  /* IN: XT[0, i0] */
+    NNF_T *Z, ptrdiff_t ldz,                 /* OUT: Z[u0, i0] */
+    const char *pf, ptrdiff_t npf)           /* prefetch npf cache lines from pf (<= n_k) */
+{
+    VT acc[8][8];
+    ptrdiff_t k;
+    int u, v;
+    NNF_UNROLL for (u = 0; u < U; u++)
+        NNF_UNROLL for (v = 0; v < RV; v++)
+            acc[u][v] = FN(vset1)(W[u * ldw]);
+    for (k = 0; k < n_k; k++) {
+        VT x[8];
+        const NNF_T *xk = XT + k * ldx;
+        if (k < npf)
+            NNF_PREFETCH_L2(pf + 64 * k);
+        NNF_UNROLL for (v = 0; v < RV; v++)
+            x[v] = FN(vload)(xk + v * VL);
+        NNF_UNROLL for (u = 0; u < U; u++) {
+            VT w = FN(vset1)(W[u * ldw + 1 + k]);
+            NNF_UNROLL for (v = 0; v < RV; v++)
+                acc[u][v] += w * x[v];
+        }
+    }
+    NNF_UNROLL for (u = 0; u < U; u++)
+        NNF_UNROLL for (v = 0; v < RV; v++)
+            FN(vstore)(Z + u * ldz + v * VL, acc[u][v]);
+}
+
+/* the prefetch stream of a whole call, handed out to its tiles in order */
+typedef struct { const char *p; ptrdiff_t left, per_tile; } FN(nnf_pf);
+
+static NNF_INLINE NNF_TGT void FN(fwdT_call)(
+    const int U, const int RV, const NNF_T *W, ptrdiff_t ldw, const NNF_T *XT, ptrdiff_t ldx,
+    ptrdiff_t n_k, NNF_T *Z, ptrdiff_t ldz, FN(nnf_pf) *pf)
+{
+    ptrdiff_t n = pf->left < pf->per_tile ? pf->left : pf->per_tile;
+    FN(fwdT_tile)(U, RV, W, ldw, XT, ldx, n_k, Z, ldz, pf->p, n);
+    pf->p += 64 * n;
+    pf->left -= n;
+}
+
+static NNF_INLINE NNF_TGT void FN(fwdT_units)(
+    const int U, const int RV, const NNF_T *W, ptrdiff_t n_k, ptrdiff_t h,
+    const NNF_T *XT, ptrdiff_t ldx, NNF_T *Z, ptrdiff_t ldz, FN(nnf_pf) *pf)
+{
+    ptrdiff_t u = 0;
+    for (; u + U <= h; u += U)
+        FN(fwdT_call)(U, RV, W + u * (n_k + 1), n_k + 1, XT, ldx, n_k, Z + u * ldz, ldz, pf);
+    for (; u < h; u++)
+        FN(fwdT_call)(1, RV, W + u * (n_k + 1), n_k + 1, XT, ldx, n_k, Z + u * ldz, ldz, pf);
+}
+
+static NNF_INLINE NNF_TGT void FN(fwdT_rows)(
+    const int U, const int RV, const NNF_T *W, ptrdiff_t n_k, ptrdiff_t h,
+    const NNF_T *XT, ptrdiff_t ldx, ptrdiff_t nvec, NNF_T *Z, ptrdiff_t ldz, FN(nnf_pf) *pf)
+{
+    ptrdiff_t i = 0;
+    /* tiles in this call, to spread the prefetches evenly */
+    ptrdiff_t row_tiles = nvec / RV + (nvec % RV) / 2 + (nvec % RV) % 2;
+    ptrdiff_t unit_tiles = h / U + h % U;
+    ptrdiff_t tiles = row_tiles * unit_tiles;
+    pf->per_tile = (pf->left + tiles - 1) / tiles;
+    if (pf->per_tile > n_k) pf->per_tile = n_k;
+    for (; i + RV <= nvec; i += RV)
+        FN(fwdT_units)(U, RV, W, n_k, h, XT + i * VL, ldx, Z + i * VL, ldz, pf);
+    for (; i + 2 <= nvec; i += 2)
+        FN(fwdT_units)(U, 2, W, n_k, h, XT + i * VL, ldx, Z + i * VL, ldz, pf);
+    for (; i < nvec; i++)
+        FN(fwdT_units)(U, 1, W, n_k, h, XT + i * VL, ldx, Z + i * VL, ldz, pf);
+}
+
+/* pf, pf_bytes: memory the caller will read next (the block's rows of X, for
+ * the first layer's gradient), fetched into L2 meanwhile; NULL, 0 for none */
+static NNF_TGT void FN(fwdT)(
+    const NNF_T *W, ptrdiff_t n_k, ptrdiff_t h,     /* IN: (h, n_k + 1) as in theta */
+    const NNF_T *XT, ptrdiff_t ldx,                 /* IN: (n_k, ldx) units-major inputs */
+    ptrdiff_t npad,                                 /* rows, a multiple of VL */
+    NNF_T *Z, ptrdiff_t ldz,                        /* OUT: (h, ldz), columns < npad */
+    const void *pf, ptrdiff_t pf_bytes)
+{
+    const ptrdiff_t nvec = npad / VL;
+    FN(nnf_pf) st;
+    st.p = (const char *)pf;
+    st.left = pf ? (pf_bytes + 63) / 64 : 0;
+    st.per_tile = 0;
+    if (h % NNF_UB == 0 && h % NNF_UA != 0)
+        FN(fwdT_rows)(NNF_UB, NNF_KVB, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
+    else
+        FN(fwdT_rows)(NNF_UA, NNF_KVA, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
+}
+
 /* ---- first layer gradient:  G[u, 1 + k] += sum_i D[u, i] X[i, k];  G[u, 0] += sum_i D[u, i]
  * Tile: U units x KV vectors of features, accumulated in registers over the
  * block's rows and added to the slab once per block. */
