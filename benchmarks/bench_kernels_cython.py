@@ -6,9 +6,11 @@ Usage::
     python benchmarks/bench_kernels_cython.py --quick    # ex4 shape only, no loop
     python benchmarks/bench_kernels_cython.py --simd avx2+fma
 
-Reports the median of many evaluations (cost and gradient) in ms, the
-speed-up over numpy, the kernel's GFLOP/s and, for scale, the GFLOP/s of a
-large np.dot (2000 x 2000) measured in the same run.
+Reports the median (and the minimum) of many evaluations (cost and
+gradient) in ms, the speed-up over numpy, the kernel's GFLOP/s and, for
+scale, the GFLOP/s of a large np.dot (2000 x 2000) measured in the same run.
+The backends are timed in alternation, call by call, so that both see the
+same machine load; on a shared machine the minimum is the steadier figure.
 """
 
 import argparse
@@ -32,22 +34,30 @@ def flops(sizes, m):
 
 
 def median_time(fn, min_runs=30, min_seconds=1.0):
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_runs or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
+    return paired_times({"fn": fn}, min_runs, min_seconds)["fn"][0]
+
+
+def paired_times(fns, min_runs=30, min_seconds=1.0):
+    """{name: (median, min)} in seconds, the functions called in alternation."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    times = {name: [] for name in fns}
+    start = time.perf_counter()
+    while len(times[next(iter(fns))]) < min_runs or time.perf_counter() - start < min_seconds:
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (float(np.median(t)), float(np.min(t))) for name, t in times.items()}
 
 
 def dgemm_gflops(n=2000, dtype=np.float64, threads=2):
+    """(median, best) GFLOP/s of a square matrix product."""
     A = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
     B = A.copy()
     with threadpool_limits(threads, "blas"):
-        t = median_time(lambda: A @ B, min_runs=10, min_seconds=1.0)
-    return 2 * n ** 3 / t / 1e9
+        med, best = paired_times({"dot": lambda: A @ B}, min_runs=15, min_seconds=1.0)["dot"]
+    return 2 * n ** 3 / med / 1e9, 2 * n ** 3 / best / 1e9
 
 
 def problem(sizes, m, dtype, seed=0):
@@ -69,31 +79,32 @@ def main():
           f"flags={_fused.build_flags()[1]!r}")
     g64 = dgemm_gflops(dtype=np.float64)
     g32 = dgemm_gflops(dtype=np.float32)
-    print(f"np.dot 2000x2000, 2 threads: float64 {g64:.1f} GFLOP/s, float32 {g32:.1f} GFLOP/s")
+    print(f"np.dot 2000x2000, 2 threads, GFLOP/s (median / best): float64 {g64[0]:.1f} / "
+          f"{g64[1]:.1f}, float32 {g32[0]:.1f} / {g32[1]:.1f}")
 
     shapes = [([400, 25, 10], 5000)]
     if not args.quick:
         shapes += [([784, 100, 10], 10000), ([784, 128, 64, 10], 10000)]
     for sizes, m in shapes:
         fl = flops(sizes, m)
-        print(f"\n{sizes} m={m} ({fl / 1e6:.0f} MFLOP per evaluation), median ms:")
+        print(f"\n{sizes} m={m} ({fl / 1e6:.0f} MFLOP per evaluation), ms median (min):")
         for dtype in (np.float64, np.float32):
             X, y, theta = problem(sizes, m, dtype)
             for threads in (1, 2):
                 objs = {name: nnfast.Objective(X, y, sizes, lam=1.0, backend=name,
                                                n_threads=threads)
                         for name in ("cython", "numpy")}
-                res = {}
                 with threadpool_limits(threads, "blas"):
-                    for name, obj in objs.items():
-                        res[name] = median_time(lambda: obj(theta))
-                line = (f"  {np.dtype(dtype).name} {threads} thr: cython {res['cython'] * 1e3:7.2f}"
-                        f"  numpy {res['numpy'] * 1e3:7.2f}  x{res['numpy'] / res['cython']:.1f}"
-                        f"  {fl / res['cython'] / 1e9:5.1f} GFLOP/s")
+                    res = paired_times({name: (lambda o=obj: o(theta)) for name, obj in objs.items()},
+                                       min_runs=40, min_seconds=1.5)
+                c, n = res["cython"], res["numpy"]
+                line = (f"  {np.dtype(dtype).name} {threads} thr: cython {c[0] * 1e3:7.2f} ({c[1] * 1e3:6.2f})"
+                        f"  numpy {n[0] * 1e3:7.2f} ({n[1] * 1e3:6.2f})  x{n[0] / c[0]:.1f} (x{n[1] / c[1]:.1f})"
+                        f"  {fl / c[0] / 1e9:5.1f} ({fl / c[1] / 1e9:5.1f}) GFLOP/s")
                 if not args.quick and sizes == [400, 25, 10] and threads == 2:
                     loop = nnfast.Objective(X, y, sizes, lam=1.0, backend="loop")
                     t_loop = median_time(lambda: loop(theta), min_runs=3, min_seconds=0)
-                    line += f"  loop {t_loop * 1e3:.0f} (x{t_loop / res['cython']:.0f})"
+                    line += f"  loop {t_loop * 1e3:.0f} (x{t_loop / c[0]:.0f})"
                 print(line)
 
 
