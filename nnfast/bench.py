@@ -193,8 +193,12 @@ def _installed_version(name):
         return None
 
 
-def gemm_rate(dtype=np.float64, n: int = 2000, threads: Optional[int] = None, repeat: int = 5) -> float:
-    """GFLOP/s of one ``n x n`` matrix product through NumPy's BLAS (median of ``repeat``)."""
+def gemm_rate(dtype=np.float64, n: int = 2000, threads: Optional[int] = None, repeat: int = 7) -> float:
+    """GFLOP/s of one ``n x n`` matrix product through NumPy's BLAS.
+
+    The best of ``repeat`` products: on a shared machine the fastest run is the
+    one closest to what the hardware can do, and that is the ceiling wanted here.
+    """
     from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(0)
@@ -208,7 +212,7 @@ def gemm_rate(dtype=np.float64, n: int = 2000, threads: Optional[int] = None, re
             t = time.perf_counter()
             np.matmul(a, b, out=out)
             times.append(time.perf_counter() - t)
-    return 2.0 * n ** 3 / statistics.median(times) / 1e9
+    return 2.0 * n ** 3 / min(times) / 1e9
 
 
 # ---------------------------------------------------------------------------------------
@@ -346,8 +350,10 @@ class BenchResult:
     rounds: int = 0
     first_call_s: float = float("nan")
     gflops: float = float("nan")
+    gflops_best: float = float("nan")
     pct_of_gemm: float = float("nan")
     speedup_vs_numpy: float = float("nan")
+    speedup_vs_numpy_min: float = float("nan")
     cost_rel_err: float = float("nan")
     grad_rel_err: float = float("nan")
     ok: bool = False
@@ -437,6 +443,7 @@ def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=L
             q = np.percentile(ts, [25, 75])
             r.iqr_s = float(q[1] - q[0])
             r.gflops = flops / r.median_s / 1e9
+            r.gflops_best = flops / r.min_s / 1e9
             rate = gemm.get(dt.name)
             r.pct_of_gemm = 100.0 * r.gflops / rate if rate else float("nan")
             r.ok = bool(r.cost_rel_err <= tol and r.grad_rel_err <= tol)
@@ -444,6 +451,7 @@ def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=L
         for name, r in rows.items():
             if numpy_row is not None and numpy_row.rounds and r.rounds:
                 r.speedup_vs_numpy = numpy_row.median_s / r.median_s
+                r.speedup_vs_numpy_min = numpy_row.min_s / r.min_s
             results.append(r)
             if log and r.rounds:
                 log(f"  {shape:<13} {dt.name:<8} {name:<8} {1e3 * r.median_s:9.2f} ms (min "
@@ -551,6 +559,14 @@ def run_bench(shapes=DEFAULT_SHAPES, dtypes=("float64", "float32"), threads=None
         results += time_shape(name, m, sizes, dtypes, threads, repeat, runner_map,
                               doc["gemm_gflops"], log=log, min_time=0.02 if quick else 0.3)
         time.sleep(0.2)  # let OpenMP pools of the previous runners stop spinning
+    # the gemm rate again after the timings: keep the better of the two measurements
+    for d in dtypes:
+        again = gemm_rate(np.dtype(d), n=n_gemm, threads=threads)
+        if again > doc["gemm_gflops"][d]:
+            doc["gemm_gflops"][d] = again
+            for r in results:
+                if r.dtype == d and r.rounds:
+                    r.pct_of_gemm = 100.0 * r.gflops / again
     doc["results"] = [asdict(r) for r in results]
     doc["training"] = time_training(threads, train_iters, quick, log) if training else []
     if scaling:
@@ -623,7 +639,8 @@ def format_table(doc) -> str:
     lines.append(f"{doc['machine']['cpu']} | threads {doc['settings']['threads']} | large gemm: "
                  + ", ".join(f"{d} {v:.1f} GFLOP/s" for d, v in gemm.items()))
     header = (f"{'shape':<13} {'dtype':<8} {'runner':<8} {'median ms':>10} {'min ms':>9} "
-              f"{'x numpy':>8} {'GFLOP/s':>8} {'% gemm':>7} {'grad err':>9}  check")
+              f"{'x numpy':>8} {'(min)':>6} {'GFLOP/s':>8} {'(min)':>6} {'% gemm':>7} "
+              f"{'grad err':>9}  check")
     lines.append(header)
     lines.append("-" * len(header))
     last = None
@@ -637,8 +654,9 @@ def format_table(doc) -> str:
             continue
         lines.append(
             f"{r['shape']:<13} {r['dtype']:<8} {r['runner']:<8} {1e3 * r['median_s']:10.2f} "
-            f"{1e3 * r['min_s']:9.2f} {r['speedup_vs_numpy']:8.2f} {r['gflops']:8.1f} "
-            f"{r['pct_of_gemm']:7.1f} {r['grad_rel_err']:9.1e}  {'ok' if r['ok'] else 'MISMATCH'}")
+            f"{1e3 * r['min_s']:9.2f} {r['speedup_vs_numpy']:8.2f} {r['speedup_vs_numpy_min']:6.2f} "
+            f"{r['gflops']:8.1f} {r['gflops_best']:6.1f} {r['pct_of_gemm']:7.1f} "
+            f"{r['grad_rel_err']:9.1e}  {'ok' if r['ok'] else 'MISMATCH'}")
     if doc.get("training"):
         lines.append("")
         lines.append("training, ex4 shape" + (" (quick: tiny shape)" if doc["settings"]["quick"] else "")
@@ -648,8 +666,9 @@ def format_table(doc) -> str:
             lines.append(f"  {t['what']:<40} {t['seconds']:8.2f} s  {t['iterations']} iterations"
                          f"{per}; train accuracy {100 * t['train_accuracy']:.1f}%  [{t['model']}]")
     lines.append("")
-    lines.append("x numpy: NumPy backend time / this time (same dtype); GFLOP/s: "
-                 + doc["flop_formula"] + " over the median")
+    lines.append("x numpy: NumPy backend time / this time, same dtype (median; (min): fastest calls); "
+                 "GFLOP/s: " + doc["flop_formula"] + " over the median ((min): over the fastest call); "
+                 "% gemm: median GFLOP/s over the best large-gemm rate")
     return "\n".join(lines)
 
 
@@ -706,11 +725,12 @@ def plot_scaling(scaling, path) -> None:
     runners_ = list(dict.fromkeys(r["runner"] for r in rows))
     threads_list = sorted({r["threads"] for r in rows})
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colour = {name: f"C{i}" for i, name in enumerate(runners_)}
     for name in runners_:
         for t in threads_list:
             pts = sorted((r["m"], r["median_s"]) for r in rows if r["runner"] == name and r["threads"] == t)
             if pts:
-                ax1.plot(*zip(*[(m, 1e3 * s) for m, s in pts]), marker="o",
+                ax1.plot(*zip(*[(m, 1e3 * s) for m, s in pts]), marker="o", color=colour[name],
                          linestyle="-" if t == threads_list[-1] else "--", label=f"{name}, {t} thr")
     ax1.set_xscale("log")
     ax1.set_yscale("log")
@@ -729,7 +749,7 @@ def plot_scaling(scaling, path) -> None:
                 if a and b:
                     pts.append((m, a[0] / b[0]))
             if pts:
-                ax2.plot(*zip(*pts), marker="o", label=name)
+                ax2.plot(*zip(*pts), marker="o", color=colour[name], label=name)
         ax2.axhline(t1 / t0, color="grey", linestyle=":", label="ideal")
         ax2.set_xscale("log")
         ax2.set_xlabel("examples m")

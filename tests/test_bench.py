@@ -11,7 +11,7 @@ from nnfast import bench
 EXPECTED_KEYS = {"machine", "settings", "gemm_gflops", "gemm_n", "flop_formula", "results",
                  "training", "versions"}
 RESULT_KEYS = {"shape", "layers", "m", "dtype", "runner", "threads", "median_s", "min_s",
-               "gflops", "pct_of_gemm", "speedup_vs_numpy", "cost_rel_err", "grad_rel_err", "ok",
+               "gflops_best", "speedup_vs_numpy_min", "gflops", "pct_of_gemm", "speedup_vs_numpy", "cost_rel_err", "grad_rel_err", "ok",
                "skipped", "rounds"}
 
 
