@@ -636,8 +636,13 @@ def format_table(doc) -> str:
     """The results as a plain-text table, one block per shape."""
     lines = []
     gemm = doc.get("gemm_gflops", {})
-    lines.append(f"{doc['machine']['cpu']} | threads {doc['settings']['threads']} | large gemm: "
-                 + ", ".join(f"{d} {v:.1f} GFLOP/s" for d, v in gemm.items()))
+    blas = doc["machine"].get("blas")
+    blas_text = ", ".join(sorted({f"{b.get('internal_api')} {b.get('version') or ''}".strip()
+                                  for b in blas if b.get("user_api") == "blas"})) \
+        if isinstance(blas, list) else str(blas)
+    lines.append(f"{doc['machine']['cpu']} ({doc['machine']['usable_cpus']} cores usable) | threads "
+                 f"{doc['settings']['threads']} | BLAS: {blas_text} | large gemm (best of 7, n = "
+                 f"{doc.get('gemm_n')}): " + ", ".join(f"{d} {v:.1f} GFLOP/s" for d, v in gemm.items()))
     header = (f"{'shape':<13} {'dtype':<8} {'runner':<8} {'median ms':>10} {'min ms':>9} "
               f"{'x numpy':>8} {'(min)':>6} {'GFLOP/s':>8} {'(min)':>6} {'% gemm':>7} "
               f"{'grad err':>9}  check")
