@@ -3,6 +3,8 @@
     python benchmarks/bench_kernels_numba.py            # ex4 shape, f64/f32, 1 and 2 threads
     python benchmarks/bench_kernels_numba.py --large    # also 10000x784->100->10 and 784->128->64->10
     python benchmarks/bench_kernels_numba.py --loop     # also the per-example loop backend (slow)
+    python benchmarks/bench_kernels_numba.py --latency  # cold and cached first call (subprocesses)
+    add --wait-idle on a shared machine
 
 Medians of many calls of ``Objective.__call__`` (cost and gradient), after a
 warm-up call (compilation or cache load is excluded; see --latency).  Backends
@@ -23,12 +25,38 @@ import numpy as np
 import nnfast
 
 
+WAIT_IDLE = False
+
+
 def problem(sizes, m, dtype, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.random((m, sizes[0])).astype(dtype)
     y = rng.integers(0, sizes[-1], size=m)
     theta = nnfast.init_theta(sizes, epsilon=0.12, random_state=seed, dtype=dtype)
     return X, y, theta
+
+
+def _busy_fraction(seconds=0.5):
+    """Share of CPU time the whole machine spent busy over ``seconds`` (Linux)."""
+    def read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+    i0, t0 = read()
+    time.sleep(seconds)
+    i1, t1 = read()
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+def wait_idle(limit=0.15, patience=120.0):
+    """Wait (at most ``patience`` s) until other processes leave the machine idle."""
+    if not os.path.exists("/proc/stat"):
+        return None
+    t_end = time.perf_counter() + patience
+    busy = _busy_fraction()
+    while busy > limit and time.perf_counter() < t_end:
+        busy = _busy_fraction()
+    return busy
 
 
 def interleaved_ms(objs, theta, rounds, batch=10, budget=60.0):
@@ -56,13 +84,15 @@ def bench(sizes, m, backends, threads, dtypes, rounds):
         for nt in threads:
             objs = {be: nnfast.Objective(X, y, sizes, backend=be, n_threads=nt, dtype=dtype)
                     for be in backends}
+            busy = wait_idle() if WAIT_IDLE else None
             row = interleaved_ms(objs, theta, rounds)
             line = "  ".join(f"{be} {ms:8.2f} ms (n={n})" for be, (ms, n) in row.items())
             ratio = row["numpy"][0] / row["numba"][0]
             extra = f"  numpy/numba {ratio:5.2f}x"
             if "loop" in row:
                 extra += f"  loop/numba {row['loop'][0] / row['numba'][0]:6.1f}x"
-            print(f"  {np.dtype(dtype).name:8} threads={nt}  {line}{extra}", flush=True)
+            load = "" if busy is None else f"  [machine busy {100 * busy:.0f}% before]"
+            print(f"  {np.dtype(dtype).name:8} threads={nt}  {line}{extra}{load}", flush=True)
 
 
 LATENCY = r"""
@@ -97,7 +127,11 @@ def main():
     p.add_argument("--loop", action="store_true")
     p.add_argument("--latency", action="store_true")
     p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--wait-idle", action="store_true",
+                   help="before each configuration wait until the machine is idle (shared machines)")
     a = p.parse_args()
+    global WAIT_IDLE
+    WAIT_IDLE = a.wait_idle
     backends = ["numba", "numpy"] + (["loop"] if a.loop else [])
     bench((400, 25, 10), 5000, backends, (1, 2), (np.float64, np.float32), a.rounds)
     if a.large:
