@@ -10,8 +10,9 @@ worker **once**, validated there, laid out for the worker's best local backend
 (``backend="auto"`` picks it on the worker) and kept in the worker's memory
 as the result of a Dask future.  Each evaluation then
 
-1. checks ``theta`` on the client and scatters it to the workers once
-   (``client.scatter(theta, broadcast=True)``: 80 kB for the ex4 network),
+1. checks ``theta`` on the client and ships it with the shard tasks, one
+   copy per shard (80 kB for the ex4 network; ``theta_transfer="scatter"``
+   broadcasts it with ``client.scatter`` first instead),
 2. runs one task per shard, on the worker that holds the shard, computing the
    shard's *unregularised* loss sum and gradient sum
    (``backend.loss_grad_sum``),
@@ -71,7 +72,7 @@ opened the connection (an address string); a Client object stays open.
 
 When it pays
 ------------
-Every evaluation costs a fixed overhead (scatter theta, schedule ~2 tasks per
+Every evaluation costs a fixed overhead (ship theta, schedule ~2 tasks per
 shard, return one gradient): a few milliseconds on one machine, plus the
 network round trips on a real cluster.  Sharding pays once the per-shard
 compute time saved exceeds that; see ``benchmarks/bench_distributed.py``.
@@ -82,13 +83,14 @@ from __future__ import annotations
 import math
 import numbers
 import threading
+import time
 import uuid
 
 import numpy as np
 
 try:
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client, KilledWorker, LocalCluster
 except ImportError as exc:  # pragma: no cover - exercised only without dask
     raise ImportError(
         "nnfast.distributed needs dask[distributed]; install it with "
@@ -205,6 +207,10 @@ def _shard_sum(shard, theta, need_grad):
     return shard.loss_grad_sum(theta, need_grad)
 
 
+def _backend_name(shard):
+    return shard.backend if isinstance(shard.backend, str) else shard.backend.name
+
+
 def _combine(*parts):
     """Add partial ``(loss_sum, grad_sum, m)`` triples, gradients in float64.
 
@@ -279,11 +285,16 @@ class DistributedObjective:
         (default: LocalCluster's choice for this machine's cores).
     split_every : int, default 2
         Fan-in of the tree reduction of partial sums.
-    theta_transfer : {"scatter", "inline"}, default "scatter"
-        How theta reaches the workers each evaluation: scattered once to every
-        worker (one extra client round trip, one copy per worker), or embedded
-        in each shard task's message (no extra round trip, one copy per shard
-        through the scheduler: fine for tens of shards).
+    theta_transfer : {"inline", "scatter"}, default "inline"
+        How theta reaches the workers each evaluation.  ``"inline"``: inside
+        each shard task's message, through the scheduler (no extra round
+        trip; one copy per shard, so each worker gets it once when shards =
+        workers).  ``"scatter"``: ``client.scatter(theta, broadcast=True)``
+        first, then tasks refer to it (one extra client round trip per
+        evaluation; better with many shards per worker).  Caveat: a scatter
+        that races with a dying worker can stall until distributed's comm
+        timeouts give up, so worker loss is recovered promptly only with
+        ``"inline"``.
     max_recoveries : int, default 3
         Times one evaluation re-sends lost shards and retries before raising
         :class:`ShardLostError`.
@@ -302,11 +313,13 @@ class DistributedObjective:
         Rows per shard.
     n_recoveries : int
         Shards re-sent or recomputed after worker losses so far.
+    backend_name : str
+        The backend the workers resolved ``backend`` to.
     """
 
     def __init__(self, X, y, layer_sizes, lam=0.0, loss="cross_entropy", backend="auto",
                  n_threads=None, dtype=None, client=None, n_shards=None, *, n_workers=None,
-                 split_every=2, theta_transfer="scatter", max_recoveries=3, timeout=None,
+                 split_every=2, theta_transfer="inline", max_recoveries=3, timeout=None,
                  cluster_kwargs=None):
         self._client = None
         self._cluster = None
@@ -333,6 +346,7 @@ class DistributedObjective:
         self.theta_transfer = theta_transfer
         self.max_recoveries = int(max_recoveries)
         self.timeout = timeout
+        self._scatter_timeout = 10 if timeout is None else min(10, timeout)
         self._mask = l2_mask(self.layer_sizes)
         self.n_evals = 0
         self.n_recoveries = 0
@@ -370,7 +384,7 @@ class DistributedObjective:
 
     def _connect(self, client, n_workers, cluster_kwargs):
         if client is None:
-            kwargs = dict(processes=True, threads_per_worker=1, dashboard_address=None)
+            kwargs = dict(processes=True, threads_per_worker=1, dashboard_address=":0")
             if n_workers is not None:
                 kwargs["n_workers"] = n_workers
             kwargs.update(cluster_kwargs or {})
@@ -423,7 +437,8 @@ class DistributedObjective:
 
     def _resend_numpy(self, i):
         a, b = self._bounds[i]
-        [self._raw[i]] = self._client.scatter([(self._X[a:b], self._Y[a:b])], hash=False)
+        [self._raw[i]] = self._client.scatter([(self._X[a:b], self._Y[a:b])], hash=False,
+                                              timeout=self._scatter_timeout)
         self._shards[i] = self._submit_prepare_numpy(i)
 
     def _setup_dask(self, X, y, dtype, n_shards):
@@ -477,17 +492,28 @@ class DistributedObjective:
         [self._shards[i]] = self._client.compute([self._delayed[i]])
 
     def _wait_prepared(self):
-        for f in self._shards:  # wait for each (not via the default client: there may be none)
-            try:
-                f.exception(timeout=self.timeout)
-            except Exception:  # cancelled, timed out: reported below
-                pass
-        for f in self._shards:
-            if f.status == "error":
-                f.result()  # raises the worker's ValueError/TypeError naming the shard
-        for f in self._shards:
-            if f.status != "finished":
-                raise ShardLostError(f"preparing shard {f.key} failed (status {f.status})")
+        """Wait for every shard to be prepared; re-send shards lost on the way."""
+        for attempt in range(self.max_recoveries + 1):
+            for f in self._shards:  # not distributed.wait: there may be no default client
+                try:
+                    f.exception(timeout=self.timeout)
+                except Exception:  # cancelled (lost worker), timed out: handled below
+                    pass
+            for f in self._shards:
+                if f.status == "error" and not isinstance(f.exception(), KilledWorker):
+                    f.result()  # raises the worker's error (ValueError/TypeError naming the shard)
+            if all(f.status == "finished" for f in self._shards):
+                break
+            if attempt < self.max_recoveries:
+                self._repair()
+        else:
+            lost = [f.key for f in self._shards if f.status != "finished"]
+            raise ShardLostError(f"could not prepare shards {lost} (workers lost?)")
+        # one tiny task per shard, run where the shard lives (never move shards around)
+        names = self._client.gather([self._client.submit(_backend_name, f, pure=False)
+                                     for f in self._shards])
+        #: backend name(s) the workers resolved (one name unless workers differ)
+        self.backend_name = names[0] if len(set(names)) == 1 else ",".join(sorted(set(names)))
 
     # ------------------------------------------------------------ evaluation
     def _repair(self):
@@ -497,7 +523,7 @@ class DistributedObjective:
             if f.status in ("lost", "cancelled", "error"):
                 if f.status == "error":
                     exc = f.exception()
-                    if isinstance(exc, (ValueError, TypeError)):
+                    if not isinstance(exc, KilledWorker):  # a real error, not a lost worker
                         raise exc
                 (self._resend_numpy if self._source == "numpy" else self._resend_dask)(i)
                 repaired += 1
@@ -507,7 +533,9 @@ class DistributedObjective:
     def _submit_iteration(self, theta, need_grad):
         client = self._client
         if self.theta_transfer == "scatter":
-            [theta_f] = client.scatter([theta], broadcast=True, hash=False)
+            # bounded: scattering to a worker that just died must not block
+            [theta_f] = client.scatter([theta], broadcast=True, hash=False,
+                                       timeout=self._scatter_timeout)
         else:  # "inline": theta travels inside each shard task's message
             theta_f = theta
         parts = [client.submit(_shard_sum, s, theta_f, need_grad, pure=False)
@@ -524,9 +552,11 @@ class DistributedObjective:
     def _sums(self, theta, need_grad):
         last_exc = None
         for attempt in range(self.max_recoveries + 1):
-            if attempt or any(f.status != "finished" for f in self._shards):
-                self._repair()
             try:
+                if attempt:
+                    time.sleep(0.2 * attempt)  # give the scheduler time to notice a dead worker
+                if attempt or any(f.status != "finished" for f in self._shards):
+                    self._repair()
                 final = self._submit_iteration(theta, need_grad)
                 loss_sum, grad_sum, m = final.result(timeout=self.timeout)
             except (ValueError, TypeError):

@@ -37,7 +37,7 @@ def DistributedObjective(*args, **kwargs):
 @pytest.fixture(scope="module")
 def cluster():
     cl = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None)
+                                  dashboard_address=":0")
     yield cl
     cl.close()
 
@@ -75,6 +75,7 @@ def test_numpy_inputs_match_local(client, problem, lam, n_shards):
     with DistributedObjective(X, y, LAYERS, lam=lam, client=client, n_shards=n_shards,
                               timeout=60) as fun:
         assert fun.n_shards == n_shards and sum(fun.shard_sizes) == 1200
+        assert fun.backend_name == B
         assert (fun.m, fun.n_params, fun.layer_sizes, fun.dtype, fun.lam, fun.loss) == \
             (local.m, local.n_params, local.layer_sizes, local.dtype, local.lam, local.loss)
         J0, g0 = local(theta)
@@ -124,6 +125,15 @@ def test_float32_matches_local_float32(client, problem):
         assert g.dtype == np.float64
         np.testing.assert_allclose(J, J0, rtol=1e-5)
         np.testing.assert_allclose(g, g0, rtol=1e-4, atol=1e-5 * np.abs(g0).max())
+
+
+def test_theta_scattered_instead_of_inline(client, problem):
+    X, y, theta = problem
+    local = nnfast.Objective(X, y, LAYERS, lam=1.0, backend=B)
+    with DistributedObjective(X, y, LAYERS, lam=1.0, client=client, n_shards=3,
+                              theta_transfer="scatter", timeout=60) as fun:
+        _assert_same(*fun(theta), *local(theta))
+        _assert_same(*fun(-theta), *local(-theta))
 
 
 def test_single_shard(client, problem):
@@ -193,8 +203,7 @@ def test_auto_backend_matches_local_auto(client, problem):
     local = nnfast.Objective(X, y, LAYERS, lam=1.0)
     with DistributedObjective(X, y, LAYERS, lam=1.0, backend="auto", client=client,
                               timeout=60) as fun:
-        chosen = client.gather(client.submit(lambda s: s.backend.name, fun._shards[0], pure=False))
-        assert chosen == local.backend.name
+        assert fun.backend_name == local.backend.name
         _assert_same(*fun(theta), *local(theta), rtol=1e-9)
 
 
@@ -210,7 +219,7 @@ def test_bad_arguments(client, problem):
 
 # -------------------------------------------------------------------- training
 def _accuracy(theta, X, y, layers):
-    return float(np.mean(nnfast.predict(theta, X, layers) == y))
+    return float(np.mean(nnfast.predict(theta, X, layers, backend=B) == y))
 
 
 def test_training_reaches_local_accuracy(client, digits):
@@ -241,7 +250,7 @@ def test_train_with_client(client, digits):
         pytest.skip("nnfast.train has no client argument yet")
     X, y = digits
     layers = [64, 25, 10]
-    res = train(X, y, layers, lam=1.0, max_iter=60, random_state=0, client=client)
+    res = train(X, y, layers, lam=1.0, max_iter=60, random_state=0, backend=B, client=client)
     theta = getattr(res, "theta", None)
     if theta is None:
         theta = res.x
