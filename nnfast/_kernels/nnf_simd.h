@@ -15,7 +15,8 @@
 #include <string.h>
 #include <math.h>
 
-#if defined(__GNUC__) || defined(__clang__)
+/* NNF_NO_VECTOR_EXT: build only the plain-C path (what non-GNU compilers get) */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(NNF_NO_VECTOR_EXT)
 #define NNF_GNU 1
 #define NNF_INLINE inline __attribute__((always_inline))
 #else
