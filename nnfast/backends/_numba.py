@@ -39,6 +39,21 @@ _MIN_BLOCK_ROWS = 64
 _SERIAL_WORK = 400_000
 
 
+#: chunks (gradient slabs) per core, so that dynamic scheduling can balance them
+_CHUNKS_PER_CORE = 4
+#: at most this many bytes of gradient slabs per call
+_SLAB_BUDGET = 64 * 2**20
+
+
+def _n_chunks(n_blocks: int, n_params: int, itemsize: int) -> int:
+    """Chunks of consecutive blocks (one gradient slab each): up to
+    ``_CHUNKS_PER_CORE`` per core while their slabs fit ``_SLAB_BUDGET``.
+    Independent of ``n_threads``, so every thread count sums the same way."""
+    cores = max(1, numba.config.NUMBA_NUM_THREADS)
+    by_memory = max(cores, _SLAB_BUDGET // max(1, n_params * itemsize))
+    return int(max(1, min(n_blocks, _CHUNKS_PER_CORE * cores, by_memory)))
+
+
 def _block_rows(m: int) -> int:
     """Rows per block: the fewest equal blocks, a multiple of the core count, of at
     most ``_BLOCK_ROWS`` rows (rounded up to 16), and at least ``_MIN_BLOCK_ROWS``.
@@ -149,19 +164,24 @@ class NumbaBackend(Backend):
             "block rows": f"{_MIN_BLOCK_ROWS}..{_BLOCK_ROWS}",
         }
 
-    def warm_up(self, dtypes=(np.float64,), parallel=True) -> None:
-        """Compile (or load from the disk cache) the kernels for ``dtypes`` now."""
+    def warm_up(self, dtypes=(np.float64,), serial=True, parallel=True) -> None:
+        """Compile (or load from the disk cache) the kernels for ``dtypes`` now,
+        rather than inside the first evaluation: the serial driver (small
+        problems) and/or the parallel one.  A cold compile takes 15-40 s per
+        dtype and driver; a load from the cache well under a second."""
         import nnfast
 
+        sizes = (3, 2, 2)
         for dtype in dtypes:
-            sizes = (3, 2, 2)
-            X = np.zeros((4 * _MIN_BLOCK_ROWS + 1 if parallel else 3, 3), dtype=dtype)
-            Y = np.zeros((X.shape[0], 2), dtype=dtype)
-            theta = np.zeros(nnfast.n_params(sizes), dtype=dtype)
-            data = self.prepare(X, Y)
-            g = np.empty_like(theta)
-            self._run(theta, sizes, nnfast.layer_offsets(sizes), data, 0, 2 if parallel else 1, g,
-                      force_parallel=parallel)
+            for run_parallel, wanted in ((False, serial), (True, parallel)):
+                if not wanted:
+                    continue
+                X = np.zeros((4 * _MIN_BLOCK_ROWS + 1, 3), dtype=dtype)
+                Y = np.zeros((X.shape[0], 2), dtype=dtype)
+                theta = np.zeros(nnfast.n_params(sizes), dtype=dtype)
+                self._run(theta, sizes, nnfast.layer_offsets(sizes), self.prepare(X, Y), 0,
+                          2 if run_parallel else 1, np.empty_like(theta),
+                          force_parallel=run_parallel)
 
     # -- contract ------------------------------------------------------------
     def prepare(self, X, Y):
@@ -184,34 +204,48 @@ class NumbaBackend(Backend):
         zero, one = dt.type(0), dt.type(1)
         n_params = theta.shape[0]
 
-        n_chunks = max(1, min(int(n_threads), data.n_blocks))
-        if not force_parallel and data.m * n_params < _SERIAL_WORK:
-            n_chunks = 1
+        # The chunks (consecutive blocks, one gradient slab each) depend on the
+        # data and the network, never on n_threads, and are reduced in chunk
+        # order: the result is bitwise the same for every n_threads.
+        n_chunks = _n_chunks(data.n_blocks, n_params, dt.itemsize)
+        lo = np.array([c * data.n_blocks // n_chunks for c in range(n_chunks + 1)], dtype=np.int64)
         if n_chunks == 1:
             g = grad_out if need_grad else np.empty(1, dtype=dt)
             return float(k.chunk_loss_grad(data.Xf, data.XTf, data.YTf, theta, sizes, woff, aoff,
                                            data.B, data.m, 0, data.n_blocks, loss_id, need_grad,
                                            zero, one, g))
-
-        _choose_threading_layer()
         slabs = np.empty((n_chunks, n_params if need_grad else 1), dtype=dt)
         costs = np.zeros(n_chunks, dtype=np.float64)
-        previous = numba.get_num_threads()
-        numba.set_num_threads(min(n_chunks, numba.config.NUMBA_NUM_THREADS))
-        try:
-            workqueue = numba.config.THREADING_LAYER == "workqueue" or _threading_layer_name() == "workqueue"
-            if workqueue:
-                with _workqueue_lock:
-                    k.parallel_loss_grad(data.Xf, data.XTf, data.YTf, theta, sizes, woff, aoff,
-                                         data.B, data.m, data.n_blocks, loss_id, need_grad,
-                                         zero, one, slabs, costs)
-            else:
-                k.parallel_loss_grad(data.Xf, data.XTf, data.YTf, theta, sizes, woff, aoff,
-                                     data.B, data.m, data.n_blocks, loss_id, need_grad,
-                                     zero, one, slabs, costs)
-        finally:
-            numba.set_num_threads(previous)
-        # fixed-order reduction: reproducible for a given number of chunks
+        n_workers = min(int(n_threads), n_chunks)
+        # Serial or parallel driver by problem size only, never by n_threads: the
+        # two are compiled separately and need not round identically, so one
+        # thread count must not switch drivers.  (One thread runs the parallel
+        # driver with one worker.)
+        if not force_parallel and data.m * n_params < _SERIAL_WORK:
+            # small problem: the same chunks, serially, no thread start-up
+            for c in range(n_chunks):
+                costs[c] = k.chunk_loss_grad(data.Xf, data.XTf, data.YTf, theta, sizes, woff, aoff,
+                                             data.B, data.m, lo[c], lo[c + 1], loss_id, need_grad,
+                                             zero, one, slabs[c])
+        else:
+            _choose_threading_layer()
+            previous = numba.get_num_threads()
+            previous_chunksize = numba.get_parallel_chunksize()
+            numba.set_num_threads(min(n_workers, numba.config.NUMBA_NUM_THREADS))
+            # one chunk at a time, handed out dynamically: a thread that the OS
+            # delays does not hold the others back
+            numba.set_parallel_chunksize(1)
+            try:
+                args = (data.Xf, data.XTf, data.YTf, theta, sizes, woff, aoff, data.B, data.m,
+                        lo, loss_id, need_grad, zero, one, slabs, costs)
+                if _threading_layer_name() == "workqueue":
+                    with _workqueue_lock:
+                        k.parallel_loss_grad(*args)
+                else:
+                    k.parallel_loss_grad(*args)
+            finally:
+                numba.set_parallel_chunksize(previous_chunksize)
+                numba.set_num_threads(previous)
         total = 0.0
         for c in range(n_chunks):
             total += float(costs[c])

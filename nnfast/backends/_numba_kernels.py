@@ -461,14 +461,14 @@ def chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, b_lo, b_hi,
 
 
 @njit(nogil=True, cache=True, error_model="numpy", parallel=True, fastmath=_FM)
-def parallel_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, n_blocks,
+def parallel_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, chunk_starts,
                        loss_id, need_grad, zero, one, slabs, costs):
-    """One chunk of consecutive row blocks per prange iteration, each with its own
-    gradient slab ``slabs[c]`` and loss ``costs[c]``; the caller reduces them in
-    chunk order (bitwise reproducible for a fixed number of chunks)."""
+    """Chunk c (blocks ``chunk_starts[c] .. chunk_starts[c + 1] - 1``) per prange
+    iteration, with its own gradient slab ``slabs[c]`` and loss ``costs[c]``; the
+    caller reduces them in chunk order.  A prange index is not a thread id:
+    nothing here depends on which thread runs which chunk."""
     n_chunks = costs.shape[0]
     for c in prange(n_chunks):
-        lo = c * n_blocks // n_chunks
-        hi = (c + 1) * n_blocks // n_chunks
-        costs[c] = chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, lo, hi,
+        costs[c] = chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m,
+                                   chunk_starts[c], chunk_starts[c + 1],
                                    loss_id, need_grad, zero, one, slabs[c])
