@@ -317,6 +317,8 @@ def fused_loss_grad(
         raise ValueError("inconsistent layer description")
     if X.shape[1] != sizes[0] or m < 1 or block < 16 or block % 16:
         raise ValueError("inconsistent X or block size")
+    if WT.shape[0] < 1:
+        raise ValueError("empty packed weights")
     if XP.shape[0] > 0 and (XP.shape[0] != n_blocks or XP.shape[1] != sizes[0]
                             or XP.shape[2] != block):
         raise ValueError("inconsistent panels of X")
@@ -337,7 +339,7 @@ def fused_loss_grad(
             raise ValueError("inconsistent layer widths")
         if woff[i] < 0 or woff[i] + sizes[i + 1] * (sizes[i] + 1) > n_params:
             raise ValueError("inconsistent weight offsets")
-        if poff[i] < 0 or poff[i] + sizes[i] * hps[i] + sizes[i + 1] > WT.shape[0]:
+        if not panels and (poff[i] < 0 or poff[i] + sizes[i] * hps[i] + sizes[i + 1] > WT.shape[0]):
             raise ValueError("inconsistent packed weights")
 
     with nogil, parallel(num_threads=n_threads):

@@ -229,7 +229,8 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
     layout = _layout(tuple(sizes), block)
     n_chunks = _chunks_for(m, block)
     threads = _threads_for(n_threads, m, n_par, n_chunks)
-    WT = _pack_layers(theta, layout)
+    # the transposed first layer only serves the forward from rows of X (no panels)
+    WT = _pack_layers(theta, layout) if cache is None else np.zeros(1, dtype=dtype)
     need_grad = grad_out is not None
     n_slabs = n_chunks if need_grad and n_chunks > 1 else 0
     work_shape = (threads, layout.workspace)
