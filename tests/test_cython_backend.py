@@ -138,6 +138,17 @@ def test_property_matches_loop(m, widths, dtype, loss, lam, n_threads, layout, s
     _compare(X, y, sizes, theta_in, lam=lam, loss=loss, n_threads=n_threads)
 
 
+@pytest.mark.parametrize("m, sizes", [
+    (1, [1, 1]), (1, [5, 1, 3]), (2, [3, 2, 1, 2]),   # fewer rows than threads
+    (63, [17, 9, 4]), (65, [17, 9, 4]), (129, [8, 1, 8, 3]),  # around the block size
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_edge_shapes(m, sizes, dtype, threads_even_when_small):
+    X, y, theta = random_problem(sizes, m, seed=m, dtype=dtype)
+    for n_threads in (1, 4):
+        _compare(X, y, sizes, theta, lam=1.0, n_threads=n_threads)
+
+
 def test_forward_matches_loop():
     sizes = [30, 12, 7, 4]
     X, _, theta = random_problem(sizes, 150, seed=5)
