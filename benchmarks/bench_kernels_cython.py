@@ -9,8 +9,10 @@ Usage::
 Reports the median (and the minimum) of many evaluations (cost and
 gradient) in ms, the speed-up over numpy, the kernel's GFLOP/s and, for
 scale, the GFLOP/s of a large np.dot (2000 x 2000) measured in the same run.
-The backends are timed in alternation, call by call, so that both see the
-same machine load; on a shared machine the minimum is the steadier figure.
+The backends take turns in rounds of 10 calls after a short pause (so that
+both see the same machine load, but neither runs while the other library's
+worker threads are still spinning); on a shared machine the minimum is the
+steadier figure.
 """
 
 import argparse
@@ -37,17 +39,27 @@ def median_time(fn, min_runs=30, min_seconds=1.0):
     return paired_times({"fn": fn}, min_runs, min_seconds)["fn"][0]
 
 
-def paired_times(fns, min_runs=30, min_seconds=1.0):
-    """{name: (median, min)} in seconds, the functions called in alternation."""
+def paired_times(fns, min_runs=30, min_seconds=1.0, round_size=10, pause=0.25):
+    """{name: (median, min)} in seconds.
+
+    The functions take turns in rounds of ``round_size`` calls, so that all
+    see the same machine load, with a pause before each round (the first call
+    of a round is not timed): after a call the worker threads of OpenBLAS keep
+    spinning for up to ~0.1 s, and OpenMP's for a while too, which would slow
+    down the other library's calls if they followed at once.
+    """
     for fn in fns.values():
         fn()
     times = {name: [] for name in fns}
     start = time.perf_counter()
     while len(times[next(iter(fns))]) < min_runs or time.perf_counter() - start < min_seconds:
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            time.sleep(pause)
             fn()
-            times[name].append(time.perf_counter() - t0)
+            for _ in range(round_size - 1):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
     return {name: (float(np.median(t)), float(np.min(t))) for name, t in times.items()}
 
 
