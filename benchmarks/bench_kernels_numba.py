@@ -4,7 +4,7 @@
     python benchmarks/bench_kernels_numba.py --large    # also 10000x784->100->10 and 784->128->64->10
     python benchmarks/bench_kernels_numba.py --loop     # also the per-example loop backend (slow)
     python benchmarks/bench_kernels_numba.py --latency  # cold and cached first call (subprocesses)
-    add --wait-idle on a shared machine
+    add --wait-idle on a shared machine, --isolated to time each backend in its own processes
 
 Medians of many calls of ``Objective.__call__`` (cost and gradient), after a
 warm-up call (compilation or cache load is excluded; see --latency).  Backends
@@ -13,6 +13,7 @@ on a shared machine hits them alike.
 """
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -95,6 +96,50 @@ def bench(sizes, m, backends, threads, dtypes, rounds):
             print(f"  {np.dtype(dtype).name:8} threads={nt}  {line}{extra}{load}", flush=True)
 
 
+SOLO = r"""
+import json, sys, time
+import numpy as np
+sys.path.insert(0, {bench_dir!r})
+import bench_kernels_numba as b
+import nnfast
+sizes, m, dtype, backend, nt, calls = {sizes!r}, {m!r}, np.dtype({dtype!r}), {backend!r}, {nt!r}, {calls!r}
+X, y, theta = b.problem(sizes, m, dtype)
+obj = nnfast.Objective(X, y, sizes, backend=backend, n_threads=nt, dtype=dtype)
+obj(theta)
+busy = b.wait_idle() if {wait!r} else None
+times = []
+for _ in range(calls):
+    t = time.perf_counter()
+    obj(theta)
+    times.append(time.perf_counter() - t)
+print(json.dumps(times))
+"""
+
+
+def bench_isolated(sizes, m, backends, threads, dtypes, rounds, calls=30):
+    """Each backend in its own process (no other library's threads spinning
+    beside it), ``rounds`` processes per backend taken in turn."""
+    print(f"\n{list(sizes)}  m={m}  (one process per backend and round)")
+    bench_dir = os.path.dirname(os.path.abspath(__file__))
+    for dtype in dtypes:
+        for nt in threads:
+            times = {be: [] for be in backends}
+            for _ in range(rounds):
+                for be in backends:
+                    code = SOLO.format(bench_dir=bench_dir, sizes=tuple(sizes), m=m,
+                                       dtype=np.dtype(dtype).name, backend=be, nt=nt,
+                                       calls=3 if be == "loop" else calls, wait=WAIT_IDLE)
+                    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                         text=True, check=True).stdout
+                    times[be] += json.loads(out.strip().splitlines()[-1])
+            row = {be: (1e3 * statistics.median(v), len(v)) for be, v in times.items()}
+            line = "  ".join(f"{be} {ms:8.2f} ms (n={n})" for be, (ms, n) in row.items())
+            extra = f"  numpy/numba {row['numpy'][0] / row['numba'][0]:5.2f}x"
+            if "loop" in row:
+                extra += f"  loop/numba {row['loop'][0] / row['numba'][0]:6.1f}x"
+            print(f"  {np.dtype(dtype).name:8} threads={nt}  {line}{extra}", flush=True)
+
+
 LATENCY = r"""
 import time, numpy as np
 t0 = time.perf_counter()
@@ -127,16 +172,25 @@ def main():
     p.add_argument("--loop", action="store_true")
     p.add_argument("--latency", action="store_true")
     p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--isolated", action="store_true",
+                   help="time each backend in its own processes (no other library's threads "
+                        "spinning beside it); --rounds / 4 processes per backend")
     p.add_argument("--wait-idle", action="store_true",
                    help="before each configuration wait until the machine is idle (shared machines)")
     a = p.parse_args()
     global WAIT_IDLE
     WAIT_IDLE = a.wait_idle
     backends = ["numba", "numpy"] + (["loop"] if a.loop else [])
-    bench((400, 25, 10), 5000, backends, (1, 2), (np.float64, np.float32), a.rounds)
+    if a.isolated:
+        run = lambda sizes, m, bes, thr, rounds: bench_isolated(  # noqa: E731
+            sizes, m, bes, thr, (np.float64, np.float32), max(1, rounds // 4))
+    else:
+        run = lambda sizes, m, bes, thr, rounds: bench(  # noqa: E731
+            sizes, m, bes, thr, (np.float64, np.float32), rounds)
+    run((400, 25, 10), 5000, backends, (1, 2), a.rounds)
     if a.large:
-        bench((784, 100, 10), 10000, ["numba", "numpy"], (2,), (np.float64, np.float32), max(2, a.rounds // 4))
-        bench((784, 128, 64, 10), 10000, ["numba", "numpy"], (2,), (np.float64, np.float32), max(2, a.rounds // 4))
+        run((784, 100, 10), 10000, ["numba", "numpy"], (2,), max(2, a.rounds // 4))
+        run((784, 128, 64, 10), 10000, ["numba", "numpy"], (2,), max(2, a.rounds // 4))
     if a.latency:
         print("\nfirst-call latency, ex4 shape float64, 2 threads (separate processes):")
         latency()
