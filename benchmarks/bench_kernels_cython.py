@@ -9,10 +9,10 @@ Usage::
 Reports the median (and the minimum) of many evaluations (cost and
 gradient) in ms, the speed-up over numpy, the kernel's GFLOP/s and, for
 scale, the GFLOP/s of a large np.dot (2000 x 2000) measured in the same run.
-The backends take turns in rounds of 10 calls after a short pause (so that
-both see the same machine load, but neither runs while the other library's
-worker threads are still spinning); on a shared machine the minimum is the
-steadier figure.
+The backends take turns in three rounds of consecutive calls, each after a
+pause and a few untimed calls (so that both see similar machine load, but
+neither runs while the other library's worker threads are still spinning);
+on a shared machine the minimum is the steadier figure.
 """
 
 import argparse
@@ -35,31 +35,31 @@ def flops(sizes, m):
     return total
 
 
-def median_time(fn, min_runs=30, min_seconds=1.0):
-    return paired_times({"fn": fn}, min_runs, min_seconds)["fn"][0]
 
-
-def paired_times(fns, min_runs=30, min_seconds=1.0, round_size=10, pause=0.25):
+def paired_times(fns, min_runs=30, min_seconds=1.0, rounds=3, pause=1.0, warmup=3):
     """{name: (median, min)} in seconds.
 
-    The functions take turns in rounds of ``round_size`` calls, so that all
-    see the same machine load, with a pause before each round (the first call
-    of a round is not timed): after a call the worker threads of OpenBLAS keep
-    spinning for up to ~0.1 s, and OpenMP's for a while too, which would slow
-    down the other library's calls if they followed at once.
+    The functions take turns in ``rounds`` rounds of consecutive calls, so that
+    all see similar machine load, with a pause and ``warmup`` untimed calls
+    before each round: after a call the worker threads of OpenBLAS keep
+    spinning for a while (and OpenMP's too), which slows down the other
+    library's calls if they follow at once.
     """
-    for fn in fns.values():
-        fn()
+    per_round = max(1, -(-min_runs // rounds))
     times = {name: [] for name in fns}
-    start = time.perf_counter()
-    while len(times[next(iter(fns))]) < min_runs or time.perf_counter() - start < min_seconds:
+    for _ in range(rounds):
         for name, fn in fns.items():
             time.sleep(pause)
-            fn()
-            for _ in range(round_size - 1):
+            for _ in range(warmup):
+                fn()
+            start = time.perf_counter()
+            while True:
                 t0 = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t0)
+                done = len(times[name]) % per_round == 0
+                if done and time.perf_counter() - start >= min_seconds / rounds:
+                    break
     return {name: (float(np.median(t)), float(np.min(t))) for name, t in times.items()}
 
 
@@ -68,7 +68,8 @@ def dgemm_gflops(n=2000, dtype=np.float64, threads=2):
     A = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
     B = A.copy()
     with threadpool_limits(threads, "blas"):
-        med, best = paired_times({"dot": lambda: A @ B}, min_runs=15, min_seconds=1.0)["dot"]
+        med, best = paired_times({"dot": lambda: A @ B}, min_runs=15, min_seconds=1.0,
+                                 pause=0.1)["dot"]
     return 2 * n ** 3 / med / 1e9, 2 * n ** 3 / best / 1e9
 
 
@@ -108,14 +109,15 @@ def main():
                         for name in ("cython", "numpy")}
                 with threadpool_limits(threads, "blas"):
                     res = paired_times({name: (lambda o=obj: o(theta)) for name, obj in objs.items()},
-                                       min_runs=40, min_seconds=1.5)
+                                       min_runs=45, min_seconds=1.5)
                 c, n = res["cython"], res["numpy"]
                 line = (f"  {np.dtype(dtype).name} {threads} thr: cython {c[0] * 1e3:7.2f} ({c[1] * 1e3:6.2f})"
                         f"  numpy {n[0] * 1e3:7.2f} ({n[1] * 1e3:6.2f})  x{n[0] / c[0]:.1f} (x{n[1] / c[1]:.1f})"
                         f"  {fl / c[0] / 1e9:5.1f} ({fl / c[1] / 1e9:5.1f}) GFLOP/s")
                 if not args.quick and sizes == [400, 25, 10] and threads == 2:
                     loop = nnfast.Objective(X, y, sizes, lam=1.0, backend="loop")
-                    t_loop = median_time(lambda: loop(theta), min_runs=3, min_seconds=0)
+                    t_loop = paired_times({"loop": lambda: loop(theta)}, min_runs=3, min_seconds=0,
+                                          pause=0, warmup=0)["loop"][0]
                     line += f"  loop {t_loop * 1e3:.0f} (x{t_loop / c[0]:.0f})"
                 print(line)
 
