@@ -73,9 +73,19 @@ opened the connection (an address string); a Client object stays open.
 When it pays
 ------------
 Every evaluation costs a fixed overhead (ship theta, schedule ~2 tasks per
-shard, return one gradient): a few milliseconds on one machine, plus the
-network round trips on a real cluster.  Sharding pays once the per-shard
-compute time saved exceeds that; see ``benchmarks/bench_distributed.py``.
+shard, one reduction hop, return one gradient).  Measured on one 2-core
+machine with 2 local worker processes (``benchmarks/bench_distributed.py``,
+medians, machine shared with other jobs): the fixed cost alone (2 shards of
+8 rows) is about 25-50 ms per evaluation, and the ex4 problem (5000 x 400 ->
+25 -> 10) takes ~35 ms distributed against ~8 ms for the local kernel on one
+thread: **for ex4, stay local**.  At 60000 x 784 -> 25 -> 10 (~2.1 us per row
+per thread with the cython kernel) the distributed evaluation (~138 ms) about
+breaks even with one local thread (~128 ms) on 2 workers.  On a real cluster,
+with k workers, sharding pays once a shard's compute exceeds
+``overhead / (k - 1)``: with ~30-70 ms of overhead that is ~15,000-35,000 rows
+per shard for k = 2 and a few thousand rows per shard for k >= 10 at this
+network size; for the overhead to stay under ~10% a shard needs ~10x that.
+Larger hidden layers raise the per-row cost and lower these thresholds.
 """
 
 from __future__ import annotations
@@ -123,9 +133,12 @@ class _Shard:
     """
 
     __slots__ = ("index", "m", "backend", "data", "layer_sizes", "offsets", "loss",
-                 "n_threads", "nbytes")
+                 "n_threads", "nbytes", "X", "Y")
 
-    def __init__(self, index, m, backend, data, layer_sizes, offsets, loss, n_threads, nbytes):
+    def __init__(self, index, m, backend, data, layer_sizes, offsets, loss, n_threads, nbytes,
+                 X=None, Y=None):
+        self.X = X  # the validated shard (backends' prepared data usually hold it anyway)
+        self.Y = Y
         self.index = index
         self.m = m
         self.backend = backend
@@ -140,10 +153,11 @@ class _Shard:
         return int(self.nbytes) + 256
 
     def __reduce__(self):
-        # Prepared data of compiled backends need not pickle: ship the name and
-        # let the receiving worker resolve its backend (moves are rare anyway).
-        return (_Shard, (self.index, self.m, self.backend.name, self.data, self.layer_sizes,
-                         self.offsets, self.loss, self.n_threads, self.nbytes))
+        # Prepared data of compiled backends need not pickle (locks, buffers):
+        # ship the validated rows and prepare again on the receiving worker.
+        name = self.backend if isinstance(self.backend, str) else self.backend.name
+        return (_rebuild_shard, (self.index, self.X, self.Y, name, self.layer_sizes,
+                                 self.loss, self.n_threads))
 
     def loss_grad_sum(self, theta, need_grad):
         backend = self.backend
@@ -199,7 +213,13 @@ def _prepare_shard(X, y, index, row_start, n_in, n_out, dtype, backend, layer_si
                           np.empty_like(theta0))
     data = backend.prepare(X, Y)
     return _Shard(index, m, backend, data, layer_sizes, offsets, loss, threads,
-                  X.nbytes + Y.nbytes)
+                  X.nbytes + Y.nbytes, X, Y)
+
+
+def _rebuild_shard(index, X, Y, backend, layer_sizes, loss, n_threads):
+    backend = get_backend(backend)
+    return _Shard(index, X.shape[0], backend, backend.prepare(X, Y), layer_sizes,
+                  layer_offsets(layer_sizes), loss, n_threads, X.nbytes + Y.nbytes, X, Y)
 
 
 def _shard_sum(shard, theta, need_grad):
