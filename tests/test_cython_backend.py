@@ -189,6 +189,18 @@ def test_thread_counts_agree(dtype):
         np.testing.assert_array_equal(g, g1)
 
 
+def test_prepared_data_pickles():
+    import pickle
+
+    backend, sizes, offsets, data, theta = _ex4_call_args(m=70)
+    g1, g2 = np.empty_like(theta), np.empty_like(theta)
+    J1 = backend.loss_grad_sum(theta, sizes, offsets, data, "cross_entropy", 2, g1)
+    copy = pickle.loads(pickle.dumps(data))
+    J2 = backend.loss_grad_sum(theta, sizes, offsets, copy, "cross_entropy", 2, g2)
+    assert J1 == J2
+    np.testing.assert_array_equal(g1, g2)
+
+
 # ---------------------------------------------------------------- bad input
 
 def _ex4_call_args(dtype=np.float64, m=20):

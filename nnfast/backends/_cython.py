@@ -92,6 +92,17 @@ class _Prepared:
         self.n_out = self.YT.shape[0]
         self.dtype = X.dtype
 
+    def __getstate__(self):
+        # the work buffers and their lock stay behind (locks do not pickle)
+        return {name: getattr(self, name) for name in self.__slots__
+                if name not in ("_buffers", "_lock")}
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._buffers = {}
+        self._lock = threading.Lock()
+
     def __repr__(self):
         return f"<cython backend data: m={self.m}, n_in={self.n_in}, n_out={self.n_out}, {self.dtype}>"
 
