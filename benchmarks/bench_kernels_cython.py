@@ -5,6 +5,7 @@ Usage::
     python benchmarks/bench_kernels_cython.py            # ex4 shape + larger shapes
     python benchmarks/bench_kernels_cython.py --quick    # ex4 shape only, no loop
     python benchmarks/bench_kernels_cython.py --simd avx2+fma
+    python benchmarks/bench_kernels_cython.py --isolated  # one process per backend
 
 Reports the median (and the minimum) of many evaluations (cost and
 gradient) in ms, the speed-up over numpy, the kernel's GFLOP/s and, for
@@ -16,6 +17,9 @@ on a shared machine the minimum is the steadier figure.
 """
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -23,6 +27,9 @@ from threadpoolctl import threadpool_limits
 
 import nnfast
 from nnfast.backends._cython import _fused
+
+
+LAM = 1.0
 
 
 def flops(sizes, m):
@@ -81,15 +88,51 @@ def problem(sizes, m, dtype, seed=0):
     return X, y, theta
 
 
+def child(spec, simd):
+    """--child: time one backend on one configuration in this process; print JSON."""
+    sizes, m, dtype, threads, name, lam = json.loads(spec)
+    if simd:
+        _fused.set_simd_level(simd)
+    X, y, theta = problem(sizes, m, np.dtype(dtype))
+    obj = nnfast.Objective(X, y, sizes, lam=lam, backend=name, n_threads=threads)
+    with threadpool_limits(threads, "blas"):
+        res = paired_times({name: lambda: obj(theta)}, min_runs=45, min_seconds=1.5, pause=0.2)
+    print(json.dumps(res[name]))
+
+
+def isolated_times(sizes, m, dtype, threads, names, simd):
+    """{name: (median, min)}, each backend timed in a process of its own."""
+    res = {}
+    for name in names:
+        spec = json.dumps([sizes, m, np.dtype(dtype).name, threads, name, LAM])
+        cmd = [sys.executable, __file__, "--child", spec] + (["--simd", simd] if simd else [])
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        res[name] = tuple(json.loads(out.strip().splitlines()[-1]))
+    return res
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="ex4 shape only, no loop backend")
     parser.add_argument("--simd", default=None, help="SIMD path to force (see show_config)")
+    parser.add_argument("--isolated", action="store_true",
+                        help="time each backend in a process of its own (no other library's "
+                             "threads in the process; slower to run)")
+    parser.add_argument("--lam", type=float, default=1.0,
+                        help="L2 strength (default 1.0).  With lam > 0, Objective's penalty "
+                             "term is a dot product that OpenBLAS runs on 2 threads for "
+                             "10285 parameters; its workers then spin ~0.1 s and take a core "
+                             "from the next kernel call: use --lam 0 to time the kernel alone")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global LAM
+    LAM = args.lam
+    if args.child:
+        return child(args.child, args.simd)
     if args.simd:
         _fused.set_simd_level(args.simd)
     print(f"cython backend: simd={_fused.simd_level()} openmp={_fused.openmp_enabled()} "
-          f"flags={_fused.build_flags()[1]!r}")
+          f"flags={_fused.build_flags()[1]!r}; lam={LAM}")
     g64 = dgemm_gflops(dtype=np.float64)
     g32 = dgemm_gflops(dtype=np.float32)
     print(f"np.dot 2000x2000, 2 threads, GFLOP/s (median / best): float64 {g64[0]:.1f} / "
@@ -104,18 +147,22 @@ def main():
         for dtype in (np.float64, np.float32):
             X, y, theta = problem(sizes, m, dtype)
             for threads in (1, 2):
-                objs = {name: nnfast.Objective(X, y, sizes, lam=1.0, backend=name,
-                                               n_threads=threads)
-                        for name in ("cython", "numpy")}
-                with threadpool_limits(threads, "blas"):
-                    res = paired_times({name: (lambda o=obj: o(theta)) for name, obj in objs.items()},
-                                       min_runs=45, min_seconds=1.5)
+                if args.isolated:
+                    res = isolated_times(sizes, m, dtype, threads, ("cython", "numpy"), args.simd)
+                else:
+                    objs = {name: nnfast.Objective(X, y, sizes, lam=LAM, backend=name,
+                                                   n_threads=threads)
+                            for name in ("cython", "numpy")}
+                    with threadpool_limits(threads, "blas"):
+                        res = paired_times({name: (lambda o=obj: o(theta))
+                                            for name, obj in objs.items()},
+                                           min_runs=45, min_seconds=1.5)
                 c, n = res["cython"], res["numpy"]
                 line = (f"  {np.dtype(dtype).name} {threads} thr: cython {c[0] * 1e3:7.2f} ({c[1] * 1e3:6.2f})"
                         f"  numpy {n[0] * 1e3:7.2f} ({n[1] * 1e3:6.2f})  x{n[0] / c[0]:.1f} (x{n[1] / c[1]:.1f})"
                         f"  {fl / c[0] / 1e9:5.1f} ({fl / c[1] / 1e9:5.1f}) GFLOP/s")
                 if not args.quick and sizes == [400, 25, 10] and threads == 2:
-                    loop = nnfast.Objective(X, y, sizes, lam=1.0, backend="loop")
+                    loop = nnfast.Objective(X, y, sizes, lam=LAM, backend="loop")
                     t_loop = paired_times({"loop": lambda: loop(theta)}, min_runs=3, min_seconds=0,
                                           pause=0, warmup=0)["loop"][0]
                     line += f"  loop {t_loop * 1e3:.0f} (x{t_loop / c[0]:.0f})"
