@@ -112,7 +112,7 @@ from ._network import check_layer_sizes, layer_offsets, n_params
 from ._validation import (check_dtype, check_lam, check_n_threads,
                           check_targets, check_theta, check_X, cpu_count)
 from .backends import Backend, get_backend
-from .objective import finish_cost_grad, l2_mask
+from .objective import ObjectiveCalls, finish_cost_grad, l2_mask
 
 __all__ = ["DistributedObjective", "ShardLostError"]
 
@@ -275,7 +275,7 @@ def _split_points(m, n_shards):
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-class DistributedObjective:
+class DistributedObjective(ObjectiveCalls):
     """Regularised cost and gradient computed over row shards on a Dask cluster.
 
     Same interface as :class:`nnfast.Objective` (a drop-in ``fun`` for
@@ -602,20 +602,6 @@ class DistributedObjective:
             loss_sum, grad_sum = self._sums(theta, need_grad)
             self.n_evals += 1
         return finish_cost_grad(loss_sum, grad_sum, theta, self.m, self.lam, self._mask)
-
-    def __call__(self, theta):
-        """``(J, grad)``: the cost (float) and a fresh float64 gradient of shape (n_params,)."""
-        return self._evaluate(theta, True)
-
-    cost_grad = __call__
-
-    def cost(self, theta) -> float:
-        """The regularised cost J(theta) alone (no backward pass on the workers)."""
-        return self._evaluate(theta, False)[0]
-
-    def grad(self, theta) -> np.ndarray:
-        """The gradient alone, float64 of shape (n_params,)."""
-        return self._evaluate(theta, True)[1]
 
     # ------------------------------------------------------------- lifetime
     def close(self):

@@ -61,7 +61,31 @@ def finish_cost_grad(loss_sum, grad_sum, theta, m, lam, mask):
     return J, grad
 
 
-class Objective:
+class ObjectiveCalls:
+    """The calls every objective offers, on top of ``_evaluate(theta, need_grad)``.
+
+    Shared by :class:`Objective` and ``nnfast.distributed.DistributedObjective``.
+    """
+
+    def _evaluate(self, theta, need_grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, theta):
+        """``(J, grad)``: the cost (float) and a fresh float64 gradient of shape (n_params,)."""
+        return self._evaluate(theta, True)
+
+    cost_grad = __call__
+
+    def cost(self, theta) -> float:
+        """The regularised cost J(theta) alone (no backward pass)."""
+        return self._evaluate(theta, False)[0]
+
+    def grad(self, theta) -> np.ndarray:
+        """The gradient alone, float64 of shape (n_params,)."""
+        return self._evaluate(theta, True)[1]
+
+
+class Objective(ObjectiveCalls):
     """Regularised cost and gradient of a sigmoid network on fixed data.
 
     ``X`` and ``y`` are checked, converted and laid out for the backend once,
@@ -127,16 +151,3 @@ class Objective:
         self.n_evals += 1
         return finish_cost_grad(loss_sum, grad_sum, theta, self.m, self.lam, self._mask)
 
-    def __call__(self, theta):
-        """``(J, grad)``: the cost (float) and a fresh float64 gradient of shape (n_params,)."""
-        return self._evaluate(theta, True)
-
-    cost_grad = __call__
-
-    def cost(self, theta) -> float:
-        """The regularised cost J(theta) alone (no backward pass)."""
-        return self._evaluate(theta, False)[0]
-
-    def grad(self, theta) -> np.ndarray:
-        """The gradient alone, float64 of shape (n_params,)."""
-        return self._evaluate(theta, True)[1]

@@ -86,22 +86,7 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #define NNF_SEXP expf
 #define NNF_SFX f_scalar
 #include "nnf_simd_impl.h"
-#undef NNF_T
-#undef NNF_I
-#undef NNF_DOUBLE
-#undef NNF_SEXP
-#undef NNF_SFX
-#undef NNF_VBYTES
-#undef NNF_TGT
-#undef NNF_NV
-#undef NNF_R1
-#undef NNF_R2
-#undef NNF_R3
-#undef NNF_R4
-#undef NNF_UA
-#undef NNF_KVA
-#undef NNF_UB
-#undef NNF_KVB
+#include "nnf_simd_undef.h"
 
 #if NNF_GNU
 /* 16-byte vectors on the baseline target (SSE2 / NEON): 16 registers */
@@ -133,22 +118,7 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #define NNF_SEXP expf
 #define NNF_SFX f_vec128
 #include "nnf_simd_impl.h"
-#undef NNF_T
-#undef NNF_I
-#undef NNF_DOUBLE
-#undef NNF_SEXP
-#undef NNF_SFX
-#undef NNF_VBYTES
-#undef NNF_TGT
-#undef NNF_NV
-#undef NNF_R1
-#undef NNF_R2
-#undef NNF_R3
-#undef NNF_R4
-#undef NNF_UA
-#undef NNF_KVA
-#undef NNF_UB
-#undef NNF_KVB
+#include "nnf_simd_undef.h"
 #endif
 
 #if NNF_X86
@@ -181,22 +151,7 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #define NNF_SEXP expf
 #define NNF_SFX f_avx2
 #include "nnf_simd_impl.h"
-#undef NNF_T
-#undef NNF_I
-#undef NNF_DOUBLE
-#undef NNF_SEXP
-#undef NNF_SFX
-#undef NNF_VBYTES
-#undef NNF_TGT
-#undef NNF_NV
-#undef NNF_R1
-#undef NNF_R2
-#undef NNF_R3
-#undef NNF_R4
-#undef NNF_UA
-#undef NNF_KVA
-#undef NNF_UB
-#undef NNF_KVB
+#include "nnf_simd_undef.h"
 
 /* AVX-512F: 32 zmm registers */
 #define NNF_VBYTES 64
@@ -227,22 +182,7 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #define NNF_SEXP expf
 #define NNF_SFX f_avx512
 #include "nnf_simd_impl.h"
-#undef NNF_T
-#undef NNF_I
-#undef NNF_DOUBLE
-#undef NNF_SEXP
-#undef NNF_SFX
-#undef NNF_VBYTES
-#undef NNF_TGT
-#undef NNF_NV
-#undef NNF_R1
-#undef NNF_R2
-#undef NNF_R3
-#undef NNF_R4
-#undef NNF_UA
-#undef NNF_KVA
-#undef NNF_UB
-#undef NNF_KVB
+#include "nnf_simd_undef.h"
 #endif
 
 /* ---------------- dispatch ---------------- */

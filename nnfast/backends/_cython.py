@@ -36,14 +36,14 @@ and 1e-5).  In float64 both agree to rtol 1e-10 (observed ~1e-15).
 from __future__ import annotations
 
 import functools
-import numbers
 import os
 import threading
 
 import numpy as np
 
 from .._losses import LOSSES
-from .._network import layer_offsets, n_params
+from .._network import check_layer_sizes, layer_offsets, n_params
+from .._validation import check_n_threads
 from ._base import Backend
 
 from .._kernels import _fused
@@ -124,20 +124,9 @@ def _check_matrix(name, A, dtype=None):
 
 def _check_layers(layer_sizes, offsets):
     """Layer sizes as a tuple of ints, offsets checked against them."""
-    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
-        raise TypeError(f"layer_sizes must be a sequence of positive integers, got {layer_sizes!r}")
-    sizes = []
-    for s in layer_sizes:
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral):
-            raise TypeError(f"layer_sizes must hold integers, got {s!r}")
-        if s < 1:
-            raise ValueError(f"layer sizes must be at least 1, got {list(layer_sizes)}")
-        sizes.append(int(s))
-    if len(sizes) < 2:
-        raise ValueError(f"layer_sizes needs at least two entries, got {sizes}")
+    sizes = check_layer_sizes(layer_sizes)
     if len(sizes) - 1 > MAX_LAYERS:
         raise ValueError(f"the cython backend takes at most {MAX_LAYERS} weight layers, got {len(sizes) - 1}")
-    sizes = tuple(sizes)
     expected = layer_offsets(sizes) if len(sizes) > 16 else _layout(sizes, BLOCK_ROWS).offsets
     try:
         same = offsets == expected
@@ -195,14 +184,6 @@ def _check_vector(name, v, n, dtype, writable=False):
         raise ValueError(f"{name} must be C-contiguous")
     if writable and not v.flags.writeable:
         raise ValueError(f"{name} must be writeable")
-
-
-def _check_n_threads(n_threads):
-    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
-        raise TypeError(f"n_threads must be a positive integer, got {n_threads!r}")
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
-    return int(n_threads)
 
 
 def _chunks_for(m, block):
@@ -307,7 +288,7 @@ class CythonBackend(Backend):
             raise ValueError(f"layer_sizes[-1] is {sizes[-1]} but Y has {data.n_out} columns")
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
-        n_threads = _check_n_threads(n_threads)
+        n_threads = check_n_threads(n_threads)
         n_par = n_params(sizes)
         _check_vector("theta", theta, n_par, data.dtype)
         if grad_out is not None:
@@ -332,7 +313,7 @@ class CythonBackend(Backend):
         _check_matrix("X", X)
         if X.shape[1] != sizes[0]:
             raise ValueError(f"X has {X.shape[1]} columns but the network has {sizes[0]} inputs")
-        n_threads = _check_n_threads(n_threads)
+        n_threads = check_n_threads(n_threads)
         H = np.empty((X.shape[0], sizes[-1]), dtype=theta.dtype)
         _run(theta, sizes, offsets, X, None, 0, False, None, H, n_threads)
         return H
