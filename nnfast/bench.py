@@ -361,6 +361,11 @@ class BenchResult:
     data: str = ""
 
 
+#: pause before each block of timed calls, long enough for idle OpenMP/OpenBLAS
+#: threads of the previous runner to stop spinning
+BLOCK_PAUSE_S = 0.25
+
+
 def _time_calls(fun, theta, repeat, min_time=0.0):
     times = []
     t_end = time.perf_counter() + min_time
@@ -415,26 +420,32 @@ def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=L
                 r.skipped = str(exc)
                 continue
             funs[name], times[name] = fun, []
-        # interleaved rounds: every runner in turn, so that the load of a shared machine
-        # falls on all of them alike.  A short pause lets the previous runner's OpenMP
-        # pool stop spinning; one untimed call then wakes this runner's threads and
-        # caches, and the next call is timed, as back-to-back calls in an optimiser are.
+        # Blocks of back-to-back calls, runners taking turns block by block: the load of a
+        # shared machine still falls on all of them alike, while each block sees only its
+        # own runtime's threads, as an optimiser's consecutive calls do.  Before a block,
+        # a pause lets the previous runtime's idle threads (OpenMP, OpenBLAS, Eigen) stop
+        # spinning, and one untimed call wakes this runner's threads and caches.
+        # Timing runners call by call instead measured mostly that cross-runtime
+        # spinning (cython on ex4: 7.8 ms against 2.9 ms run alone).
+        per_block = max(3, -(-repeat // 3))
         t_end = time.perf_counter() + min_time * len(funs)
         k = 0
         while k < repeat or (time.perf_counter() < t_end and k < 10 * repeat):
             for name, fun in funs.items():
-                if name == "loop" and k >= 3:
-                    continue
-                time.sleep(0.002)
+                n_calls = 1 if name == "loop" else per_block
+                if name == "loop" and len(times[name]) >= 3:
+                    continue  # ~0.2 s a call: three are enough
+                time.sleep(BLOCK_PAUSE_S)
                 with threadpool_limits(threads, user_api="blas"):
                     if name != "loop":
                         fun(th)
-                    t = time.perf_counter()
-                    J, g = fun(th)
-                    times[name].append(time.perf_counter() - t)
+                    for _ in range(n_calls):
+                        t = time.perf_counter()
+                        J, g = fun(th)
+                        times[name].append(time.perf_counter() - t)
                 rows[name].cost_rel_err = abs(J - ref_J) / abs(ref_J)   # the timed result
                 rows[name].grad_rel_err = _rel(g, ref_g)
-            k += 1
+            k += per_block
         for name in funs:
             r, ts = rows[name], times[name]
             r.rounds = len(ts)
