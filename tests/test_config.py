@@ -100,3 +100,27 @@ def test_blas_threads_limit_is_applied():
         pytest.skip("no BLAS library visible to threadpoolctl")
     with blas_threads(1):
         assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
+
+
+def _blas_threads_by_path():
+    from threadpoolctl import threadpool_info
+
+    return {p["filepath"]: p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+
+@pytest.mark.parametrize("backend", nnfast.available_backends())
+def test_optimizer_blas_limit(backend):
+    from nnfast.backends import optimizer_blas_limit
+
+    before = _blas_threads_by_path()
+    if not before:
+        pytest.skip("no BLAS library visible to threadpoolctl")
+    b = get_backend(backend)
+    with optimizer_blas_limit(b):
+        inside = _blas_threads_by_path()
+    assert _blas_threads_by_path() == before  # restored
+    for path, n in inside.items():
+        if not b.uses_blas or "scipy.libs" in path:
+            assert n == 1, path  # the optimiser's own BLAS (or all, for BLAS-free kernels)
+        else:
+            assert n == before[path], path  # the kernel's BLAS keeps its threads

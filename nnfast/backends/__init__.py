@@ -15,11 +15,11 @@ import importlib
 import threading
 from typing import Dict, List, Optional, Tuple
 
-from ._base import Backend, BackendUnavailable
+from ._base import Backend, BackendUnavailable, optimizer_blas_limit
 
 __all__ = [
     "Backend", "BackendUnavailable", "register_backend", "get_backend",
-    "available_backends", "backend_status", "resolve_backend",
+    "available_backends", "backend_status", "resolve_backend", "optimizer_blas_limit",
 ]
 
 # name -> "module:Class"; the built-in backends, fastest first for "auto".

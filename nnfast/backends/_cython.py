@@ -252,6 +252,7 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
 
 class CythonBackend(Backend):
     name = "cython"
+    uses_blas = False
     description = ("fused Cython/OpenMP kernel (one pass over row blocks, "
                    "register-tiled SIMD microkernels, run-time CPU dispatch)")
 

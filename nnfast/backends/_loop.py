@@ -21,6 +21,7 @@ def _with_bias(a):
 
 class LoopBackend(Backend):
     name = "loop"
+    uses_blas = False
     description = "per-example reference loop (the oracle; slow)"
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):

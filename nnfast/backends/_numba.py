@@ -140,6 +140,7 @@ class _Prepared:
 
 class NumbaBackend(Backend):
     name = "numba"
+    uses_blas = False
     description = "numba fused kernel (row blocks, register tiles, one slab per chunk)"
 
     def __init__(self):
