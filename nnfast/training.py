@@ -31,6 +31,8 @@ import numpy as np
 
 from ._network import check_layer_sizes, init_theta, n_params
 from ._validation import check_targets, check_X
+from .backends import Backend, optimizer_blas_limit
+from .backends._base import blas_threads
 from .objective import Objective
 
 __all__ = ["train", "TrainResult", "IterationInfo", "validation_curve", "ValidationCurve",
@@ -95,7 +97,8 @@ class TrainResult:
     cost_history : ndarray of shape (n_iter + 1,)
         Regularised training cost; entry 0 is at the starting point.
     val_cost_history, val_accuracy_history : ndarray of shape (n_iter + 1,) or None
-        Unregularised cross-entropy/squared error and accuracy on the validation set.
+        Unregularised cost (the same stable loss as training) and accuracy on
+        the validation set.
     n_iter : int
         Completed iterations (see the module docstring for what one is).
     n_evals : int
@@ -231,11 +234,36 @@ class _Stop(Exception):
 # the bookkeeping shared by every method
 
 
+class _Validation:
+    """Unregularised cost and accuracy on a validation set.
+
+    The cost comes from an :class:`Objective` with ``lam=0`` built once (the
+    same stable loss as training, on the same backend); the accuracy from one
+    forward pass.
+    """
+
+    def __init__(self, X_val, y_val, sizes, loss, backend, n_threads, dtype):
+        self.X = check_X(X_val, sizes[0], dtype, name="X_val")
+        self.objective = Objective(self.X, y_val, sizes, lam=0.0, loss=loss, backend=backend,
+                                   n_threads=n_threads, dtype=dtype)
+        Y = check_targets(y_val, self.X.shape[0], sizes[-1], np.float64)
+        self.labels = np.argmax(Y, axis=1) if sizes[-1] > 1 else (Y[:, 0] > 0.5)
+        self.n_out = sizes[-1]
+
+    def __call__(self, theta):
+        obj = self.objective
+        cost = obj.cost(theta)
+        h = obj.backend.forward(np.ascontiguousarray(theta, dtype=obj.dtype), obj.offsets,
+                                self.X, obj.n_threads)
+        pred = np.argmax(h, axis=1) if self.n_out > 1 else (h[:, 0] > 0.5)
+        return cost, float(np.mean(pred == self.labels))
+
+
 class _Run:
     def __init__(self, objective, val, max_iter, max_fun, early_stopping, patience, callback,
                  progress, method):
         self.obj = objective
-        self.val = val  # (val_objective, X_val, y_val) or None
+        self.val = val  # a _Validation or None
         self.max_iter = max_iter
         self.max_fun = max_fun
         self.early_stopping = early_stopping
@@ -308,11 +336,7 @@ class _Run:
         self.costs.append(float(J))
         val_cost = val_acc = None
         if self.val is not None:
-            val_obj, X_val, y_val = self.val
-            val_cost = float(val_obj.cost(theta))
-            h = val_obj.backend.forward(np.asarray(theta, dtype=val_obj.dtype), val_obj.offsets,
-                                        X_val, val_obj.n_threads)
-            val_acc = float(np.mean(np.argmax(h, axis=1) == y_val))
+            val_cost, val_acc = self.val(theta)
             self.val_costs.append(val_cost)
             self.val_accs.append(val_acc)
         criterion = val_cost if self.val is not None else float(J)
@@ -600,7 +624,13 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
     else:
         objective = Objective(X, y, sizes, **obj_kwargs)
     work_dtype = np.dtype(objective.dtype)
-    backend_name = getattr(getattr(objective, "backend", None), "name", str(backend))
+    local_backend = getattr(objective, "backend", None)
+    backend_name = (getattr(objective, "backend_name", None)
+                    or getattr(local_backend, "name", str(backend)))
+    # scipy's own BLAS threads would spin between evaluations and take a core from the
+    # kernel; the distributed kernels run elsewhere, so there all local BLAS gets one thread.
+    blas_limit = (optimizer_blas_limit(local_backend) if isinstance(local_backend, Backend)
+                  else blas_threads(1))
 
     rng = np.random.default_rng(random_state)
     n = n_params(sizes)
@@ -618,33 +648,34 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError("validation must be a tuple (X_val, y_val)")
-        X_val, y_val = validation
-        X_val = check_X(X_val, sizes[0], work_dtype, name="X_val")
-        val_obj = Objective(X_val, y_val, sizes, lam=0.0, loss=loss, backend=backend,
-                            n_threads=n_threads, dtype=work_dtype)
-        val = (val_obj, X_val, _class_indices(y_val, X_val.shape[0], sizes[-1], "validation"))
+        val = _Validation(validation[0], validation[1], sizes, loss, backend, n_threads,
+                          work_dtype)
 
     run = _Run(objective, val, max_iter, max_fun, early_stopping, patience, callback, progress,
                method)
     res = None
     try:
         try:
-            if method in _SCIPY_METHODS:
-                reason, converged, res = _run_scipy(run, method, theta0, tol)
-            elif method == "gd":
-                _run_gd(run, theta0, learning_rate, momentum, tol)
-            else:
-                Xw = check_X(X, sizes[0], work_dtype)
-                Yw = check_targets(y, Xw.shape[0], sizes[-1], work_dtype)
-                batch_kwargs = dict(obj_kwargs, dtype=work_dtype)
-                _run_minibatch(run, method, theta0, Xw, Yw, batch_size, learning_rate, momentum,
-                               rng, batch_kwargs)
+            with blas_limit:
+                if method in _SCIPY_METHODS:
+                    reason, converged, res = _run_scipy(run, method, theta0, tol)
+                elif method == "gd":
+                    _run_gd(run, theta0, learning_rate, momentum, tol)
+                else:
+                    Xw = check_X(X, sizes[0], work_dtype)
+                    Yw = check_targets(y, Xw.shape[0], sizes[-1], work_dtype)
+                    batch_kwargs = dict(obj_kwargs, dtype=work_dtype)
+                    _run_minibatch(run, method, theta0, Xw, Yw, batch_size, learning_rate,
+                                   momentum, rng, batch_kwargs)
         except _Stop as stop:
             reason, converged = stop.reason, stop.converged
+        finally:
+            run.close()
+        if run.theta is None:  # stopped before even the starting point was recorded
+            run.record(theta0, float(objective.cost(theta0)), check_budget=False)
     finally:
-        run.close()
-    if run.theta is None:  # stopped before even the starting point was recorded
-        run.record(theta0, float(objective.cost(theta0)), check_budget=False)
+        if client is not None:
+            objective.close()  # release the shards on the (possibly borrowed) cluster
     best_crit, best_theta, best_iter = run.best
     return TrainResult(
         theta=run.theta, best_theta=best_theta if best_theta is not None else run.theta,

@@ -247,3 +247,14 @@ def test_ex4_training_accuracy_at_least_95_percent(ex4_data):
     acc = res.accuracy(X, y)
     print(f"ex4 training accuracy: {acc:.4f}")
     assert acc >= 0.95
+
+
+def test_validation_cost_is_the_unregularised_objective_cost(digits):
+    X, y = digits
+    sizes = [64, 10, 10]
+    result = nnfast.train(X[:1200], y[:1200], sizes, lam=1.0, max_iter=15, backend="numpy",
+                          validation=(X[1200:], y[1200:]), random_state=0, progress=False)
+    val_obj = nnfast.Objective(X[1200:], y[1200:], sizes, lam=0.0, backend="numpy")
+    assert result.val_cost_history[-1] == pytest.approx(val_obj.cost(result.theta), rel=1e-12)
+    acc = np.mean(nnfast.predict(result.theta, X[1200:], sizes, backend="numpy") == y[1200:])
+    assert result.val_accuracy_history[-1] == pytest.approx(acc)
