@@ -478,7 +478,7 @@ def time_training(threads, iters=400, quick=False, log=None) -> List[dict]:
     from threadpoolctl import threadpool_limits
 
     from ._network import init_theta
-    from .backends import available_backends
+    from .backends import available_backends, optimizer_blas_limit
     from .objective import Objective
 
     m, sizes = SHAPES["tiny"] if quick else SHAPES["ex4"]
@@ -488,7 +488,8 @@ def time_training(threads, iters=400, quick=False, log=None) -> List[dict]:
     for backend in [b for b in available_backends() if b != "loop"]:
         obj = Objective(X, y, sizes, lam=LAM, backend=backend, n_threads=threads)
         obj(theta0)  # warm-up
-        with threadpool_limits(threads, user_api="blas"):
+        # as nnfast.train does: scipy's own BLAS on one thread (see optimizer_blas_limit)
+        with threadpool_limits(threads, user_api="blas"), optimizer_blas_limit(obj.backend):
             t = time.perf_counter()
             res = minimize(obj, theta0, jac=True, method="L-BFGS-B",
                            options={"maxiter": iters, "gtol": 1e-12, "ftol": 1e-15})
