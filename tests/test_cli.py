@@ -103,3 +103,23 @@ def test_help_texts_are_complete():
         assert proc.stdout.startswith(f"usage: nnfast {command}")
         if command == "train":
             assert "--compare" in proc.stdout and "(default: auto)" in proc.stdout
+
+
+def test_early_stopping_chooses_on_a_validation_slice_not_the_test_split(tmp_path, monkeypatch):
+    # The test split must not pick the weights whose accuracy it then reports.
+    import nnfast.training
+
+    seen = {}
+    real_train = nnfast.training.train
+
+    def spy(X, y, *args, validation=None, **kwargs):
+        seen["n_fit"], seen["n_val"] = X.shape[0], validation[0].shape[0]
+        return real_train(X, y, *args, validation=validation, **kwargs)
+
+    monkeypatch.setattr(nnfast.training, "train", spy)
+    rc = main(["train", "--data", "digits", "--max-iter", "20", "--early-stopping", "--no-plots",
+               "--quiet", "--output", str(tmp_path)])
+    assert rc == 0
+    n_test = 450  # ceil(0.25 * 1797), scikit-learn's rounding
+    assert seen["n_fit"] + seen["n_val"] == 1797 - n_test
+    assert seen["n_val"] == 135  # ceil(0.1 * 1347)

@@ -107,8 +107,9 @@ def configure(parser):
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed for the split, the initial weights and mini-batches")
     parser.add_argument("--early-stopping", action="store_true",
-                        help="stop when the held-out cost has not improved for --patience "
-                             "iterations and keep the best weights")
+                        help="hold out 10%% of the training part as a validation set; stop "
+                             "when its cost has not improved for --patience iterations and "
+                             "keep the best weights (the test split stays untouched)")
     parser.add_argument("--patience", type=int, default=10, help="see --early-stopping")
     parser.add_argument("--compare", action="store_true",
                         help="time every available backend's cost+gradient on the training "
@@ -173,6 +174,12 @@ def run(args):
         from ..cli import UserError
 
         raise UserError("--early-stopping needs held-out data: use --test-size > 0")
+    # The held-out split only watches training; weights chosen on it would make its
+    # accuracy optimistic, so early stopping chooses on a slice of the training part.
+    X_fit, y_fit, X_val, y_val = X_tr, y_tr, X_te, y_te
+    if args.early_stopping:
+        X_fit, X_val, y_fit, y_val = train_test_split(X_tr, y_tr, test_size=0.1,
+                                                      random_state=args.seed)
     backend_name = get_backend(args.backend).name
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,11 +196,11 @@ def run(args):
         table = evaluation.format_backend_table(rows)
         say(table)
 
-    result = train(X_tr, y_tr, sizes, lam=args.lam, loss=args.loss, method=args.method,
+    result = train(X_fit, y_fit, sizes, lam=args.lam, loss=args.loss, method=args.method,
                    max_iter=args.max_iter, max_fun=args.max_fun,
                    learning_rate=args.learning_rate, batch_size=args.batch_size,
                    random_state=args.seed, backend=args.backend, n_threads=args.threads,
-                   dtype=args.dtype, validation=None if X_te is None else (X_te, y_te),
+                   dtype=args.dtype, validation=None if X_val is None else (X_val, y_val),
                    early_stopping=args.early_stopping, patience=args.patience,
                    progress=None if args.quiet and args.progress is None else args.progress)
     theta = result.best_theta if args.early_stopping else result.theta
