@@ -117,7 +117,7 @@ def extensions():
     ext = Extension(
         "nnfast._kernels._fused",
         sources=[os.path.join(KERNELS, "_fused.pyx")],
-        depends=[os.path.join(KERNELS, name) for name in ("nnf_simd.h", "nnf_simd_impl.h", "nnf_simd_undef.h")],
+        depends=[os.path.join(KERNELS, name) for name in ("nnf_simd.h", "nnf_simd_impl.h", "nnf_simd_both.h", "nnf_simd_undef.h")],
         include_dirs=[KERNELS],
     )
     return cythonize([ext], language_level=3, quiet=True)

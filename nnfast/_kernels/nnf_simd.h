@@ -69,24 +69,8 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #define NNF_KVA 2
 #define NNF_UB 4
 #define NNF_KVB 2
-#define NNF_T double
-#define NNF_I int64_t
-#define NNF_DOUBLE 1
-#define NNF_SEXP exp
-#define NNF_SFX d_scalar
-#include "nnf_simd_impl.h"
-#undef NNF_T
-#undef NNF_I
-#undef NNF_DOUBLE
-#undef NNF_SEXP
-#undef NNF_SFX
-#define NNF_T float
-#define NNF_I int32_t
-#define NNF_DOUBLE 0
-#define NNF_SEXP expf
-#define NNF_SFX f_scalar
-#include "nnf_simd_impl.h"
-#include "nnf_simd_undef.h"
+#define NNF_TARGET scalar
+#include "nnf_simd_both.h"
 
 #if NNF_GNU
 /* 16-byte vectors on the baseline target (SSE2 / NEON): 16 registers */
@@ -101,24 +85,8 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #define NNF_KVA 3
 #define NNF_UB 4
 #define NNF_KVB 2
-#define NNF_T double
-#define NNF_I int64_t
-#define NNF_DOUBLE 1
-#define NNF_SEXP exp
-#define NNF_SFX d_vec128
-#include "nnf_simd_impl.h"
-#undef NNF_T
-#undef NNF_I
-#undef NNF_DOUBLE
-#undef NNF_SEXP
-#undef NNF_SFX
-#define NNF_T float
-#define NNF_I int32_t
-#define NNF_DOUBLE 0
-#define NNF_SEXP expf
-#define NNF_SFX f_vec128
-#include "nnf_simd_impl.h"
-#include "nnf_simd_undef.h"
+#define NNF_TARGET vec128
+#include "nnf_simd_both.h"
 #endif
 
 #if NNF_X86
@@ -134,24 +102,8 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #define NNF_KVA 3
 #define NNF_UB 4
 #define NNF_KVB 2
-#define NNF_T double
-#define NNF_I int64_t
-#define NNF_DOUBLE 1
-#define NNF_SEXP exp
-#define NNF_SFX d_avx2
-#include "nnf_simd_impl.h"
-#undef NNF_T
-#undef NNF_I
-#undef NNF_DOUBLE
-#undef NNF_SEXP
-#undef NNF_SFX
-#define NNF_T float
-#define NNF_I int32_t
-#define NNF_DOUBLE 0
-#define NNF_SEXP expf
-#define NNF_SFX f_avx2
-#include "nnf_simd_impl.h"
-#include "nnf_simd_undef.h"
+#define NNF_TARGET avx2
+#include "nnf_simd_both.h"
 
 /* AVX-512F: 32 zmm registers */
 #define NNF_VBYTES 64
@@ -165,24 +117,8 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 #define NNF_KVA 6
 #define NNF_UB 5
 #define NNF_KVB 4
-#define NNF_T double
-#define NNF_I int64_t
-#define NNF_DOUBLE 1
-#define NNF_SEXP exp
-#define NNF_SFX d_avx512
-#include "nnf_simd_impl.h"
-#undef NNF_T
-#undef NNF_I
-#undef NNF_DOUBLE
-#undef NNF_SEXP
-#undef NNF_SFX
-#define NNF_T float
-#define NNF_I int32_t
-#define NNF_DOUBLE 0
-#define NNF_SEXP expf
-#define NNF_SFX f_avx512
-#include "nnf_simd_impl.h"
-#include "nnf_simd_undef.h"
+#define NNF_TARGET avx512
+#include "nnf_simd_both.h"
 #endif
 
 /* ---------------- dispatch ---------------- */
