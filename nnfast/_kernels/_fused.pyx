@@ -40,9 +40,11 @@ cdef extern from "nnf_simd.h" nogil:
                     Py_ssize_t ldx, Py_ssize_t npad, float *Z, Py_ssize_t ldz,
                     const void *pf, Py_ssize_t pf_bytes)
     void nnf_grad1_d(const double *D, Py_ssize_t ldd, Py_ssize_t h, const double *X,
-                     Py_ssize_t nb, Py_ssize_t n_in, double *G)
+                     Py_ssize_t nb, Py_ssize_t n_in, double *G,
+                     const void *pf, Py_ssize_t pf_bytes)
     void nnf_grad1_f(const float *D, Py_ssize_t ldd, Py_ssize_t h, const float *X,
-                     Py_ssize_t nb, Py_ssize_t n_in, float *G)
+                     Py_ssize_t nb, Py_ssize_t n_in, float *G,
+                     const void *pf, Py_ssize_t pf_bytes)
     void nnf_backprop_d(const double *W, Py_ssize_t n_o, Py_ssize_t n_i, const double *D,
                         const double *A, Py_ssize_t ld, Py_ssize_t npad, double *P)
     void nnf_backprop_f(const float *W, Py_ssize_t n_o, Py_ssize_t n_i, const float *D,
@@ -144,6 +146,7 @@ cdef inline void _to_rows(
 cdef double _block(
     const floating *X,        # IN: (nb, n_in) rows of the block
     const floating *XP,       # IN: (n_in, ld) the block's packed panel (X transposed), or NULL
+    const floating *XP_next,  # IN: the panel this thread reads next (prefetched), or NULL
     const floating *YT,       # IN: (n_out, ldy) targets transposed, from the block's first row,
     Py_ssize_t ldy,           #     or NULL (forward only)
     Py_ssize_t nb,
@@ -232,12 +235,17 @@ cdef double _block(
         return block_loss
 
     # backward: deltas units-major; each layer's gradient G[o, 1 + u] += D[o, :] . rows[:, u]
-    # by the same register-tiled microkernel
+    # by the same register-tiled microkernel.  While the first layer's gradient
+    # runs, the next block's panel is fetched into L2 (a block's panel and rows come
+    # from memory, not cache: without this the forward waits for them)
     for l in range(L, 0, -1):
+        pf = XP_next if l == 1 else NULL
         if floating is double:
-            nnf_grad1_d(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1])
+            nnf_grad1_d(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1],
+                        pf, sizes[0] * ld * sizeof(double))
         else:
-            nnf_grad1_f(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1])
+            nnf_grad1_f(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1],
+                        pf, sizes[0] * ld * sizeof(float))
         if l > 1:
             if floating is double:
                 nnf_backprop_d(theta + woff[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
@@ -307,6 +315,7 @@ def fused_loss_grad(
     cdef floating *Hp
     cdef const floating *Yp
     cdef const floating *XPp
+    cdef const floating *XPn
     cdef bint panels = XP.shape[0] > 0
     cdef Py_ssize_t ldy = YT.shape[1]
 
@@ -356,8 +365,11 @@ def fused_loss_grad(
                 Hp = &H[r0, 0] if need_h else NULL
                 Yp = &YT[0, r0] if with_loss else NULL
                 XPp = &XP[blk, 0, 0] if panels else NULL
+                XPn = NULL
+                if panels and blk + 1 < (c + 1) * n_blocks // n_chunks:
+                    XPn = &XP[blk + 1, 0, 0]
                 loss_parts[c * LOSS_STRIDE] += _block(
-                    &X[r0, 0], XPp, Yp, ldy, nb, &theta[0], &WT[0], &poff[0], &hps[0], &sizes[0], &woff[0],
+                    &X[r0, 0], XPp, XPn, Yp, ldy, nb, &theta[0], &WT[0], &poff[0], &hps[0], &sizes[0], &woff[0],
                     L, loss, block, &work[t, 0], G, Hp)
         # deterministic reduction of the slabs, in chunk order, split over the parameters
         if need_grad and n_chunks > 1:

@@ -208,8 +208,9 @@ static void nnf_fwdT_##sfx(const T *W, ptrdiff_t n_k, ptrdiff_t h, const T *XT, 
                            const void *pf, ptrdiff_t pf_bytes)                            \
 { NNF_DISPATCH(fwdT, sfx, (W, n_k, h, XT, ldx, npad, Z, ldz, pf, pf_bytes)) }                           \
 static void nnf_grad1_##sfx(const T *D, ptrdiff_t ldd, ptrdiff_t h, const T *X,           \
-                            ptrdiff_t nb, ptrdiff_t n_in, T *G)                           \
-{ NNF_DISPATCH(grad1, sfx, (D, ldd, h, X, nb, n_in, G)) }                                 \
+                            ptrdiff_t nb, ptrdiff_t n_in, T *G,                           \
+                            const void *pf, ptrdiff_t pf_bytes)                           \
+{ NNF_DISPATCH(grad1, sfx, (D, ldd, h, X, nb, n_in, G, pf, pf_bytes)) }                   \
 static void nnf_backprop_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *D,      \
                                const T *A, ptrdiff_t ld, ptrdiff_t npad, T *P)            \
 { NNF_DISPATCH(backprop, sfx, (W, n_o, n_i, D, A, ld, npad, P)) }                         \

@@ -457,7 +457,8 @@ static NNF_INLINE NNF_TGT void FN(grad1_tile)(
     const int U, const int KV,
     const NNF_T *D, ptrdiff_t ldd,           /* IN: D[u0, 0] */
     const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb,  /* IN: X[0, k0] */
-    NNF_T *G, ptrdiff_t ldg)                 /* OUT: G[u0, 1 + k0] (accumulated) */
+    NNF_T *G, ptrdiff_t ldg,                 /* OUT: G[u0, 1 + k0] (accumulated) */
+    const char *pf, ptrdiff_t npf)           /* prefetch npf cache lines from pf (<= nb) */
 {
     VT acc[8][8];
     ptrdiff_t i;
@@ -468,6 +469,8 @@ static NNF_INLINE NNF_TGT void FN(grad1_tile)(
     for (i = 0; i < nb; i++) {
         VT x[8];
         const NNF_T *xi = X + i * n_in;
+        if (i < npf)
+            NNF_PREFETCH_L2(pf + 64 * i);
         NNF_UNROLL for (v = 0; v < KV; v++)
             x[v] = FN(vload)(xi + v * VL);
         NNF_UNROLL for (u = 0; u < U; u++) {
@@ -481,45 +484,68 @@ static NNF_INLINE NNF_TGT void FN(grad1_tile)(
             FN(vstore)(G + u * ldg + v * VL, FN(vload)(G + u * ldg + v * VL) + acc[u][v]);
 }
 
+static NNF_INLINE NNF_TGT void FN(grad1_call)(
+    const int U, const int KV, const NNF_T *D, ptrdiff_t ldd, const NNF_T *X, ptrdiff_t n_in,
+    ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg, FN(nnf_pf) *pf)
+{
+    ptrdiff_t n = pf->left < pf->per_tile ? pf->left : pf->per_tile;
+    FN(grad1_tile)(U, KV, D, ldd, X, n_in, nb, G, ldg, pf->p, n);
+    pf->p += 64 * n;
+    pf->left -= n;
+}
+
 /* one column of feature vectors (KV of them) for all units */
 static NNF_INLINE NNF_TGT void FN(grad1_units)(
     const int U, const int KV, const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,
-    const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg)
+    const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg, FN(nnf_pf) *pf)
 {
     ptrdiff_t u = 0;
     for (; u + U <= h; u += U)
-        FN(grad1_tile)(U, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg);
+        FN(grad1_call)(U, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg, pf);
     for (; u < h; u++)
-        FN(grad1_tile)(1, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg);
+        FN(grad1_call)(1, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg, pf);
 }
 
 /* all features for a unit tile of U units and a feature tile of KV vectors */
 static NNF_INLINE NNF_TGT void FN(grad1_cols)(
     const int U, const int KV, const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,
-    const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg, ptrdiff_t kvec)
+    const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg, ptrdiff_t kvec,
+    FN(nnf_pf) *pf)
 {
     ptrdiff_t k = 0;
+    /* tiles in this call, to spread the prefetches evenly */
+    ptrdiff_t col_tiles = kvec / KV + (kvec % KV) / 2 + (kvec % KV) % 2;
+    ptrdiff_t tiles = col_tiles * (h / U + h % U);
+    pf->per_tile = tiles > 0 ? (pf->left + tiles - 1) / tiles : 0;
+    if (pf->per_tile > nb) pf->per_tile = nb;
     for (; k + KV <= kvec; k += KV)
-        FN(grad1_units)(U, KV, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg);
+        FN(grad1_units)(U, KV, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf);
     for (; k + 2 <= kvec; k += 2)
-        FN(grad1_units)(U, 2, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg);
+        FN(grad1_units)(U, 2, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf);
     for (; k < kvec; k++)
-        FN(grad1_units)(U, 1, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg);
+        FN(grad1_units)(U, 1, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf);
 }
 
+/* pf, pf_bytes: memory the caller will read next (the next block's panel of X,
+ * for the first layer's forward), fetched into L2 meanwhile; NULL, 0 for none */
 static NNF_TGT void FN(grad1)(
     const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,     /* IN: (h, ldd), columns < nb */
     const NNF_T *X, ptrdiff_t nb, ptrdiff_t n_in,   /* IN: (nb, n_in) */
-    NNF_T *G)                                       /* OUT: (h, n_in + 1), accumulated */
+    NNF_T *G,                                       /* OUT: (h, n_in + 1), accumulated */
+    const void *pf, ptrdiff_t pf_bytes)
 {
     const ptrdiff_t ldg = n_in + 1;
     const ptrdiff_t kvec = n_in / VL;               /* whole vectors of features */
     ptrdiff_t u, k, i;
+    FN(nnf_pf) st;
+    st.p = (const char *)pf;
+    st.left = pf ? (pf_bytes + 63) / 64 : 0;
+    st.per_tile = 0;
     /* the second tile shape when it divides the units and the first does not */
     if (h % NNF_UB == 0 && h % NNF_UA != 0)
-        FN(grad1_cols)(NNF_UB, NNF_KVB, D, ldd, h, X, n_in, nb, G, ldg, kvec);
+        FN(grad1_cols)(NNF_UB, NNF_KVB, D, ldd, h, X, n_in, nb, G, ldg, kvec, &st);
     else
-        FN(grad1_cols)(NNF_UA, NNF_KVA, D, ldd, h, X, n_in, nb, G, ldg, kvec);
+        FN(grad1_cols)(NNF_UA, NNF_KVA, D, ldd, h, X, n_in, nb, G, ldg, kvec, &st);
     /* leftover features (n_in % VL) and the bias column */
     for (u = 0; u < h; u++) {
         const NNF_T *du = D + u * ldd;
