@@ -90,6 +90,23 @@ def test_every_simd_path_matches_loop(simd_level, sizes, dtype, threads_even_whe
     _compare(X, y, sizes, theta, loss="squared_error", n_threads=3)
 
 
+@pytest.mark.parametrize("simd_level", SIMD_LEVELS, indirect=True)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", ["cross_entropy", "squared_error"])
+def test_every_simd_path_saturated_outputs(simd_level, dtype, loss):
+    """Output logits from -700 to +700 (the activation, loss and error come from one exp)."""
+    sizes = [6, 4, 3]
+    rng = np.random.default_rng(11)
+    X = (rng.standard_normal((45, 6)) * 40).astype(dtype)
+    y = rng.integers(0, 3, 45)
+    theta = rng.uniform(-1, 1, nnfast.n_params(sizes))
+    theta[-3 * 5:] *= 150 if dtype == np.float64 else 15   # output weights: huge logits
+    J, g = _compare(X, y, sizes, theta.astype(dtype), loss=loss)
+    assert np.isfinite(J) and np.all(np.isfinite(g))
+    h = nnfast.predict_proba(theta.astype(dtype), X, sizes, backend="cython")
+    assert np.all((h >= 0) & (h <= 1))
+
+
 def test_ex4_shape_matches_loop_float64():
     sizes = [400, 25, 10]
     rng = np.random.default_rng(7)

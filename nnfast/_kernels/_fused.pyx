@@ -49,12 +49,12 @@ cdef extern from "nnf_simd.h" nogil:
                         const double *A, Py_ssize_t ld, Py_ssize_t npad, double *P)
     void nnf_backprop_f(const float *W, Py_ssize_t n_o, Py_ssize_t n_i, const float *D,
                         const float *A, Py_ssize_t ld, Py_ssize_t npad, float *P)
-    double nnf_output_error_d(const double *Z, const double *A, Py_ssize_t ld, const double *YT,
-                              Py_ssize_t ldy, Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad,
-                              int loss, double *D)
-    double nnf_output_error_f(const float *Z, const float *A, Py_ssize_t ld, const float *YT,
-                              Py_ssize_t ldy, Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad,
-                              int loss, float *D)
+    double nnf_output_error_d(const double *Z, Py_ssize_t ld, const double *YT, Py_ssize_t ldy,
+                              Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int loss,
+                              double *A, double *D)
+    double nnf_output_error_f(const float *Z, Py_ssize_t ld, const float *YT, Py_ssize_t ldy,
+                              Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int loss,
+                              float *A, float *D)
 
 
 cdef extern from "nnf_build_config.h":
@@ -218,19 +218,22 @@ cdef double _block(
             _sigmoid(acts[l], sizes[l] * ld)
             if G != NULL:
                 _to_rows(acts[l], sizes[l], ld, nb, <floating *> rows[l])
-    for l in range(n_out):
-        for r in range(npad):
-            acts[L][l * ld + r] = zout[l * ld + r]
-    _sigmoid(acts[L], n_out * ld)
-
+    if YT == NULL:
+        # forward only
+        for l in range(n_out):
+            for r in range(npad):
+                acts[L][l * ld + r] = zout[l * ld + r]
+        _sigmoid(acts[L], n_out * ld)
+        if H != NULL:
+            _copy_out(acts[L], n_out, ld, nb, H)
+        return 0.0
+    # the output activations, the loss and the output error from one exp per output
+    if floating is double:
+        block_loss = nnf_output_error_d(zout, ld, YT, ldy, n_out, nb, npad, loss, acts[L], cur)
+    else:
+        block_loss = nnf_output_error_f(zout, ld, YT, ldy, n_out, nb, npad, loss, acts[L], cur)
     if H != NULL:
         _copy_out(acts[L], n_out, ld, nb, H)
-    if YT == NULL:
-        return 0.0
-    if floating is double:
-        block_loss = nnf_output_error_d(zout, acts[L], ld, YT, ldy, n_out, nb, npad, loss, cur)
-    else:
-        block_loss = nnf_output_error_f(zout, acts[L], ld, YT, ldy, n_out, nb, npad, loss, cur)
     if G == NULL:
         return block_loss
 

@@ -214,10 +214,10 @@ static void nnf_grad1_##sfx(const T *D, ptrdiff_t ldd, ptrdiff_t h, const T *X, 
 static void nnf_backprop_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *D,      \
                                const T *A, ptrdiff_t ld, ptrdiff_t npad, T *P)            \
 { NNF_DISPATCH(backprop, sfx, (W, n_o, n_i, D, A, ld, npad, P)) }                         \
-static double nnf_output_error_##sfx(const T *Z, const T *A, ptrdiff_t ld, const T *YT,      \
-                                     ptrdiff_t ldy, ptrdiff_t n_out, ptrdiff_t nb,         \
-                                     ptrdiff_t npad, int loss, T *D)                       \
-{ double r; NNF_DISPATCH_RET(r, output_error, sfx, (Z, A, ld, YT, ldy, n_out, nb, npad, loss, D)) return r; }
+static double nnf_output_error_##sfx(const T *Z, ptrdiff_t ld, const T *YT, ptrdiff_t ldy,   \
+                                     ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad,        \
+                                     int loss, T *A, T *D)                                 \
+{ double r; NNF_DISPATCH_RET(r, output_error, sfx, (Z, ld, YT, ldy, n_out, nb, npad, loss, A, D)) return r; }
 
 NNF_DEFINE_API(double, d)
 NNF_DEFINE_API(float, f)

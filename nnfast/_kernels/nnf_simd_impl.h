@@ -155,14 +155,14 @@ static NNF_INLINE NNF_TGT VT FN(vselect_gt)(VT a, VT t, VT x, VT y)
 static NNF_INLINE NNF_TGT VT FN(vselect_gt)(VT a, VT t, VT x, VT y) { return a > t ? x : y; }
 #endif
 
-/* log1p(e) for 0 <= e <= 1: u = 1 + e = 2^k f with f in [1/sqrt2, sqrt2], k in {0, 1};
- * log f = 2 atanh(s), s = (f - 1)/(f + 1), |s| <= 0.172, by its odd series
- * (to s^21 in double, s^11 in float); plus the rounding error of u, (e - (u - 1)) / u. */
-static NNF_INLINE NNF_TGT VT FN(vlog1p01)(VT e)
+/* log1p(e) for 0 <= e <= 1, given u = 1 + e (rounded) and r = 1 / u:
+ * u = 2^k f with f in [1/sqrt2, sqrt2], k in {0, 1}; log f = 2 atanh(s),
+ * s = (f - 1)/(f + 1), |s| <= 0.172, by its odd series (to s^21 in double,
+ * s^11 in float); plus the rounding error of u, (e - (u - 1)) / u. */
+static NNF_INLINE NNF_TGT VT FN(vlog1p01)(VT e, VT u, VT r)
 {
     const VT one = FN(vset1)((NNF_T)1), zero = FN(vset1)((NNF_T)0);
-    VT u = one + e;
-    VT c = (e - (u - one)) / u;
+    VT c = (e - (u - one)) * r;
     VT big = FN(vselect_gt)(u, FN(vset1)((NNF_T)1.4142135623730951), one, zero);
     VT f = u * ((NNF_T)1 - (NNF_T)0.5 * big);
     VT s = (f - one) / (f + one);
@@ -187,29 +187,37 @@ static NNF_INLINE NNF_TGT VT FN(vlog1p01)(VT e)
     return big * (NNF_T)0.69314718055994530942 + ((NNF_T)2 * p + c);
 }
 
-/* Loss and output error of VL outputs: cross-entropy from the logit z
- * (max(z, 0) - y z + log1p(exp(-|z|)), error h - y) or squared error
- * (0.5 (h - y)^2, error (h - y) h (1 - h)). */
-static NNF_INLINE NNF_TGT void FN(loss_vec)(int loss, VT z, VT h, VT y, VT *lv, VT *dv)
+/* Activation, loss and output error of VL outputs from the logit z, all from
+ * one e = exp(-|z|): h = sigmoid(z) = 1/(1 + e) for z >= 0, e/(1 + e) below;
+ * cross-entropy max(z, 0) - y z + log1p(e), error h - y; or squared error
+ * 0.5 (h - y)^2, error (h - y) h (1 - h). */
+static NNF_INLINE NNF_TGT void FN(output_vec)(int loss, VT z, VT y, VT *hv, VT *lv, VT *dv)
 {
+    const VT one = FN(vset1)((NNF_T)1), zero = FN(vset1)((NNF_T)0);
+    VT e = FN(vexp)(FN(vmin)(z, -z));
+    VT u = one + e;
+    VT r = one / u;
+    VT h = FN(vselect_gt)(zero, z, e * r, r);
+    *hv = h;
     if (loss == 0) {
-        VT az = FN(vmax)(z, -z);
-        *lv = FN(vmax)(z, FN(vset1)((NNF_T)0)) - y * z + FN(vlog1p01)(FN(vexp)(-az));
+        *lv = FN(vmax)(z, zero) - y * z + FN(vlog1p01)(e, u, r);
         *dv = h - y;
     } else {
-        VT e = h - y;
-        *lv = (NNF_T)0.5 * e * e;
-        *dv = e * h * ((NNF_T)1 - h);
+        VT d = h - y;
+        *lv = (NNF_T)0.5 * d * d;
+        *dv = d * h * (one - h);
     }
 }
 
-/* Output layer of a block: returns the summed loss (float64) and writes
- * D[o, i] = dloss/dz (zero for nb <= i < npad). */
+/* Output layer of a block: returns the summed loss (float64), writes the
+ * activations A[o, i] = sigmoid(Z[o, i]) for i < nb and D[o, i] = dloss/dz
+ * (zero for nb <= i < npad). */
 static NNF_TGT double FN(output_error)(
-    const NNF_T *Z, const NNF_T *A, ptrdiff_t ld,  /* IN: (n_out, ld) logits, activations */
+    const NNF_T *Z, ptrdiff_t ld,                  /* IN: (n_out, ld) logits */
     const NNF_T *YT, ptrdiff_t ldy,                /* IN: (n_out, ldy) targets, transposed */
     ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad, int loss,
-    NNF_T *D)                                      /* OUT: (n_out, ld) */
+    NNF_T *A,                                      /* OUT: (n_out, ld) activations */
+    NNF_T *D)                                      /* OUT: (n_out, ld) errors */
 {
     double total = 0.0;
     NNF_T tz[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
@@ -217,14 +225,15 @@ static NNF_TGT double FN(output_error)(
     NNF_T ty[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
     ptrdiff_t o, i, j;
     for (o = 0; o < n_out; o++) {
-        const NNF_T *z = Z + o * ld, *a = A + o * ld, *y = YT + o * ldy;
-        NNF_T *d = D + o * ld;
-        VT lv, dv;
+        const NNF_T *z = Z + o * ld, *y = YT + o * ldy;
+        NNF_T *a = A + o * ld, *d = D + o * ld;
+        VT hv, lv, dv;
 #if NNF_DOUBLE
         VT acc = FN(vset1)(0.0);
 #endif
         for (i = 0; i + VL <= nb; i += VL) {
-            FN(loss_vec)(loss, FN(vload)(z + i), FN(vload)(a + i), FN(vload)(y + i), &lv, &dv);
+            FN(output_vec)(loss, FN(vload)(z + i), FN(vload)(y + i), &hv, &lv, &dv);
+            FN(vstore)(a + i, hv);
             FN(vstore)(d + i, dv);
 #if NNF_DOUBLE
             acc += lv;
@@ -240,15 +249,16 @@ static NNF_TGT double FN(output_error)(
         if (i < nb) {  /* last partial vector, through padded copies */
             for (j = 0; j < VL; j++) {
                 tz[j] = i + j < nb ? z[i + j] : 0;
-                th[j] = i + j < nb ? a[i + j] : (NNF_T)0.5;
                 ty[j] = i + j < nb ? y[i + j] : 0;
             }
-            FN(loss_vec)(loss, FN(vload)(tz), FN(vload)(th), FN(vload)(ty), &lv, &dv);
+            FN(output_vec)(loss, FN(vload)(tz), FN(vload)(ty), &hv, &lv, &dv);
             FN(vstore)(tz, lv);
-            FN(vstore)(th, dv);
+            FN(vstore)(ty, dv);
+            FN(vstore)(th, hv);
             for (j = 0; i + j < nb; j++) {
                 total += (double)tz[j];
-                d[i + j] = th[j];
+                d[i + j] = ty[j];
+                a[i + j] = th[j];
             }
         }
         for (i = nb; i < npad; i++)
