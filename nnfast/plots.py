@@ -68,7 +68,12 @@ def image_layout(n_pixels: int, image_shape=None, order=None) -> Tuple[Tuple[int
 
 
 def _grid(fig, images, n_rows, n_cols, shape, order, titles=None, cmap="gray_r",
-          symmetric=False, axes_spec=None):
+          symmetric=False, axes_spec=None, lim=None):
+    """Images in an ``n_rows`` x ``n_cols`` grid; returns the axes.
+
+    ``symmetric``: colour limits ``(-lim, lim)``, with ``lim`` the image's own
+    largest absolute value unless ``lim`` is given (one scale for every image).
+    """
     gs = axes_spec if axes_spec is not None else fig.add_gridspec(n_rows, n_cols)
     axes = []
     for k in range(n_rows * n_cols):
@@ -78,8 +83,8 @@ def _grid(fig, images, n_rows, n_cols, shape, order, titles=None, cmap="gray_r",
         if k < len(images):
             img = np.asarray(images[k], dtype=np.float64).reshape(shape, order=order)
             if symmetric:
-                lim = float(np.max(np.abs(img))) or 1.0
-                ax.imshow(img, cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest")
+                vmax = lim if lim is not None else (float(np.max(np.abs(img))) or 1.0)
+                ax.imshow(img, cmap=cmap, vmin=-vmax, vmax=vmax, interpolation="nearest")
             else:
                 ax.imshow(img, cmap=cmap, interpolation="nearest")
             if titles is not None:
@@ -275,6 +280,14 @@ def plot_validation_curve(curve, image_shape=None, order=None, n_units=25, path=
                           title="λ sweep"):
     """Accuracy against λ, and the hidden units' input weights for each λ.
 
+    The weight images of *all* λ panels share one colour scale, symmetric
+    about zero: ``(-w, w)`` with ``w`` the largest absolute input weight among
+    the units shown (over every λ), red for positive and blue for negative
+    weights, white for zero.  A single colorbar on the right shows it.  So
+    the shrinking of the weights as λ grows is visible: the panels of large
+    λ are paler, where a per-image scale would stretch every panel to full
+    contrast and hide it.
+
     Parameters
     ----------
     curve : ValidationCurve
@@ -282,18 +295,29 @@ def plot_validation_curve(curve, image_shape=None, order=None, n_units=25, path=
     image_shape, order
         Layout of the inputs (see :func:`image_layout`).
     n_units : int, default 25
-        Hidden units shown per λ.
+        Hidden units shown per λ (the first ``n_units`` of the first hidden layer).
+    path : str or Path, optional
+        Save the figure as PNG here.
+    title : str, default "λ sweep"
 
     Returns
     -------
     fig : matplotlib.figure.Figure
+        ``fig.axes[0]`` is the accuracy plot, then the image axes (one per
+        unit, λ after λ), and last the colorbar's axes.
     """
     from ._network import unpack
 
     lams = np.asarray(curve.lams, dtype=np.float64)
     k = lams.shape[0]
     sizes = curve.results[0].layer_sizes
-    fig = _figure((max(8, 3.2 * k), 4 + 3.2))
+    weights = [unpack(np.asarray(res.theta, dtype=np.float64), sizes)[0][:, 1:]
+               for res in curve.results]
+    units = max(1, min(int(n_units), weights[0].shape[0]))
+    shown = [w[:units] for w in weights]
+    # one symmetric scale for every panel: the shrinking with λ stays visible
+    lim = max(float(np.max(np.abs(w))) for w in shown) or 1.0
+    fig = _figure((max(8, 3.2 * k + 0.8), 4 + 3.2))
     outer = fig.add_gridspec(2, 1, height_ratios=[1.1, 1])
     ax = fig.add_subplot(outer[0])
     x = np.arange(k)  # λ values are often 0 and spread over decades: equal spacing
@@ -307,17 +331,20 @@ def plot_validation_curve(curve, image_shape=None, order=None, n_units=25, path=
     ax.legend()
     if title:
         ax.set_title(title)
-    row = outer[1].subgridspec(1, k)
-    for i, res in enumerate(curve.results):
-        theta1 = unpack(res.theta, sizes)[0][:, 1:]
-        shape, order_i = image_layout(theta1.shape[1], image_shape, order)
-        units = min(n_units, theta1.shape[0])
-        cols = math.ceil(math.sqrt(units))
-        rows = math.ceil(units / cols)
+    row = outer[1].subgridspec(1, k + 1, width_ratios=[1.0] * k + [0.06])
+    cols = math.ceil(math.sqrt(units))
+    rows = math.ceil(units / cols)
+    image = None
+    for i, w in enumerate(shown):
+        shape, order_i = image_layout(w.shape[1], image_shape, order)
         sub = row[i].subgridspec(rows, cols, wspace=0.05, hspace=0.05)
-        axes = _grid(fig, theta1[:units], rows, cols, shape, order_i, cmap="RdBu_r",
-                     symmetric=True, axes_spec=sub)
+        axes = _grid(fig, w, rows, cols, shape, order_i, cmap="RdBu_r", symmetric=True,
+                     axes_spec=sub, lim=lim)
         axes[cols // 2].set_title(f"λ = {lams[i]:g}", fontsize=10)
+        image = image if image is not None else axes[0].images[0]
+    cbar = fig.colorbar(image, cax=fig.add_subplot(row[k]))
+    cbar.set_label("input weight (same scale for every λ)", fontsize=8)
+    cbar.ax.tick_params(labelsize=7)
     if path is not None:
         save_figure(fig, path)
     return fig

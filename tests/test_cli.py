@@ -70,6 +70,13 @@ def test_train_on_a_npz_file_with_sgd(tmp_path, digits):
     (["train", "--max-iter", "0"], "--max-iter must be at least 1"),
     (["train", "--test-size", "1.5"], "--test-size must be in [0, 1)"),
     (["evaluate", "/no/such/model.npz"], "does not exist"),
+    (["train", "--lambdas", "0,abc"], "--lambdas values must be numbers like 0,1,10,50, got 'abc'"),
+    (["train", "--lambdas", "-1"], "--lambdas values must be finite and >= 0, got '-1'"),
+    (["train", "--lambdas=0,-5"], "--lambdas values must be finite and >= 0, got '-5'"),
+    (["train", "--lambdas", "0,nan"], "--lambdas values must be finite and >= 0, got 'nan'"),
+    (["train", "--lambdas", "0,,1"], "--lambdas has an empty value in '0,,1'"),
+    (["train", "--lambdas", ""], "--lambdas needs comma-separated values"),
+    (["train", "--lambdas", "1,10,1.0"], "--lambdas lists '1.0' twice"),
 ])
 def test_errors_are_one_line_and_exit_2(argv, message, capsys, tmp_path):
     rc = main(argv + ["-o", str(tmp_path)] if argv[0] == "train" else argv)
@@ -103,6 +110,7 @@ def test_help_texts_are_complete():
         assert proc.stdout.startswith(f"usage: nnfast {command}")
         if command == "train":
             assert "--compare" in proc.stdout and "(default: auto)" in proc.stdout
+            assert "--lambdas L1,L2,..." in proc.stdout and "lambda_sweep.png" in proc.stdout
 
 
 def test_early_stopping_chooses_on_a_validation_slice_not_the_test_split(tmp_path, monkeypatch):
@@ -123,3 +131,108 @@ def test_early_stopping_chooses_on_a_validation_slice_not_the_test_split(tmp_pat
     n_test = 450  # ceil(0.25 * 1797), scikit-learn's rounding
     assert seen["n_fit"] + seen["n_val"] == 1797 - n_test
     assert seen["n_val"] == 135  # ceil(0.1 * 1347)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """``nnfast train --lambdas 0,1,50`` on the digits, with every call of train recorded."""
+    import contextlib
+    import io
+
+    import nnfast.training
+
+    out = tmp_path_factory.mktemp("sweep")
+    calls = []
+    real_train = nnfast.training.train
+
+    def spy(X, y, *args, lam=1.0, theta0=None, validation=None, **kwargs):
+        result = real_train(X, y, *args, lam=lam, theta0=theta0, validation=validation, **kwargs)
+        calls.append(dict(lam=lam, theta0=None if theta0 is None else np.array(theta0),
+                          n_fit=X.shape[0], n_val=validation[0].shape[0], result=result))
+        return result
+
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
+        mp.setattr(nnfast.training, "train", spy)
+        rc = main(["train", "--data", "digits", "--max-iter", "15", "--hidden", "12",
+                   "--backend", "numpy", "--threads", "1", "--lambdas", "0, 1,50",
+                   "--output", str(out), "--no-progress"])
+    assert rc == 0
+    return out, calls, stdout.getvalue()
+
+
+def _sweep_rows(report):
+    lines = report.splitlines()
+    start = lines.index("lambda sweep")
+    header = next(i for i in range(start, len(lines)) if lines[i].split()[:2] == ["lambda", "train"])
+    rows = []
+    for line in lines[header + 1:]:
+        if not line.strip() or line.startswith("best lambda"):
+            break
+        rows.append(line.split())
+    return lines[header].split(), rows, lines
+
+
+def test_lambdas_writes_the_sweep_plot_and_a_report_row_per_lambda(swept):
+    out, calls, _ = swept
+    path = out / "lambda_sweep.png"
+    assert path.is_file() and path.stat().st_size > 5000
+    with open(path, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.txt").read_text()
+    header, rows, lines = _sweep_rows(report)
+    assert header[:1] == ["lambda"] and "val" in header
+    assert [float(r[0]) for r in rows] == [0.0, 1.0, 50.0]
+    sweep_results = [c["result"] for c in calls[1:]]
+    for row, res in zip(rows, sweep_results):
+        train_acc, val_acc = float(row[1].rstrip("%")), float(row[2].rstrip("%"))
+        assert 0 < train_acc <= 100
+        assert val_acc == pytest.approx(100 * res.val_accuracy_history[-1], abs=0.006)
+        assert int(row[-1]) == res.n_iter == 15
+        assert float(row[-2]) == pytest.approx(res.final_cost, abs=1e-5)  # the objective
+    # a strong penalty costs accuracy: the table reflects the fits, not a copy of one
+    assert float(rows[2][1].rstrip("%")) < float(rows[1][1].rstrip("%"))
+    best = next(line for line in lines if line.startswith("best lambda by held-out accuracy:"))
+    assert float(best.split(":")[1]) in (0.0, 1.0, 50.0)
+    assert "lambda_sweep.png" in report.split("files:")[1]
+
+
+def test_lambdas_sweep_uses_the_same_split_and_warm_starts_in_order(swept):
+    out, calls, stdout = swept
+    assert len(calls) == 1 + 3  # the main fit, then one per λ
+    main_fit, *sweep = calls
+    assert main_fit["lam"] == 1.0
+    assert [c["lam"] for c in sweep] == [0.0, 1.0, 50.0]
+    # the training part and the held-out split of the main run (1797 digits, 25% held out)
+    assert {(c["n_fit"], c["n_val"]) for c in calls} == {(1347, 450)}
+    assert sweep[0]["theta0"] is None
+    for previous, current in zip(sweep, sweep[1:]):
+        np.testing.assert_array_equal(current["theta0"], previous["result"].theta)
+    # progress, one line per λ
+    for i, lam in enumerate(["0", "1", "50"], 1):
+        assert f"lambda sweep {i}/3: lambda {lam}" in stdout
+    assert stdout.count("held-out accuracy") >= 3
+
+
+def test_lambdas_without_held_out_data_or_plots(tmp_path, digits):
+    X, y = digits
+    data = tmp_path / "d.npz"
+    np.savez(data, X=X[:300], y=y[:300])
+    rc = main(["train", "--data", str(data), "--max-iter", "5", "--hidden", "8",
+               "--backend", "numpy", "--lambdas", "0,3", "--test-size", "0", "--no-plots",
+               "-o", str(tmp_path / "o"), "-q"])
+    assert rc == 0
+    assert not (tmp_path / "o" / "lambda_sweep.png").exists()
+    header, rows, lines = _sweep_rows((tmp_path / "o" / "report.txt").read_text())
+    assert [float(r[0]) for r in rows] == [0.0, 3.0]
+    assert all(r[2] == "nan%" for r in rows)
+    assert any(line.startswith("best lambda by training accuracy:") for line in lines)
+
+
+def test_bad_lambdas_from_the_command_line_are_one_line_and_exit_2():
+    # as a process, through python -m (where nnfast.cli is __main__), no traceback
+    proc = subprocess.run([sys.executable, "-m", "nnfast.cli", "train", "--lambdas", "1,x"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr == ("nnfast train: error: --lambdas values must be numbers like "
+                           "0,1,10,50, got 'x'\n")

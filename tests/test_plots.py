@@ -84,8 +84,41 @@ def test_cost_curve_confusion_and_sweep(tmp_path, digits):
     with pytest.raises(ValueError, match="square"):
         plots.plot_confusion_matrix(np.zeros((2, 3)))
 
-    curve = validation_curve(X[:300], y[:300], [64, 9, 10], lams=(0, 1, 50), max_iter=5,
-                             random_state=0, backend="numpy", n_threads=1, progress=False)
-    fig = plots.plot_validation_curve(curve, path=tmp_path / "sweep.png")
-    assert len(fig.axes) == 1 + 3 * 9  # the accuracy plot and 9 hidden units per λ
+
+
+@pytest.fixture(scope="module")
+def sweep(digits):
+    X, y = digits
+    return validation_curve(X[:300], y[:300], [64, 9, 10], lams=(0, 1, 50), max_iter=10,
+                            validation=(X[300:500], y[300:500]), random_state=0,
+                            backend="numpy", n_threads=1, progress=False)
+
+
+def test_validation_curve_plot_saved(tmp_path, sweep):
+    fig = plots.plot_validation_curve(sweep, path=tmp_path / "sweep.png")
+    # the accuracy plot, 9 hidden units per λ, the shared colorbar
+    assert len(fig.axes) == 1 + 3 * 9 + 1
     assert _is_png(tmp_path / "sweep.png")
+
+
+def test_validation_curve_panels_share_one_symmetric_colour_scale(sweep):
+    fig = plots.plot_validation_curve(sweep, n_units=4)
+    cbar_ax = fig.axes[-1]
+    image_axes = [ax for ax in fig.axes[1:-1] if ax.images]
+    assert len(image_axes) == 3 * 4
+    # the images are the units' input weights, λ after λ, upright (8x8 row-major)
+    weights = [nnfast.unpack(r.theta, [64, 9, 10])[0][:4, 1:] for r in sweep.results]
+    for i, w in enumerate(weights):
+        for u in range(4):
+            np.testing.assert_array_equal(image_axes[4 * i + u].images[0].get_array(),
+                                          w[u].reshape(8, 8))
+    lim = max(np.abs(w).max() for w in weights)
+    clims = {ax.images[0].get_clim() for ax in image_axes}
+    assert clims == {(-lim, lim)}  # one scale, symmetric about 0, the largest |weight|
+    # ... shown by one colorbar
+    cbar = image_axes[0].images[0].colorbar
+    assert cbar is not None and cbar.ax is cbar_ax and not cbar_ax.images
+    assert cbar_ax.get_ylim() == pytest.approx((-lim, lim))
+    # the weights shrink with λ, so the λ = 50 panel does not reach the shared limit
+    # (a per-panel or per-image scale would stretch it to full contrast)
+    assert np.abs(weights[2]).max() < 0.8 * lim

@@ -68,6 +68,32 @@ def parse_hidden(text):
     return sizes
 
 
+def parse_lambdas(text):
+    """The λ values of ``--lambdas``: comma-separated, finite, >= 0, no repeats.
+
+    Raises ValueError (which ``nnfast.cli.main`` reports as one line, exit code 2,
+    also under ``python -m nnfast.cli``, where the module's UserError is a second class).
+    """
+    parts = [part.strip() for part in str(text).split(",")]
+    if not any(parts):
+        raise ValueError(f"--lambdas needs comma-separated values like 0,1,10,50, got {text!r}")
+    lams = []
+    for part in parts:
+        if not part:
+            raise ValueError(f"--lambdas has an empty value in {text!r}: use values like 0,1,10,50")
+        try:
+            lam = float(part)
+        except ValueError:
+            raise ValueError(f"--lambdas values must be numbers like 0,1,10,50, got {part!r}"
+                            ) from None
+        if not np.isfinite(lam) or lam < 0:
+            raise ValueError(f"--lambdas values must be finite and >= 0, got {part!r}")
+        if lam in lams:
+            raise ValueError(f"--lambdas lists {part!r} twice")
+        lams.append(lam)
+    return lams
+
+
 def configure(parser):
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.description = (
@@ -76,7 +102,8 @@ def configure(parser):
         "folder: model.npz (load with nnfast.load_model or 'nnfast evaluate'), report.txt, "
         "and PNG pictures (sample digits, hidden units, cost curve, confusion matrix). "
         "With --compare, first time every available backend's cost+gradient on the training "
-        "data and put the table in the report.")
+        "data and put the table in the report. With --lambdas, also train once per lambda "
+        "(a lambda sweep) and add lambda_sweep.png and a table to the report.")
     parser.add_argument("--data", default="auto", help=DATA_HELP)
     parser.add_argument("--hidden", type=parse_hidden, default=[25], metavar="N[,N...]",
                         help="hidden layer sizes, comma-separated")
@@ -114,6 +141,14 @@ def configure(parser):
     parser.add_argument("--compare", action="store_true",
                         help="time every available backend's cost+gradient on the training "
                              "data before training; the table goes into the report")
+    parser.add_argument("--lambdas", default=None, metavar="L1,L2,...",
+                        help="also run a lambda sweep (e.g. 0,1,10,50): after the main fit, "
+                             "train on the same training part once per lambda, in the order "
+                             "given, each fit warm-started from the previous one, with the same "
+                             "method and --max-iter (no early stopping); report training and "
+                             "held-out accuracy and cost per lambda in report.txt and draw "
+                             "lambda_sweep.png (accuracy against lambda and the hidden units' "
+                             "weights for each lambda on one colour scale)")
     parser.add_argument("--output", "-o", default="nnfast-output",
                         help="folder for model.npz, report.txt and the PNG pictures")
     parser.add_argument("--no-plots", action="store_true", help="do not write pictures")
@@ -137,6 +172,7 @@ def _check_args(args):
         raise UserError(f"--test-size must be in [0, 1), got {args.test_size}")
     if args.lam < 0:
         raise UserError(f"--lam must be >= 0, got {args.lam}")
+    args.sweep_lams = None if args.lambdas is None else parse_lambdas(args.lambdas)
     if args.backend != "auto":
         from ..backends import backend_status
 
@@ -204,6 +240,9 @@ def run(args):
                    early_stopping=args.early_stopping, patience=args.patience,
                    progress=None if args.quiet and args.progress is None else args.progress)
     theta = result.best_theta if args.early_stopping else result.theta
+    curve = None
+    if args.sweep_lams:
+        curve = _sweep(args, sizes, X_tr, y_tr, X_te, y_te, say)
     from ..api import predict
 
     target_names = None if names is None else [str(names[k]) for k in range(n_classes)]
@@ -238,9 +277,12 @@ def run(args):
             cm, display_labels, title="confusion matrix ("
             + ("held-out data" if test_eval else "training data") + ")"),
             out / "confusion_matrix.png"))
+        if curve is not None:
+            written.append(plots.save_figure(plots.plot_validation_curve(curve),
+                                             out / "lambda_sweep.png"))
 
     report = _report(args, description, sizes, X_tr, X_te, backend_name, result, train_eval,
-                     test_eval, table, written, time.perf_counter() - t_start)
+                     test_eval, table, written, time.perf_counter() - t_start, curve)
     report_path = out / "report.txt"
     report_path.write_text(report)
     written.insert(1, report_path)
@@ -253,8 +295,49 @@ def run(args):
     return 0
 
 
+def _sweep(args, sizes, X_tr, y_tr, X_te, y_te, say):
+    """``nnfast.validation_curve`` over ``args.sweep_lams``, one λ at a time for progress.
+
+    Each call gets the previous fit's weights as ``theta0``, which is exactly
+    the warm start of a single call with every λ; the parts are joined into
+    one :class:`~nnfast.training.ValidationCurve`.
+    """
+    from ..training import ValidationCurve, validation_curve
+
+    lams = args.sweep_lams
+    validation = None if X_te is None else (X_te, y_te)
+    say(f"lambda sweep over {', '.join(f'{v:g}' for v in lams)} on the training part "
+        + ("(accuracy and cost also on the held-out split)" if validation else
+           "(no held-out data: --test-size 0)"))
+    parts, theta0 = [], None
+    for i, lam in enumerate(lams, 1):
+        say(f"lambda sweep {i}/{len(lams)}: lambda {lam:g}"
+            + (", warm-started from lambda " + f"{lams[i - 2]:g}" if theta0 is not None else ""))
+        part = validation_curve(
+            X_tr, y_tr, sizes, lams=[lam], validation=validation, theta0=theta0,
+            loss=args.loss, method=args.method, max_iter=args.max_iter, max_fun=args.max_fun,
+            learning_rate=args.learning_rate, batch_size=args.batch_size,
+            random_state=args.seed, backend=args.backend, n_threads=args.threads,
+            dtype=args.dtype,
+            progress=None if args.quiet and args.progress is None else args.progress)
+        res = part.results[0]
+        theta0 = res.theta
+        say(f"  training accuracy {100 * part.train_accuracy[0]:.2f}%"
+            + (f", held-out accuracy {100 * part.val_accuracy[0]:.2f}%" if validation else "")
+            + f", {res.n_iter} iterations, {res.wall_time:.1f} s")
+        parts.append(part)
+    return ValidationCurve(
+        lams=np.concatenate([p.lams for p in parts]),
+        train_accuracy=np.concatenate([p.train_accuracy for p in parts]),
+        val_accuracy=np.concatenate([p.val_accuracy for p in parts]),
+        train_cost=np.concatenate([p.train_cost for p in parts]),
+        val_cost=np.concatenate([p.val_cost for p in parts]),
+        objective=np.concatenate([p.objective for p in parts]),
+        results=[r for p in parts for r in p.results])
+
+
 def _report(args, description, sizes, X_tr, X_te, backend_name, result, train_eval, test_eval,
-            table, written, elapsed):
+            table, written, elapsed, curve=None):
     from .. import __version__
 
     lines = [
@@ -280,6 +363,18 @@ def _report(args, description, sizes, X_tr, X_te, backend_name, result, train_ev
                   "held-out data: per-class precision, recall and F1", str(test_eval)]
     else:
         lines += ["", "training data: per-class precision, recall and F1", str(train_eval)]
+    if curve is not None:
+        held_out = X_te is not None
+        lines += ["", "lambda sweep", "------------",
+                  f"one fit per lambda on the {X_tr.shape[0]} training examples, in the order "
+                  "given, each warm-started from the previous fit; "
+                  f"{result.method}, max_iter {args.max_iter}, no early stopping",
+                  "val = the held-out split" if held_out else
+                  "no held-out data (--test-size 0): the val columns are nan",
+                  "train/val cost: unregularised; objective: the regularised cost minimised",
+                  curve.table(),
+                  f"best lambda by {'held-out' if held_out else 'training'} accuracy: "
+                  f"{curve.best_lam:g}"]
     lines += ["", "files: " + ", ".join(Path(p).name for p in written) + ", report.txt",
               f"total time: {elapsed:.1f} s", ""]
     return "\n".join(lines)
