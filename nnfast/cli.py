@@ -75,4 +75,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # run the imported module's main, not this __main__ copy: the subcommands raise
+    # nnfast.cli.UserError, which must be the class main() catches
+    from nnfast.cli import main as _main
+
+    sys.exit(_main())

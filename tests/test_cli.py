@@ -236,3 +236,12 @@ def test_bad_lambdas_from_the_command_line_are_one_line_and_exit_2():
     assert proc.returncode == 2
     assert proc.stderr == ("nnfast train: error: --lambdas values must be numbers like "
                            "0,1,10,50, got 'x'\n")
+
+
+def test_python_dash_m_gives_the_same_one_line_errors():
+    # `python -m nnfast.cli` runs cli.py as __main__: the subcommands' UserError must
+    # still be caught (one line, exit code 2), not end in a traceback
+    proc = subprocess.run([sys.executable, "-m", "nnfast.cli", "train", "--data", "digits",
+                           "--max-iter", "0"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr == "nnfast train: error: --max-iter must be at least 1, got 0\n"
