@@ -31,12 +31,35 @@ Inputs
   (default: one per worker thread) and scattered.  The client keeps its
   reference to the (validated) arrays, so a shard lost with its worker is
   scattered again and the evaluation retried.
-* ``dask.array`` (and ``dask.dataframe``, through ``to_dask_array``): each row
-  chunk is a shard (``n_shards`` rechunks the rows).  Nothing is pulled to
-  the client: shards are validated and prepared on the workers, and an
-  invalid shard raises the ``ValueError``/``TypeError`` of
-  :mod:`nnfast._validation` naming the shard and its rows.  A lost shard is
-  recomputed by Dask from the collection's lineage.
+* ``dask.array.Array``: each row chunk is a shard (``n_shards`` rechunks the
+  rows evenly; column chunks are joined).  Nothing is pulled to the client:
+  shards are validated and prepared on the workers, and an invalid shard
+  raises the ``ValueError``/``TypeError`` of :mod:`nnfast._validation`
+  naming the shard and its rows.  A lost shard is recomputed by Dask from
+  the collection's lineage.
+* ``dask.dataframe`` (needs pandas, which ``nnfast[distributed]`` installs):
+  ``X`` a DataFrame with one integer or float column per input unit (as a
+  whole it must come out floating-point, as for NumPy inputs); ``y`` a
+  Series of class indices, a one-column DataFrame, or a DataFrame of
+  ``n_out`` target columns.  They are turned into dask arrays with
+  ``to_dask_array`` and then handled as above: each non-empty partition is a
+  shard (partitions may differ in size; empty ones are skipped).  Column
+  dtypes are checked on the client from the metadata: a column of any other
+  dtype (object, string, category, datetime, pandas' nullable ``Float64``/
+  ``Int64``...) raises a ``TypeError`` naming the argument and the columns.
+  Rows are paired by **position** (partition order), not by index label, so
+  ``X`` and ``y`` must list the examples in the same order (e.g. columns of
+  one dask DataFrame); a different number of rows raises a ``ValueError``.
+
+Dask inputs can be mixed with NumPy ones (e.g. a dask DataFrame ``X`` and a
+NumPy ``y``); ``y`` then follows ``X``'s row chunks (a NumPy ``X`` is a
+single chunk, hence a single shard, unless ``n_shards`` is given).  Row
+counts Dask does not know yet (dataframe partitions, arrays filtered with a
+boolean mask) are counted by one pass of tasks on the cluster before the
+shards are built, so such a collection's source is read twice (once to
+count, once to prepare).
+Nothing is done to the collections passed in: they are neither persisted nor
+modified.
 
 Whatever happens to workers, an evaluation either returns sums over **all**
 ``m`` examples (the total row count is checked on every call) or raises
@@ -258,16 +281,81 @@ def _is_dask_collection(obj):
     return dask.is_dask_collection(obj)
 
 
+def _frame_types():
+    """``(dask DataFrame, dask Series)``, or ``()`` where dask.dataframe does not import
+    (it needs pandas: ``pip install nnfast[distributed]`` brings it)."""
+    try:
+        import dask.dataframe as dd
+    except ImportError:
+        return ()
+    return (dd.DataFrame, dd.Series)
+
+
+# dtype kinds accepted in a dask.dataframe column: X takes integer and float
+# columns (as a whole it must come out floating-point, as for NumPy inputs),
+# y also booleans (0/1 targets).  Anything else (object, strings, category,
+# datetimes, pandas' nullable extension types) is refused on the client.
+_FRAME_KINDS = {"X": "iuf", "y": "iufb"}
+
+
+def _check_frame_columns(frame, name):
+    """TypeError naming the columns of a dask DataFrame/Series that hold no plain numbers."""
+    import dask.dataframe as dd
+
+    kinds = _FRAME_KINDS[name]
+    if isinstance(frame, dd.Series):
+        dt = frame.dtype
+        if not (isinstance(dt, np.dtype) and dt.kind in kinds):
+            raise TypeError(
+                f"{name} is a dask Series of dtype {dt}, but {name} must hold "
+                + ("integer or floating-point numbers" if name == "X" else
+                   "numbers (integer class indices or float targets)")
+                + f" of a NumPy dtype; convert it first, e.g. {name}.astype('float64')"
+                + (" or, for a categorical, y.cat.codes" if name == "y" else ""))
+        return
+    bad = [(col, dt) for col, dt in frame.dtypes.items()
+           if not (isinstance(dt, np.dtype) and dt.kind in kinds)]
+    if bad:
+        shown = ", ".join(f"{col!r} ({dt})" for col, dt in bad[:8])
+        more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
+        raise TypeError(
+            f"{name} is a dask DataFrame with {len(bad)} non-numeric column"
+            f"{'s' if len(bad) > 1 else ''}: {shown}{more}; every column of {name} must hold "
+            f"{'integer or floating-point' if name == 'X' else 'integer, float or boolean'} "
+            f"values of a NumPy dtype.  Drop or encode those columns first (e.g. "
+            f"{name}.drop(columns=[...]), dask.dataframe.get_dummies, or "
+            f".astype('float64') for nullable numeric columns)")
+
+
 def _as_dask_array(obj, name):
-    """dask.array from a dask.array or a dask.dataframe collection."""
+    """dask.array from a dask.array or a dask.dataframe DataFrame/Series.
+
+    Only metadata is looked at: nothing is computed.  The rows of a dataframe
+    come out in partition order, with row counts still unknown (NaN chunks).
+    """
     import dask.array as da
 
     if isinstance(obj, da.Array):
         return obj
-    if hasattr(obj, "to_dask_array"):  # dask.dataframe DataFrame / Series
-        return obj.to_dask_array(lengths=True)
-    raise TypeError(f"{name} is a dask collection of type {type(obj).__name__}; "
-                    "pass a dask.array or a dask.dataframe")
+    frames = _frame_types()
+    if frames and isinstance(obj, frames):
+        _check_frame_columns(obj, name)
+        return obj.to_dask_array()  # lengths are counted on the cluster later
+    if not frames and hasattr(obj, "to_dask_array"):
+        raise TypeError(f"{name} looks like a dask.dataframe collection, but dask.dataframe "
+                        "cannot be imported here (it needs pandas): install it with "
+                        "`pip install nnfast[distributed]`")
+    raise TypeError(f"{name} is a dask collection of type {type(obj).__name__}; pass a "
+                    "dask.array.Array, a dask.dataframe DataFrame or Series, or a NumPy array")
+
+
+def _nrows(block):
+    """Rows of one block or partition (runs on a worker)."""
+    return int(len(block))
+
+
+def _same(block):
+    return block
 
 
 def _split_points(m, n_shards):
@@ -285,9 +373,18 @@ class DistributedObjective(ObjectiveCalls):
 
     Parameters
     ----------
-    X : array-like, dask.array or dask.dataframe of shape (m, n_in), float
-    y : array-like, dask.array or dask.dataframe
-        Class indices of shape (m,) in ``0 .. n_out - 1`` or targets (m, n_out).
+    X : array-like, dask.array.Array or dask.dataframe.DataFrame of shape (m, n_in)
+        Floating-point inputs, one example per row, without a bias column.  A
+        NumPy array (or anything ``np.asarray`` takes, such as a pandas
+        DataFrame) is validated on the client; a dask DataFrame must have
+        integer or float (NumPy dtype) columns only, one per input unit.
+    y : array-like, dask.array.Array, dask.dataframe.Series or dask.dataframe.DataFrame
+        Class indices of shape (m,) or (m, 1) in ``0 .. n_out - 1`` (a Series
+        or one-column DataFrame), or targets of shape (m, n_out) in [0, 1].
+        Paired with ``X`` row by row in order (not by index label); it must
+        have as many rows as ``X``.  Any dask input (in ``X`` or ``y``) makes
+        the shards follow ``X``'s row chunks or partitions (a NumPy ``X`` is
+        then one chunk: pass ``n_shards``).
     layer_sizes, lam, loss, backend, n_threads, dtype
         As for :class:`nnfast.Objective`.  ``backend`` is resolved on each
         worker (``"auto"``: that worker's fastest).  ``n_threads=None`` gives
@@ -299,7 +396,7 @@ class DistributedObjective(ObjectiveCalls):
         (``"tcp://host:8786"``); a Client is used as is (and left open).
     n_shards : int or None
         Row shards.  Default: one per worker thread for NumPy inputs, the
-        existing row chunks for dask inputs.
+        existing non-empty row chunks (dataframe partitions) for dask inputs.
     n_workers : int or None
         Worker processes of the LocalCluster started when ``client=None``
         (default: LocalCluster's choice for this machine's cores).
@@ -322,6 +419,18 @@ class DistributedObjective(ObjectiveCalls):
         Seconds to wait for one evaluation (None: no limit).
     cluster_kwargs : dict or None
         Extra arguments for the LocalCluster started when ``client=None``.
+
+    Raises
+    ------
+    TypeError
+        ``X`` not floating-point, ``y`` not numeric, a dask DataFrame/Series
+        with non-numeric columns (named in the message), an unsupported dask
+        collection, a bad ``client``.
+    ValueError
+        Wrong shapes (column count, ``X`` and ``y`` with different row
+        counts, empty ``X``) or invalid values (NaN/inf, class indices out of
+        range).  For dask inputs, value errors are found on the workers and
+        name the shard and its rows.
 
     Attributes
     ----------
@@ -373,8 +482,10 @@ class DistributedObjective(ObjectiveCalls):
         self._token = uuid.uuid4().hex[:12]
 
         dask_input = _is_dask_collection(X) or _is_dask_collection(y)
-        if not dask_input:
-            # Check everything on the client first: no cluster for bad data.
+        # Check all that can be checked on the client first: no cluster for bad data.
+        if dask_input:  # types, columns, dtypes and shapes from metadata (nothing computed)
+            X, y = self._check_dask_meta(X, y, dtype)
+        else:
             X = check_X(X, self.layer_sizes[0], dtype)
             self.dtype = X.dtype
             Y = check_targets(y, X.shape[0], self.layer_sizes[-1], self.dtype)
@@ -382,7 +493,7 @@ class DistributedObjective(ObjectiveCalls):
             self._connect(client, n_workers, cluster_kwargs)
             self._host_threads = self._threads_per_host()
             if dask_input:
-                self._setup_dask(X, y, dtype, n_shards)
+                self._setup_dask(X, y, n_shards)
             else:
                 self._setup_numpy(X, Y, n_shards)
             self._wait_prepared()
@@ -461,10 +572,11 @@ class DistributedObjective(ObjectiveCalls):
                                               timeout=self._scatter_timeout)
         self._shards[i] = self._submit_prepare_numpy(i)
 
-    def _setup_dask(self, X, y, dtype, n_shards):
+    def _check_dask_meta(self, X, y, dtype):
+        """Turn dask inputs into dask arrays and check what their metadata tell
+        (collection types, column dtypes, ndim, widths); computes nothing."""
         import dask.array as da
 
-        self._source = "dask"
         n_in, n_out = self.layer_sizes[0], self.layer_sizes[-1]
         X = _as_dask_array(X, "X") if _is_dask_collection(X) else da.asarray(np.asarray(X))
         y = _as_dask_array(y, "y") if _is_dask_collection(y) else da.asarray(np.asarray(y))
@@ -475,21 +587,56 @@ class DistributedObjective(ObjectiveCalls):
         self.dtype = check_dtype(dtype, X.dtype)
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D of shape (m, {n_in}), got shape {X.shape}")
-        if not (y.ndim == 1 or y.ndim == 2):
-            raise ValueError(f"y must be 1-D class indices or a 2-D target matrix, got {y.ndim}-D")
-        if any(math.isnan(c) for c in X.chunks[0]):
-            X = X.compute_chunk_sizes()
-        if any(math.isnan(c) for c in y.chunks[0]):
-            y = y.compute_chunk_sizes()
         if X.shape[1] != n_in:
             raise ValueError(f"X has {X.shape[1]} columns but layer_sizes[0] is {n_in}: each row "
                              "must have one value per input unit (do not add the bias column)")
+        if y.dtype.kind not in "fiub":
+            raise TypeError(f"y must be numeric (class indices or targets), got dtype {y.dtype}")
+        if not (y.ndim == 1 or y.ndim == 2):
+            raise ValueError(f"y must be 1-D class indices or a 2-D target matrix, got {y.ndim}-D")
+        if y.ndim == 2 and not math.isnan(y.shape[1]) and y.shape[1] not in (1, n_out):
+            raise ValueError(f"y has {y.shape[1]} columns, expected 1 (class indices) or "
+                             f"{n_out} (a target matrix for layer_sizes[-1] = {n_out})")
+        return X, y
+
+    def _known_rows(self, *arrays):
+        """The arrays with the row count of every chunk known.
+
+        Counts Dask does not know yet (dataframes, arrays filtered by a mask)
+        are computed by tasks on the cluster (one per row chunk), never in
+        this process.  The arrays passed in are left as they were (no
+        ``compute_chunk_sizes``, which would change them in place).
+        """
+        todo = [i for i, arr in enumerate(arrays) if any(math.isnan(c) for c in arr.chunks[0])]
+        if not todo:
+            return arrays
+        counts = []
+        for i in todo:
+            blocks = arrays[i].to_delayed()
+            blocks = blocks[:, 0] if blocks.ndim == 2 else blocks  # one block per row chunk
+            counts.append([dask.delayed(_nrows, pure=True)(b) for b in blocks])
+        futures = self._client.compute(counts)
+        try:
+            rows = [tuple(f.result(timeout=self.timeout)) for f in futures]
+        finally:
+            for f in futures:
+                f.release()
+        out = list(arrays)
+        for i, r in zip(todo, rows):
+            arr = arrays[i]
+            out[i] = arr.map_blocks(_same, chunks=(r,) + tuple(arr.chunks[1:]), dtype=arr.dtype)
+        return out
+
+    def _setup_dask(self, X, y, n_shards):
+        self._source = "dask"
+        X, y = self._known_rows(X, y)
         m = X.shape[0]
         if m == 0:
             raise ValueError(f"X is empty: it needs at least one row, got shape {X.shape}")
         if y.shape[0] != m:
-            raise ValueError(f"y has {y.shape[0]} rows but X has {m}")
-        if n_shards is not None and n_shards != X.numblocks[0]:
+            raise ValueError(f"y has {y.shape[0]} rows but X has {m}: X and y must hold one "
+                             "row per example, in the same order")
+        if n_shards is not None and n_shards != sum(1 for c in X.chunks[0] if c):
             rows = int(math.ceil(m / min(n_shards, m)))
             X = X.rechunk({0: rows})
         X = X.rechunk({1: -1})
@@ -497,13 +644,15 @@ class DistributedObjective(ObjectiveCalls):
         starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int)
         xs = X.to_delayed().ravel()
         ys = y.to_delayed().ravel()
+        # empty chunks (empty dataframe partitions, e.g. after a filter) make no shard
+        keep = [j for j, c in enumerate(X.chunks[0]) if c > 0]
         self._delayed = [
             dask.delayed(_prepare_shard, pure=True)(
-                xs[i], ys[i], **self._prepare_args(i, int(starts[i]), True),
+                xs[j], ys[j], **self._prepare_args(i, int(starts[j]), True),
                 dask_key_name=f"nnfast-shard-{self._token}-{i}")
-            for i in range(len(xs))
+            for i, j in enumerate(keep)
         ]
-        self.shard_sizes = [int(c) for c in X.chunks[0]]
+        self.shard_sizes = [int(X.chunks[0][j]) for j in keep]
         self._shards = list(self._client.compute(self._delayed))
 
     def _resend_dask(self, i):

@@ -22,6 +22,16 @@ scipy_optimize = pytest.importorskip("scipy.optimize")
 from nnfast.distributed import DistributedObjective as _DistributedObjective  # noqa: E402
 from nnfast.distributed import ShardLostError  # noqa: E402
 
+try:  # dask.dataframe needs pandas (in the `distributed` extra); only its tests skip without it
+    import dask.dataframe as dd
+    import pandas as pd
+except ImportError as _exc:  # pragma: no cover - pandas is installed with nnfast[distributed]
+    dd = pd = None
+    _NO_DD = f"dask.dataframe is not importable ({_exc}); pip install nnfast[distributed]"
+else:
+    _NO_DD = ""
+needs_dd = pytest.mark.skipif(dd is None, reason=_NO_DD or "dask.dataframe is importable")
+
 LAYERS = [400, 25, 10]
 RTOL = 1e-10
 # The comparisons pin one backend on both sides so that they test the distribution,
@@ -217,6 +227,202 @@ def test_bad_arguments(client, problem):
         DistributedObjective(X, y, LAYERS, client=client, n_shards=0)
 
 
+# -------------------------------------------------------------- dask.dataframe
+UNEVEN = [0, 100, 700, 1199]  # divisions of 3 partitions of 100, 600 and 500 rows
+
+
+def _fail_if_computed_here(*args, **kwargs):
+    raise AssertionError("a dask collection was computed in the client process")
+
+
+@pytest.fixture
+def no_local_compute():
+    """Any dask.compute/.compute() that does not go through the cluster fails."""
+    import dask
+
+    with dask.config.set(scheduler=_fail_if_computed_here):
+        yield
+
+
+def _frame(X, columns=None):
+    return pd.DataFrame(X, columns=columns or [f"px{i}" for i in range(X.shape[1])])
+
+
+@needs_dd
+@pytest.mark.parametrize("lam", [0.0, 1.0])
+@pytest.mark.parametrize("y_kind", ["series", "one_column_frame", "one_hot_frame", "numpy"])
+def test_dask_dataframe_inputs_match_local(client, problem, lam, y_kind, no_local_compute):
+    X, y, theta = problem
+    pdf = _frame(X)
+    ddf = dd.from_pandas(pdf, npartitions=3).repartition(divisions=UNEVEN)
+    assert ddf.npartitions == 3
+    if y_kind == "series":  # partitioned differently from X: y must follow X's rows
+        dy = dd.from_pandas(pd.Series(y, name="digit"), npartitions=2)
+    elif y_kind == "one_column_frame":
+        dy = dd.from_pandas(pd.DataFrame({"digit": y}), npartitions=5)
+    elif y_kind == "one_hot_frame":
+        dy = dd.from_pandas(pd.DataFrame(np.eye(10)[y], columns=list("abcdefghij")),
+                            npartitions=4)
+    else:
+        dy = y.copy()
+    local = nnfast.Objective(X, y, LAYERS, lam=lam, backend=B)
+    with DistributedObjective(ddf, dy, LAYERS, lam=lam, client=client, timeout=60) as fun:
+        assert fun.shard_sizes == [100, 600, 500] and fun.n_shards == 3
+        assert fun.m == 1200 and fun.dtype == np.float64 and fun.backend_name == B
+        _assert_same(*fun(theta), *local(theta))
+        _assert_same(*fun(-0.5 * theta), *local(-0.5 * theta))
+        assert fun.n_evals == 2
+    # the inputs are as they were
+    np.testing.assert_array_equal(pdf.to_numpy(), X)
+    assert ddf.npartitions == 3 and tuple(ddf.divisions) == tuple(UNEVEN)
+    if y_kind == "numpy":
+        np.testing.assert_array_equal(dy, y)
+
+
+@needs_dd
+def test_dask_dataframe_n_shards_rechunks_rows(client, problem, no_local_compute):
+    X, y, theta = problem
+    ddf = dd.from_pandas(_frame(X), npartitions=3).repartition(divisions=UNEVEN)
+    dy = dd.from_pandas(pd.Series(y), npartitions=3)
+    local = nnfast.Objective(X, y, LAYERS, lam=1.0, backend=B)
+    with DistributedObjective(ddf, dy, LAYERS, lam=1.0, client=client, n_shards=2,
+                              timeout=60) as fun:
+        assert fun.shard_sizes == [600, 600]
+        _assert_same(*fun(theta), *local(theta))
+
+
+@needs_dd
+def test_dask_dataframe_filtered_rows_and_integer_column(client, problem, no_local_compute):
+    """X and y as columns of one filtered DataFrame: partition lengths unknown to Dask
+    (counted on the workers), one partition empty (no shard), an integer column in X."""
+    X, y, theta = problem
+    X = X.copy()
+    X[:, 0] = np.round(3 * X[:, 0])  # whole numbers: stored as an int64 column below
+    pdf = _frame(X)
+    pdf["px0"] = pdf["px0"].astype(np.int64)
+    pdf["label"] = y
+    pdf["row"] = np.arange(len(pdf))
+    df = dd.from_pandas(pdf, npartitions=4)  # 4 x 300 rows
+    keep = np.r_[0:250, 700:1200]  # nothing from rows 300..599: partition 1 ends up empty
+    sel = df[(df["row"] < 250) | (df["row"] >= 700)].drop(columns="row")
+    Xs, ys = sel.drop(columns="label"), sel["label"]
+    assert Xs.dtypes["px0"] == np.int64
+    assert any(np.isnan(c) for c in Xs.to_dask_array().chunks[0])
+    local = nnfast.Objective(X[keep], y[keep], LAYERS, lam=1.0, backend=B)
+    with DistributedObjective(Xs, ys, LAYERS, lam=1.0, client=client, timeout=60) as fun:
+        assert fun.shard_sizes == [250, 200, 300] and fun.m == 750
+        assert fun.dtype == np.float64
+        _assert_same(*fun(theta), *local(theta))
+
+
+def test_dask_array_with_unknown_chunks_is_counted_on_cluster_and_left_unchanged(
+        client, problem, no_local_compute):
+    X, y, theta = problem
+    rows = np.arange(1200) % 3 != 0
+    mask = da.from_array(rows, chunks=300)
+    dX = da.from_array(X, chunks=(300, 400))[mask]
+    dy = da.from_array(y, chunks=300)[mask]
+    assert all(np.isnan(c) for c in dX.chunks[0])
+    local = nnfast.Objective(X[rows], y[rows], LAYERS, lam=1.0, backend=B)
+    with DistributedObjective(dX, dy, LAYERS, lam=1.0, client=client, timeout=60) as fun:
+        assert fun.shard_sizes == [200] * 4
+        _assert_same(*fun(theta), *local(theta))
+    assert all(np.isnan(c) for c in dX.chunks[0]), "the caller's array was modified"
+
+
+@needs_dd
+def test_dask_dataframe_non_numeric_columns_named(client, problem):
+    X, y, _ = problem
+    pdf = _frame(X[:, :398])
+    pdf["city"] = np.where(y % 2 == 0, "Paris", "Lyon")
+    pdf["kind"] = pd.Categorical(np.where(y < 5, "low", "high"))
+    bad_X = dd.from_pandas(pdf, npartitions=2)
+    dy = dd.from_pandas(pd.Series(y), npartitions=2)
+    before = set(client.who_has())
+    with pytest.raises(TypeError, match=r"^X is a dask DataFrame with 2 non-numeric columns: "
+                                        r"'city' \(.+\), 'kind' \(category\)"):
+        DistributedObjective(bad_X, dy, LAYERS, client=client, timeout=60)
+    # a nullable (pandas extension) float column, and a bool column
+    pdf = _frame(X)
+    pdf["px7"] = pdf["px7"].astype("Float64")
+    pdf["px9"] = pdf["px9"] > 0
+    with pytest.raises(TypeError, match=r"X is a dask DataFrame with 2 non-numeric columns: "
+                                        r"'px7' \(Float64\), 'px9' \(bool\)"):
+        DistributedObjective(dd.from_pandas(pdf, npartitions=2), dy, LAYERS, client=client)
+    ddf = dd.from_pandas(_frame(X), npartitions=2)
+    labels = pd.Series(np.array(list("abcdefghij"))[y])
+    with pytest.raises(TypeError, match=r"^y is a dask Series of dtype .+ must hold numbers"):
+        DistributedObjective(ddf, dd.from_pandas(labels, npartitions=2), LAYERS, client=client)
+    with pytest.raises(TypeError, match=r"y is a dask Series of dtype category.*cat\.codes"):
+        DistributedObjective(ddf, dd.from_pandas(labels.astype("category"), npartitions=2),
+                             LAYERS, client=client)
+    y_frame = pd.DataFrame({"digit": y, "name": labels})
+    with pytest.raises(TypeError, match=r"^y is a dask DataFrame with 1 non-numeric column: "
+                                        r"'name'"):
+        DistributedObjective(ddf, dd.from_pandas(y_frame, npartitions=2), LAYERS, client=client)
+    # all-integer X: the same message as for NumPy inputs
+    ints = dd.from_pandas(_frame(np.round(X).astype(np.int64)), npartitions=2)
+    with pytest.raises(TypeError, match=r"X must hold floating-point values, got dtype int64"):
+        DistributedObjective(ints, dy, LAYERS, client=client)
+    # found from the metadata alone: nothing ran on the cluster
+    assert set(client.who_has()) == before
+
+
+@needs_dd
+def test_dask_dataframe_bad_column_fails_before_a_cluster_is_started(problem):
+    X, y, _ = problem
+    pdf = _frame(X)
+    pdf["px3"] = pdf["px3"].astype(str)
+    before = _children()
+    t0 = time.perf_counter()
+    with pytest.raises(TypeError, match="'px3'"):
+        DistributedObjective(dd.from_pandas(pdf, npartitions=2), y, LAYERS)  # client=None
+    assert _children() - before == set()
+    assert time.perf_counter() - t0 < 5
+
+
+@needs_dd
+def test_dask_dataframe_shape_errors_named(client, problem, no_local_compute):
+    X, y, _ = problem
+    ddf = dd.from_pandas(_frame(X), npartitions=3).repartition(divisions=UNEVEN)
+    short_y = dd.from_pandas(pd.Series(y[:-1]), npartitions=2)
+    with pytest.raises(ValueError, match=r"^y has 1199 rows but X has 1200"):
+        DistributedObjective(ddf, short_y, LAYERS, client=client, timeout=60)
+    with pytest.raises(ValueError, match=r"^y has 1201 rows but X has 1200"):
+        DistributedObjective(ddf, np.r_[y, 0], LAYERS, client=client, timeout=60)
+    short_X = dd.from_pandas(_frame(X[:1100]), npartitions=2)
+    with pytest.raises(ValueError, match=r"^y has 1200 rows but X has 1100"):
+        DistributedObjective(short_X, dd.from_pandas(pd.Series(y), npartitions=2), LAYERS,
+                             client=client, timeout=60)
+    with pytest.raises(ValueError, match=r"^X has 399 columns but layer_sizes\[0\] is 400"):
+        DistributedObjective(dd.from_pandas(_frame(X[:, :399]), npartitions=2), y, LAYERS,
+                             client=client)
+    y3 = dd.from_pandas(pd.DataFrame({"a": y, "b": y, "c": y}), npartitions=2)
+    with pytest.raises(ValueError, match=r"^y has 3 columns, expected 1 \(class indices\) "
+                                         r"or 10"):
+        DistributedObjective(ddf, y3, LAYERS, client=client)
+    empty = dd.from_pandas(_frame(X[:0]), npartitions=1)
+    with pytest.raises(ValueError, match=r"^X is empty"):
+        DistributedObjective(empty, y[:0], LAYERS, client=client, timeout=60)
+
+
+@needs_dd
+def test_dask_dataframe_bad_values_name_the_partition_rows(client, problem):
+    X, y, _ = problem
+    bad = X.copy()
+    bad[450, 17] = np.nan  # in the second partition: rows 100..699
+    ddf = dd.from_pandas(_frame(bad), npartitions=3).repartition(divisions=UNEVEN)
+    with pytest.raises(ValueError, match=r"shard 1 \(rows 100\.\.699\).*NaN or inf"):
+        DistributedObjective(ddf, dd.from_pandas(pd.Series(y), npartitions=2), LAYERS,
+                             client=client, timeout=60)
+    y_bad = y.copy()
+    y_bad[1000] = 10
+    ddf = dd.from_pandas(_frame(X), npartitions=3).repartition(divisions=UNEVEN)
+    with pytest.raises(ValueError, match=r"shard 2 \(rows 700\.\.1199\).*lie in \[0, 9\]"):
+        DistributedObjective(ddf, dd.from_pandas(pd.Series(y_bad), npartitions=2), LAYERS,
+                             client=client, timeout=60)
+
+
 # -------------------------------------------------------------------- training
 def _accuracy(theta, X, y, layers):
     return float(np.mean(nnfast.predict(theta, X, layers, backend=B) == y))
@@ -255,6 +461,27 @@ def test_train_with_client(client, digits):
     if theta is None:
         theta = res.x
     assert _accuracy(theta, X, y, layers) > 0.9
+
+
+@needs_dd
+def test_train_with_client_and_dask_dataframe(client, digits, no_local_compute):
+    """nnfast.train hands a dask DataFrame/Series straight to DistributedObjective:
+    the run follows the local one evaluation for evaluation."""
+    from nnfast.training import train
+
+    X, y = digits
+    layers = [64, 25, 10]
+    m = X.shape[0]
+    ddf = dd.from_pandas(_frame(X), npartitions=3).repartition(divisions=[0, 200, 1300, m - 1])
+    dy = dd.from_pandas(pd.Series(y), npartitions=2)
+    kw = dict(lam=1.0, max_iter=30, random_state=0, backend=B, progress=False)
+    res_local = train(X, y, layers, **kw)
+    res = train(ddf, dy, layers, client=client, **kw)
+    assert res.n_iter == res_local.n_iter and res.n_evals == res_local.n_evals
+    np.testing.assert_allclose(res.cost_history, res_local.cost_history, rtol=1e-7)
+    np.testing.assert_allclose(res.theta, res_local.theta, rtol=1e-5, atol=1e-7)
+    assert res.accuracy(X, y) > 0.9
+    assert client.status == "running"
 
 
 # ---------------------------------------------------------------- worker death
