@@ -518,9 +518,12 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
     Parameters
     ----------
     X : array-like of shape (m, n_in), float
-        Training examples, one per row, without a bias column.
+        Training examples, one per row, without a bias column.  With ``client``
+        it may also be a dask array or a dask DataFrame of numeric columns (see
+        ``nnfast.distributed.DistributedObjective``).
     y : array-like of shape (m,) or (m, n_out)
-        Class indices ``0 .. n_out - 1`` or a target matrix in [0, 1].
+        Class indices ``0 .. n_out - 1`` or a target matrix in [0, 1] (with
+        ``client``, also a dask array, Series or DataFrame).
     layer_sizes : sequence of int
         ``[n_in, h1, ..., n_out]``, e.g. ``[400, 25, 10]``.
     lam : float, default 1.0
