@@ -27,7 +27,8 @@
 /* a prefetch hint (never faults, even past the end of an array) */
 #if NNF_GNU
 #define NNF_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
-#define NNF_PREFETCH_L2(p) __builtin_prefetch((const void *)(p), 0, 2)
+/* locality 1 (prefetcht2 on x86): measured 1-2% faster than 2 (prefetcht1) on the ex4 shape */
+#define NNF_PREFETCH_L2(p) __builtin_prefetch((const void *)(p), 0, 1)
 #else
 #define NNF_PREFETCH(p) ((void)0)
 #define NNF_PREFETCH_L2(p) ((void)0)
