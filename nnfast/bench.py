@@ -43,7 +43,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["SHAPES", "flop_count", "ex4_shaped_mnist", "run_bench", "run_scaling",
+__all__ = ["SHAPES", "flop_count", "ex4_shaped_mnist", "run_bench", "run_scaling", "memory_use",
            "machine_info", "gemm_rate", "format_table", "plot_results", "BenchResult"]
 
 #: name -> (m, layer sizes)
@@ -581,6 +581,9 @@ def run_bench(shapes=DEFAULT_SHAPES, dtypes=("float64", "float32"), threads=None
                     r.pct_of_gemm = 100.0 * r.gflops / again
     doc["results"] = [asdict(r) for r in results]
     doc["training"] = time_training(threads, train_iters, quick, log) if training else []
+    doc["memory"] = memory_use(ms=(300, 1200) if quick else (5000, 20000), threads=threads,
+                               backends=backends, log=log,
+                               sizes=SHAPES["tiny"][1] if quick else SHAPES["ex4"][1])
     if scaling:
         doc["scaling"] = run_scaling(threads_list=(1, threads) if threads > 1 else (1,),
                                      quick=quick, peers=peers, backends=backends, log=log)
@@ -592,6 +595,8 @@ def run_bench(shapes=DEFAULT_SHAPES, dtypes=("float64", "float32"), threads=None
         plot_scaling(doc["scaling"], out_dir / "scaling.png")
     log("")
     log(format_table(doc))
+    log("")
+    log(format_memory(doc["memory"]))
     log(f"\nwrote {out_dir / 'bench.json'} and {out_dir / 'bench.png'}"
         + (f" and {out_dir / 'scaling.png'}" if scaling else ""))
     return doc
@@ -638,6 +643,97 @@ def run_scaling(ms=(1000, 2000, 5000, 10000, 20000, 60000), sizes=(784, 25, 10),
                 if log:
                     log(f"  scaling {name:<8} m={m:<6} threads={threads} {1e3 * med:9.2f} ms")
     return {"layers": list(sizes), "dtype": "float64", "data": "random uniform [0, 1]", "rows": rows}
+
+
+def memory_use(sizes=(400, 25, 10), ms=(5000, 20000), threads=None, backends=None,
+               log=None) -> dict:
+    """Memory each nnfast backend allocates, traced by :mod:`tracemalloc`, against m.
+
+    For every backend and every ``m`` (random float64 data of width ``sizes[0]``):
+
+    * ``prepared_bytes``: what an :class:`~nnfast.Objective` keeps beyond the caller's
+      ``X`` (targets in the backend's layout, packed copies of X), made once per objective;
+    * ``first_call_bytes``: peak allocated during the first evaluation above what was
+      allocated before it (work buffers that later calls reuse, and the returned gradient);
+    * ``call_bytes``: the same for a later evaluation (the steady state of an optimiser).
+
+    NumPy's allocations are traced; the ``numba`` kernel's own buffers (allocated inside
+    compiled code, a few of ``block x width`` per chunk) are not, and ``loop`` is left out
+    above 5000 rows (it takes about a second per evaluation there).
+
+    Returns
+    -------
+    dict with ``layers``, ``dtype``, ``rows`` (one dict per backend and m) and ``note``.
+    """
+    import gc
+    import tracemalloc
+
+    from .backends import available_backends
+    from .objective import Objective
+    from ._network import init_theta
+    from ._validation import check_n_threads
+
+    threads = check_n_threads(threads)
+    names = [b for b in available_backends() if backends is None or b in backends]
+    theta = init_theta(list(sizes), "auto", random_state=0)
+    rows = []
+    for m in ms:
+        rng = np.random.default_rng(0)
+        X = rng.random((m, sizes[0]))
+        y = rng.integers(0, sizes[-1], m)
+        for name in names:
+            if name == "loop" and m > 5000:
+                continue
+            gc.collect()
+            tracemalloc.start()
+            try:
+                base = tracemalloc.get_traced_memory()[0]
+                objective = Objective(X, y, list(sizes), lam=LAM, backend=name, n_threads=threads)
+                prepared = tracemalloc.get_traced_memory()[0] - base
+                peaks = []
+                for _ in range(2):
+                    gc.collect()
+                    tracemalloc.reset_peak()
+                    before = tracemalloc.get_traced_memory()[0]
+                    result = objective(theta)
+                    peaks.append(tracemalloc.get_traced_memory()[1] - before)
+                    del result
+            finally:
+                tracemalloc.stop()
+            del objective
+            rows.append(dict(backend=name, m=m, x_bytes=X.nbytes, prepared_bytes=prepared,
+                             first_call_bytes=peaks[0], call_bytes=peaks[1]))
+            if log:
+                log(f"  memory {name:<7} m={m:<6} prepared {prepared / 2**20:7.2f} MiB"
+                    f" (X: {X.nbytes / 2**20:.2f} MiB), first call {peaks[0] / 2**10:9.1f} KiB,"
+                    f" later calls {peaks[1] / 2**10:9.1f} KiB")
+    note = ("tracemalloc: NumPy allocations are traced; numba's in-kernel buffers are not; "
+            "loop only up to m = 5000")
+    return {"layers": list(sizes), "dtype": "float64", "threads": threads, "rows": rows,
+            "note": note}
+
+
+def format_memory(memory) -> str:
+    """The result of :func:`memory_use` as a plain-text table."""
+    ms = sorted({r["m"] for r in memory["rows"]})
+    lines = [f"memory, {'-'.join(map(str, memory['layers']))}, float64, threads "
+             f"{memory['threads']} (MiB kept by the objective beyond X; KiB allocated per call)"]
+    header = f"{'backend':<8}" + "".join(
+        f" {'m=' + str(m) + ' prepared':>18} {'first call':>11} {'later calls':>12}" for m in ms)
+    lines.append(header)
+    lines.append("-" * len(header))
+    for name in dict.fromkeys(r["backend"] for r in memory["rows"]):
+        cells = []
+        for m in ms:
+            r = next((r for r in memory["rows"] if r["backend"] == name and r["m"] == m), None)
+            if r is None:
+                cells.append(f" {'-':>18} {'-':>11} {'-':>12}")
+            else:
+                cells.append(f" {r['prepared_bytes'] / 2**20:18.2f} {r['first_call_bytes'] / 2**10:11.1f}"
+                             f" {r['call_bytes'] / 2**10:12.1f}")
+        lines.append(f"{name:<8}" + "".join(cells))
+    lines.append(memory["note"])
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------

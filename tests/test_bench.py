@@ -9,7 +9,7 @@ import nnfast
 from nnfast import bench
 
 EXPECTED_KEYS = {"machine", "settings", "gemm_gflops", "gemm_n", "flop_formula", "results",
-                 "training", "versions"}
+                 "training", "versions", "memory"}
 RESULT_KEYS = {"shape", "layers", "m", "dtype", "runner", "threads", "median_s", "min_s",
                "gflops_best", "speedup_vs_numpy_min", "gflops", "pct_of_gemm", "speedup_vs_numpy", "cost_rel_err", "grad_rel_err", "ok",
                "skipped", "rounds"}
@@ -51,6 +51,32 @@ def test_quick_run_writes_json_and_png(tmp_path):
     assert _is_png(tmp_path / "bench.png")
     table = bench.format_table(doc)
     assert "numpy" in table and "GFLOP/s" in table and "tiny" in table
+    assert {r["m"] for r in data["memory"]["rows"]} == {300, 1200}
+    assert "later calls" in bench.format_memory(doc["memory"])
+
+
+def test_fused_kernel_memory_per_call_does_not_grow_with_m():
+    """The issue's memory bound: a fused evaluation allocates O(threads x parameters +
+    block), whatever m; the NumPy backend's m x hidden temporaries grow with m."""
+    from nnfast.backends import _cython
+
+    sizes, ms = (40, 8, 3), (600, 6000)
+    mem = bench.memory_use(sizes=sizes, ms=ms, threads=2, backends=["cython", "numpy"])
+    rows = {(r["backend"], r["m"]): r for r in mem["rows"]}
+    n_par = nnfast.n_params(sizes)
+    small, large = rows["cython", ms[0]], rows["cython", ms[1]]
+    # later calls: the float64 gradient it returns plus a few small arrays
+    assert abs(large["call_bytes"] - small["call_bytes"]) <= 4096
+    assert large["call_bytes"] < 4 * n_par * 8 + 16 * 1024
+    # the first call also allocates the reused work buffers and one slab per chunk
+    workspace = _cython._layout(sizes).workspace
+    bound = (_cython.MAX_CHUNKS + 4) * n_par * 8 + 2 * workspace * 8 + 32 * 1024
+    assert small["first_call_bytes"] <= bound and large["first_call_bytes"] <= bound
+    # what the objective keeps: the packed panels of X (a second copy) and the targets
+    assert large["prepared_bytes"] < 1.1 * large["x_bytes"] + ms[1] * sizes[-1] * 8 + 64 * 1024
+    # the measurement does see memory that grows with m: numpy's activations and deltas
+    grown = rows["numpy", ms[1]]["call_bytes"] - rows["numpy", ms[0]]["call_bytes"]
+    assert grown >= (ms[1] - ms[0]) * (sizes[1] + sizes[2]) * 8
 
 
 def test_scaling_plot(tmp_path):
