@@ -14,7 +14,9 @@ Environment variables (source builds only):
 
 - ``NNFAST_NATIVE=1``: add ``-march=native`` (the build then runs only on
   CPUs like the build machine).
-- ``NNFAST_NO_OPENMP=1``: do not try OpenMP.
+- ``NNFAST_NO_OPENMP=1``: do not try OpenMP (a single-threaded build).
+- ``NNFAST_PLAIN_C=1``: compile only the plain-C scalar microkernels, the code that
+  compilers without GNU vector extensions (MSVC) get; for testing that path.
 """
 
 import os
@@ -92,6 +94,9 @@ class BuildExt(build_ext):
             if os.environ.get("NNFAST_NATIVE", "0") not in ("", "0"):
                 base.append("-march=native")
         openmp = check_openmp(compiler, base)
+        if os.environ.get("NNFAST_PLAIN_C", "0") not in ("", "0"):
+            base.append("/DNNF_NO_VECTOR_EXT" if compiler.compiler_type == "msvc"
+                        else "-DNNF_NO_VECTOR_EXT")
         cflags = base + (openmp[0] if openmp else [])
         ldflags = openmp[1] if openmp else []
         print(f"nnfast: building the cython backend with {'OpenMP' if openmp else 'NO OpenMP'}"
