@@ -170,9 +170,19 @@ def check_n_threads(n_threads) -> int:
 
 
 def cpu_count() -> int:
-    """Cores this process may run on (respects affinity masks and cgroups as Python sees them)."""
+    """Cores this process may use: the affinity mask and, in containers, the cgroup CPU quota.
+
+    joblib's count (loky's) reads the quota, which the affinity mask does not show
+    (a container limited to 2 CPUs on a 64-core host would otherwise get 64 threads).
+    """
     import os
 
+    try:
+        from joblib import cpu_count as joblib_cpu_count
+
+        return max(1, int(joblib_cpu_count(only_physical_cores=False)))
+    except Exception:  # joblib missing or failing: fall back to the affinity mask
+        pass
     if hasattr(os, "process_cpu_count"):
         return os.process_cpu_count() or 1
     try:

@@ -163,3 +163,16 @@ def test_dtype_follows_X_and_can_be_forced(problem):
     assert Objective(X.astype(np.float32), y, SIZES).dtype == np.float32
     assert Objective(X, y, SIZES, dtype="float32").dtype == np.float32
     assert Objective(X.astype(np.float32), y, SIZES, dtype=np.float64).dtype == np.float64
+
+
+def test_cpu_count_respects_affinity_and_quota():
+    import os
+
+    import joblib
+
+    from nnfast._validation import cpu_count
+
+    n = cpu_count()
+    assert n == joblib.cpu_count(only_physical_cores=False)
+    if hasattr(os, "sched_getaffinity"):
+        assert 1 <= n <= len(os.sched_getaffinity(0))
