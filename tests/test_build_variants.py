@@ -8,6 +8,7 @@
 Each variant is built from a copy of the sources into a temporary folder (about
 20 s each) and loaded in a fresh interpreter in place of the installed
 extension, where its cost and gradient are compared with the ``loop`` oracle.
+``NNFAST_TEST_CC=clang`` (for example) builds them with another C compiler.
 """
 
 import os
@@ -80,6 +81,9 @@ def test_build_variant_matches_loop(tmp_path, variant, env, openmp, simd):
     _copy_sources(src)
     build_env = {**os.environ, **env}
     build_env.pop("NNFAST_NATIVE", None)
+    if os.environ.get("NNFAST_TEST_CC"):
+        build_env["CC"] = os.environ["NNFAST_TEST_CC"]
+        build_env["LDSHARED"] = os.environ["NNFAST_TEST_CC"] + " -shared"
     built = subprocess.run(
         [sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(tmp_path / "lib"),
          "--build-temp", str(tmp_path / "tmp")],

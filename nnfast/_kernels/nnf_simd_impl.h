@@ -297,23 +297,28 @@ static NNF_INLINE NNF_TGT void FN(fwd1_tile)(
     NNF_T tmp[4 * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
     ptrdiff_t k, j;
     int i, v;
-    NNF_UNROLL for (i = 0; i < R; i++)
-        NNF_UNROLL for (v = 0; v < NV; v++)
-            acc[i][v] = FN(vset1)((NNF_T)0);
+#define NNF_S_V(i, v) if ((i) < R && (v) < NV) acc[i][v] = FN(vset1)((NNF_T)0);
+#define NNF_S_I(_, i) NNF_REPB4(NNF_S_V, i)
+    NNF_REP16(NNF_S_I, _)
+#undef NNF_S_V
+#undef NNF_S_I
     for (k = 0; k < n_in; k++) {
         VT w[4];
         const NNF_T *wk = WT + k * hp;
         /* the next tile's rows come from L3 or memory: fetch them a line at a time */
-        if ((k & (64 / sizeof(NNF_T) - 1)) == 0)
-            NNF_UNROLL for (i = 0; i < R; i++)
-                NNF_PREFETCH(X + (R + i) * n_in + k);
-        NNF_UNROLL for (v = 0; v < NV; v++)
-            w[v] = FN(vload)(wk + v * VL);
-        NNF_UNROLL for (i = 0; i < R; i++) {
-            VT xb = FN(vset1)(X[i * n_in + k]);
-            NNF_UNROLL for (v = 0; v < NV; v++)
-                acc[i][v] += xb * w[v];
+        if ((k & (64 / sizeof(NNF_T) - 1)) == 0) {
+#define NNF_S(_, i) if ((i) < R) NNF_PREFETCH(X + (R + (i)) * n_in + k);
+            NNF_REP16(NNF_S, _)
+#undef NNF_S
         }
+#define NNF_S(_, v) if ((v) < NV) w[v] = FN(vload)(wk + (v) * VL);
+        NNF_REPB4(NNF_S, _)
+#undef NNF_S
+#define NNF_S_V(i, v) if ((v) < NV) acc[i][v] += xb##i * w[v];
+#define NNF_S_I(_, i) if ((i) < R) { VT xb##i = FN(vset1)(X[(i) * n_in + k]); NNF_REPB4(NNF_S_V, i) }
+        NNF_REP16(NNF_S_I, _)
+#undef NNF_S_V
+#undef NNF_S_I
     }
     for (i = 0; i < R; i++) {
         for (v = 0; v < NV; v++)
@@ -375,26 +380,30 @@ static NNF_INLINE NNF_TGT void FN(fwdT_tile)(
 {
     VT acc[8][8];
     ptrdiff_t k;
-    int u, v;
-    NNF_UNROLL for (u = 0; u < U; u++)
-        NNF_UNROLL for (v = 0; v < RV; v++)
-            acc[u][v] = FN(vset1)(W[u * ldw]);
+#define NNF_S_V(u, v) if ((u) < U && (v) < RV) acc[u][v] = FN(vset1)(W[(u) * ldw]);
+#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+    NNF_REP8(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
     for (k = 0; k < n_k; k++) {
         VT x[8];
         const NNF_T *xk = XT + k * ldx;
         if (k < npf)
             NNF_PREFETCH_L2(pf + 64 * k);
-        NNF_UNROLL for (v = 0; v < RV; v++)
-            x[v] = FN(vload)(xk + v * VL);
-        NNF_UNROLL for (u = 0; u < U; u++) {
-            VT w = FN(vset1)(W[u * ldw + 1 + k]);
-            NNF_UNROLL for (v = 0; v < RV; v++)
-                acc[u][v] += w * x[v];
-        }
+#define NNF_S(_, v) if ((v) < RV) x[v] = FN(vload)(xk + (v) * VL);
+        NNF_REPB8(NNF_S, _)
+#undef NNF_S
+#define NNF_S_V(u, v) if ((v) < RV) acc[u][v] += w##u * x[v];
+#define NNF_S_U(_, u) if ((u) < U) { VT w##u = FN(vset1)(W[(u) * ldw + 1 + k]); NNF_REPB8(NNF_S_V, u) }
+        NNF_REP8(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
     }
-    NNF_UNROLL for (u = 0; u < U; u++)
-        NNF_UNROLL for (v = 0; v < RV; v++)
-            FN(vstore)(Z + u * ldz + v * VL, acc[u][v]);
+#define NNF_S_V(u, v) if ((u) < U && (v) < RV) FN(vstore)(Z + (u) * ldz + (v) * VL, acc[u][v]);
+#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+    NNF_REP8(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
 }
 
 /* the prefetch stream of a whole call, handed out to its tiles in order */
@@ -472,26 +481,31 @@ static NNF_INLINE NNF_TGT void FN(grad1_tile)(
 {
     VT acc[8][8];
     ptrdiff_t i;
-    int u, v;
-    NNF_UNROLL for (u = 0; u < U; u++)
-        NNF_UNROLL for (v = 0; v < KV; v++)
-            acc[u][v] = FN(vset1)((NNF_T)0);
+#define NNF_S_V(u, v) if ((u) < U && (v) < KV) acc[u][v] = FN(vset1)((NNF_T)0);
+#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+    NNF_REP8(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
     for (i = 0; i < nb; i++) {
         VT x[8];
         const NNF_T *xi = X + i * n_in;
         if (i < npf)
             NNF_PREFETCH_L2(pf + 64 * i);
-        NNF_UNROLL for (v = 0; v < KV; v++)
-            x[v] = FN(vload)(xi + v * VL);
-        NNF_UNROLL for (u = 0; u < U; u++) {
-            VT d = FN(vset1)(D[u * ldd + i]);
-            NNF_UNROLL for (v = 0; v < KV; v++)
-                acc[u][v] += d * x[v];
-        }
+#define NNF_S(_, v) if ((v) < KV) x[v] = FN(vload)(xi + (v) * VL);
+        NNF_REPB8(NNF_S, _)
+#undef NNF_S
+#define NNF_S_V(u, v) if ((v) < KV) acc[u][v] += d##u * x[v];
+#define NNF_S_U(_, u) if ((u) < U) { VT d##u = FN(vset1)(D[(u) * ldd + i]); NNF_REPB8(NNF_S_V, u) }
+        NNF_REP8(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
     }
-    NNF_UNROLL for (u = 0; u < U; u++)
-        NNF_UNROLL for (v = 0; v < KV; v++)
-            FN(vstore)(G + u * ldg + v * VL, FN(vload)(G + u * ldg + v * VL) + acc[u][v]);
+#define NNF_S_V(u, v) if ((u) < U && (v) < KV) \
+    FN(vstore)(G + (u) * ldg + (v) * VL, FN(vload)(G + (u) * ldg + (v) * VL) + acc[u][v]);
+#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+    NNF_REP8(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
 }
 
 static NNF_INLINE NNF_TGT void FN(grad1_call)(
@@ -585,25 +599,29 @@ static NNF_INLINE NNF_TGT void FN(backprop_tile)(
     VT acc[8][8];
     const VT one = FN(vset1)((NNF_T)1);
     ptrdiff_t o;
-    int u, v;
-    NNF_UNROLL for (u = 0; u < U; u++)
-        NNF_UNROLL for (v = 0; v < KV; v++)
-            acc[u][v] = FN(vset1)((NNF_T)0);
+#define NNF_S_V(u, v) if ((u) < U && (v) < KV) acc[u][v] = FN(vset1)((NNF_T)0);
+#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+    NNF_REP8(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
     for (o = 0; o < n_o; o++) {
         VT d[8];
-        NNF_UNROLL for (v = 0; v < KV; v++)
-            d[v] = FN(vload)(D + o * ld + v * VL);
-        NNF_UNROLL for (u = 0; u < U; u++) {
-            VT w = FN(vset1)(W[o * ldw + u]);
-            NNF_UNROLL for (v = 0; v < KV; v++)
-                acc[u][v] += w * d[v];
-        }
+#define NNF_S(_, v) if ((v) < KV) d[v] = FN(vload)(D + o * ld + (v) * VL);
+        NNF_REPB8(NNF_S, _)
+#undef NNF_S
+#define NNF_S_V(u, v) if ((v) < KV) acc[u][v] += w##u * d[v];
+#define NNF_S_U(_, u) if ((u) < U) { VT w##u = FN(vset1)(W[o * ldw + (u)]); NNF_REPB8(NNF_S_V, u) }
+        NNF_REP8(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
     }
-    NNF_UNROLL for (u = 0; u < U; u++)
-        NNF_UNROLL for (v = 0; v < KV; v++) {
-            VT a = FN(vload)(A + u * ld + v * VL);
-            FN(vstore)(P + u * ld + v * VL, acc[u][v] * (a * (one - a)));
-        }
+#define NNF_S_V(u, v) if ((u) < U && (v) < KV) { \
+        VT a = FN(vload)(A + (u) * ld + (v) * VL); \
+        FN(vstore)(P + (u) * ld + (v) * VL, acc[u][v] * (a * (one - a))); }
+#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+    NNF_REP8(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
 }
 
 static NNF_INLINE NNF_TGT void FN(backprop_units)(
