@@ -1,0 +1,32 @@
+"""The SIMD header on its own, in C: every level this CPU runs against the plain-C level.
+
+Complements the Python tests (which compare every level with the ``loop`` oracle)
+at the level of single microkernels, including the forward-from-rows kernel
+that only ``predict`` uses.  The same program checks the arm64 NEON path under
+qemu (see the comment at the top of tests/c/simd_levels.c).
+"""
+
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_simd_level_agrees_with_plain_c(tmp_path):
+    cc = sysconfig.get_config_var("CC") or "cc"
+    cc = cc.split()[0]
+    if shutil.which(cc) is None:
+        pytest.skip(f"no C compiler {cc!r} on PATH")
+    exe = tmp_path / "simd_levels"
+    built = subprocess.run([cc, "-O2", "-fno-math-errno", "-I", str(ROOT / "nnfast" / "_kernels"),
+                            str(ROOT / "tests" / "c" / "simd_levels.c"), "-o", str(exe), "-lm"],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-3000:]
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "all levels agree" in run.stdout
+    assert run.stdout.count(" ok") >= 2      # at least one vector level per dtype
