@@ -406,17 +406,42 @@ static NNF_INLINE NNF_TGT void FN(fwdT_tile)(
 #undef NNF_S_U
 }
 
-/* the prefetch stream of a whole call, handed out to its tiles in order */
+/* the prefetch stream of a whole call (cache lines from p), handed out to its tiles in order */
 typedef struct { const char *p; ptrdiff_t left, per_tile; } FN(nnf_pf);
+
+static NNF_INLINE NNF_TGT FN(nnf_pf) FN(pf_start)(const void *p, ptrdiff_t bytes)
+{
+    FN(nnf_pf) st;
+    st.p = (const char *)p;
+    st.left = p ? (bytes + 63) / 64 : 0;
+    st.per_tile = 0;
+    return st;
+}
+
+/* spread what is left evenly over the call's tiles, at most cap lines per tile */
+static NNF_INLINE NNF_TGT void FN(pf_spread)(FN(nnf_pf) *pf, ptrdiff_t tiles, ptrdiff_t cap)
+{
+    pf->per_tile = tiles > 0 ? (pf->left + tiles - 1) / tiles : 0;
+    if (pf->per_tile > cap) pf->per_tile = cap;
+}
+
+/* the next tile's share: returns its line count, *p its first line */
+static NNF_INLINE NNF_TGT ptrdiff_t FN(pf_take)(FN(nnf_pf) *pf, const char **p)
+{
+    ptrdiff_t n = pf->left < pf->per_tile ? pf->left : pf->per_tile;
+    *p = pf->p;
+    pf->p += 64 * n;
+    pf->left -= n;
+    return n;
+}
 
 static NNF_INLINE NNF_TGT void FN(fwdT_call)(
     const int U, const int RV, const NNF_T *W, ptrdiff_t ldw, const NNF_T *XT, ptrdiff_t ldx,
     ptrdiff_t n_k, NNF_T *Z, ptrdiff_t ldz, FN(nnf_pf) *pf)
 {
-    ptrdiff_t n = pf->left < pf->per_tile ? pf->left : pf->per_tile;
-    FN(fwdT_tile)(U, RV, W, ldw, XT, ldx, n_k, Z, ldz, pf->p, n);
-    pf->p += 64 * n;
-    pf->left -= n;
+    const char *p;
+    ptrdiff_t n = FN(pf_take)(pf, &p);
+    FN(fwdT_tile)(U, RV, W, ldw, XT, ldx, n_k, Z, ldz, p, n);
 }
 
 static NNF_INLINE NNF_TGT void FN(fwdT_units)(
@@ -439,8 +464,7 @@ static NNF_INLINE NNF_TGT void FN(fwdT_rows)(
     ptrdiff_t row_tiles = nvec / RV + (nvec % RV) / 2 + (nvec % RV) % 2;
     ptrdiff_t unit_tiles = h / U + h % U;
     ptrdiff_t tiles = row_tiles * unit_tiles;
-    pf->per_tile = (pf->left + tiles - 1) / tiles;
-    if (pf->per_tile > n_k) pf->per_tile = n_k;
+    FN(pf_spread)(pf, tiles, n_k);
     for (; i + RV <= nvec; i += RV)
         FN(fwdT_units)(U, RV, W, n_k, h, XT + i * VL, ldx, Z + i * VL, ldz, pf);
     for (; i + 2 <= nvec; i += 2)
@@ -459,10 +483,7 @@ static NNF_TGT void FN(fwdT)(
     const void *pf, ptrdiff_t pf_bytes)
 {
     const ptrdiff_t nvec = npad / VL;
-    FN(nnf_pf) st;
-    st.p = (const char *)pf;
-    st.left = pf ? (pf_bytes + 63) / 64 : 0;
-    st.per_tile = 0;
+    FN(nnf_pf) st = FN(pf_start)(pf, pf_bytes);
     if (h % NNF_UB == 0 && h % NNF_UA != 0)
         FN(fwdT_rows)(NNF_UB, NNF_KVB, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
     else
@@ -512,10 +533,9 @@ static NNF_INLINE NNF_TGT void FN(grad1_call)(
     const int U, const int KV, const NNF_T *D, ptrdiff_t ldd, const NNF_T *X, ptrdiff_t n_in,
     ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg, FN(nnf_pf) *pf)
 {
-    ptrdiff_t n = pf->left < pf->per_tile ? pf->left : pf->per_tile;
-    FN(grad1_tile)(U, KV, D, ldd, X, n_in, nb, G, ldg, pf->p, n);
-    pf->p += 64 * n;
-    pf->left -= n;
+    const char *p;
+    ptrdiff_t n = FN(pf_take)(pf, &p);
+    FN(grad1_tile)(U, KV, D, ldd, X, n_in, nb, G, ldg, p, n);
 }
 
 /* one column of feature vectors (KV of them) for all units */
@@ -540,8 +560,7 @@ static NNF_INLINE NNF_TGT void FN(grad1_cols)(
     /* tiles in this call, to spread the prefetches evenly */
     ptrdiff_t col_tiles = kvec / KV + (kvec % KV) / 2 + (kvec % KV) % 2;
     ptrdiff_t tiles = col_tiles * (h / U + h % U);
-    pf->per_tile = tiles > 0 ? (pf->left + tiles - 1) / tiles : 0;
-    if (pf->per_tile > nb) pf->per_tile = nb;
+    FN(pf_spread)(pf, tiles, nb);
     for (; k + KV <= kvec; k += KV)
         FN(grad1_units)(U, KV, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf);
     for (; k + 2 <= kvec; k += 2)
@@ -561,10 +580,7 @@ static NNF_TGT void FN(grad1)(
     const ptrdiff_t ldg = n_in + 1;
     const ptrdiff_t kvec = n_in / VL;               /* whole vectors of features */
     ptrdiff_t u, k, i;
-    FN(nnf_pf) st;
-    st.p = (const char *)pf;
-    st.left = pf ? (pf_bytes + 63) / 64 : 0;
-    st.per_tile = 0;
+    FN(nnf_pf) st = FN(pf_start)(pf, pf_bytes);
     /* the second tile shape when it divides the units and the first does not */
     if (h % NNF_UB == 0 && h % NNF_UA != 0)
         FN(grad1_cols)(NNF_UB, NNF_KVB, D, ldd, h, X, n_in, nb, G, ldg, kvec, &st);
