@@ -169,12 +169,28 @@ def check_n_threads(n_threads) -> int:
     return int(n_threads)
 
 
+#: (time.monotonic() of the count, the count): reading the cgroup files takes ~0.2 ms,
+#: too much for every evaluation of a small problem
+_CPU_COUNT_CACHE = [float("-inf"), 1]
+_CPU_COUNT_TTL = 1.0
+
+
 def cpu_count() -> int:
     """Cores this process may use: the affinity mask and, in containers, the cgroup CPU quota.
 
     joblib's count (loky's) reads the quota, which the affinity mask does not show
     (a container limited to 2 CPUs on a 64-core host would otherwise get 64 threads).
+    The count is read again at most once a second.
     """
+    import time
+
+    now = time.monotonic()
+    if now - _CPU_COUNT_CACHE[0] > _CPU_COUNT_TTL:
+        _CPU_COUNT_CACHE[:] = [now, _read_cpu_count()]
+    return _CPU_COUNT_CACHE[1]
+
+
+def _read_cpu_count() -> int:
     import os
 
     try:

@@ -176,3 +176,18 @@ def test_cpu_count_respects_affinity_and_quota():
     assert n == joblib.cpu_count(only_physical_cores=False)
     if hasattr(os, "sched_getaffinity"):
         assert 1 <= n <= len(os.sched_getaffinity(0))
+
+
+def test_cpu_count_is_read_at_most_once_a_second(monkeypatch):
+    # the numpy backend asks for it on every evaluation; reading cgroup files each time
+    # cost ~0.2 ms per call
+    from nnfast import _validation
+
+    reads = []
+    monkeypatch.setattr(_validation, "_read_cpu_count", lambda: reads.append(1) or 3)
+    monkeypatch.setattr(_validation, "_CPU_COUNT_CACHE", [float("-inf"), 1])
+    assert [_validation.cpu_count() for _ in range(50)] == [3] * 50
+    assert len(reads) == 1
+    monkeypatch.setattr(_validation, "_CPU_COUNT_TTL", -1.0)
+    _validation.cpu_count()
+    assert len(reads) == 2
