@@ -70,7 +70,8 @@ def test_fused_kernel_memory_per_call_does_not_grow_with_m():
     assert large["call_bytes"] < 4 * n_par * 8 + 16 * 1024
     # the first call also allocates the reused work buffers and one slab per chunk
     workspace = _cython._layout(sizes).workspace
-    bound = (_cython.MAX_CHUNKS + 4) * n_par * 8 + 2 * workspace * 8 + 32 * 1024
+    n_chunks = _cython._chunks_for(ms[1], _cython.BLOCK_ROWS, n_par, 8)
+    bound = (n_chunks + 4) * n_par * 8 + 2 * workspace * 8 + 32 * 1024
     assert small["first_call_bytes"] <= bound and large["first_call_bytes"] <= bound
     # what the objective keeps: the packed panels of X (a second copy) and the targets
     assert large["prepared_bytes"] < 1.1 * large["x_bytes"] + ms[1] * sizes[-1] * 8 + 64 * 1024

@@ -206,6 +206,27 @@ def test_thread_counts_agree(dtype):
         np.testing.assert_array_equal(g, g1)
 
 
+def test_chunks_follow_the_machine_not_n_threads(monkeypatch):
+    """4 chunks per core (so a 16-core machine can use 16 threads), capped by the blocks and
+    the slab budget; on a given machine every thread count gives identical bits."""
+    n_par = nnfast.n_params([50, 20, 8, 10])
+    assert _cython._chunks_for(5000, 64, n_par, 8) == min(4 * _cython.cpu_count(), 79)
+    monkeypatch.setattr(_cython, "cpu_count", lambda: 16)
+    assert _cython._chunks_for(5000, 64, n_par, 8) == 64
+    assert _cython._chunks_for(1000, 64, n_par, 8) == 16            # one per block
+    assert _cython._chunks_for(5000, 64, 10**7, 8) == 1             # 80 MB slabs: budget
+    assert _cython._threads_for(16, 5000, n_par, 64) == (16 if _fused.openmp_enabled() else 1)
+    sizes = [50, 20, 8, 10]
+    X, y, theta = random_problem(sizes, 3000, seed=5)
+    results = [nnfast.Objective(X, y, sizes, backend="cython", n_threads=n)(theta)
+               for n in (1, 2, 5, 16)]
+    for J, g in results[1:]:
+        assert J == results[0][0]
+        np.testing.assert_array_equal(g, results[0][1])
+    J_ref, g_ref = nnfast.Objective(X, y, sizes, backend="loop")(theta)
+    np.testing.assert_allclose(results[0][1], g_ref, rtol=1e-10, atol=1e-13 * np.abs(g_ref).max())
+
+
 def test_prepared_data_pickles():
     import pickle
 

@@ -2,10 +2,11 @@
 
 For each block of 64 rows of X, while it is in cache, the kernel runs the
 forward pass of every layer, the output error, the backward deltas and the
-gradient accumulation into a slab.  The rows are cut into at most 8 chunks
-(a number that depends on m only), each with its own gradient slab; OpenMP
-threads take chunks dynamically and the slabs are summed in chunk order
-afterwards, so results are bitwise identical for any number of threads.
+gradient accumulation into a slab.  The rows are cut into chunks, 4 per core
+of the machine (a number that depends on the machine and on m, not on
+n_threads), each with its own gradient slab; OpenMP threads take chunks
+dynamically and the slabs are summed in chunk order afterwards, so on a given
+machine results are bitwise identical for any number of threads.
 
 The products go through register-tiled SIMD microkernels (nnf_simd.h),
 compiled for AVX-512F, AVX2+FMA and baseline SSE2/NEON and chosen at run
@@ -43,7 +44,7 @@ import numpy as np
 
 from .._losses import LOSSES
 from .._network import check_layer_sizes, layer_offsets, n_params
-from .._validation import check_n_threads
+from .._validation import check_n_threads, cpu_count
 from ._base import Backend
 
 from .._kernels import _fused
@@ -58,9 +59,12 @@ BLOCK_ROWS = 64
 #: below this many multiply-adds per evaluation (m * n_params), one thread is faster
 #: than waking a second one
 SERIAL_WORK = 200_000
-#: chunks of rows (each with its own gradient slab) that threads share out; fixed,
-#: so that results do not depend on the number of threads
-MAX_CHUNKS = 8
+#: chunks of rows (each with its own gradient slab) per core of the machine, which
+#: threads share out dynamically; they depend on the machine and on m, never on
+#: n_threads, so that results do not depend on the number of threads
+CHUNKS_PER_CORE = 4
+#: at most this many bytes of gradient slabs per call
+SLAB_BUDGET = 64 * 2**20
 #: deepest network the kernel takes (its per-block table of layers)
 MAX_LAYERS = 63
 
@@ -186,9 +190,12 @@ def _check_vector(name, v, n, dtype, writable=False):
         raise ValueError(f"{name} must be writeable")
 
 
-def _chunks_for(m, block):
-    """Chunks of rows with a gradient slab each: depends on m only, never on threads."""
-    return max(1, min(MAX_CHUNKS, -(-m // block)))
+def _chunks_for(m, block, n_par, itemsize):
+    """Chunks of rows with a gradient slab each: ``CHUNKS_PER_CORE`` per core of the
+    machine (so that every core can be used, and a slow thread can be made up for), at
+    most one per block and at most ``SLAB_BUDGET`` bytes of slabs; never from n_threads."""
+    by_memory = max(1, SLAB_BUDGET // max(1, n_par * itemsize))
+    return max(1, min(CHUNKS_PER_CORE * cpu_count(), -(-m // block), by_memory))
 
 
 def _threads_for(n_threads, m, n_par, n_chunks):
@@ -219,7 +226,7 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
     block = cache.block if cache is not None else BLOCK_ROWS
     XP = cache.XP if cache is not None else np.empty((0, 0, 0), dtype=dtype)
     layout = _layout(tuple(sizes), block)
-    n_chunks = _chunks_for(m, block)
+    n_chunks = _chunks_for(m, block, n_par, np.dtype(dtype).itemsize)
     threads = _threads_for(n_threads, m, n_par, n_chunks)
     # the transposed first layer only serves the forward from rows of X (no panels)
     WT = _pack_layers(theta, layout) if cache is None else np.zeros(1, dtype=dtype)
