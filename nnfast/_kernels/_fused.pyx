@@ -309,7 +309,7 @@ def fused_loss_grad(
     cdef Py_ssize_t L = sizes.shape[0] - 1
     cdef Py_ssize_t n_blocks = (m + block - 1) // block
     cdef Py_ssize_t c, blk, r0, nb, t, i, p, p0, p1
-    cdef Py_ssize_t n_pchunks = (n_params + 4095) // 4096
+    cdef Py_ssize_t piece, n_pchunks
     cdef bint need_grad = grad_out.shape[0] > 0
     cdef bint need_h = H.shape[0] > 0
     cdef double[::1] loss_parts = np.zeros(n_chunks * LOSS_STRIDE, dtype=np.float64)
@@ -324,6 +324,10 @@ def fused_loss_grad(
 
     if n_threads < 1 or not NNF_OPENMP:
         n_threads = 1
+    # the slabs' reduction is split over the parameters: a few pieces per thread, of at
+    # least 1024 parameters (the split does not change the order of the sums)
+    piece = max(1024, (n_params + 4 * n_threads - 1) // (4 * n_threads))
+    n_pchunks = (n_params + piece - 1) // piece
     # last line of defence (nnfast.backends._cython checks everything first)
     if L < 1 or L > 63 or woff.shape[0] != L or poff.shape[0] != L or hps.shape[0] != L:
         raise ValueError("inconsistent layer description")
@@ -377,8 +381,8 @@ def fused_loss_grad(
         # deterministic reduction of the slabs, in chunk order, split over the parameters
         if need_grad and n_chunks > 1:
             for p in prange(n_pchunks, schedule="static"):
-                p0 = p * 4096
-                p1 = p0 + 4096 if p0 + 4096 < n_params else n_params
+                p0 = p * piece
+                p1 = p0 + piece if p0 + piece < n_params else n_params
                 for i in range(p0, p1):
                     grad_out[i] = slabs[0, i]
                 for c in range(1, n_chunks):
