@@ -71,25 +71,26 @@ def parse_hidden(text):
 def parse_lambdas(text):
     """The λ values of ``--lambdas``: comma-separated, finite, >= 0, no repeats.
 
-    Raises ValueError (which ``nnfast.cli.main`` reports as one line, exit code 2,
-    also under ``python -m nnfast.cli``, where the module's UserError is a second class).
+    Raises UserError (one line and exit code 2 from ``nnfast.cli.main``).
     """
+    from ..cli import UserError
+
     parts = [part.strip() for part in str(text).split(",")]
     if not any(parts):
-        raise ValueError(f"--lambdas needs comma-separated values like 0,1,10,50, got {text!r}")
+        raise UserError(f"--lambdas needs comma-separated values like 0,1,10,50, got {text!r}")
     lams = []
     for part in parts:
         if not part:
-            raise ValueError(f"--lambdas has an empty value in {text!r}: use values like 0,1,10,50")
+            raise UserError(f"--lambdas has an empty value in {text!r}: use values like 0,1,10,50")
         try:
             lam = float(part)
         except ValueError:
-            raise ValueError(f"--lambdas values must be numbers like 0,1,10,50, got {part!r}"
+            raise UserError(f"--lambdas values must be numbers like 0,1,10,50, got {part!r}"
                             ) from None
         if not np.isfinite(lam) or lam < 0:
-            raise ValueError(f"--lambdas values must be finite and >= 0, got {part!r}")
+            raise UserError(f"--lambdas values must be finite and >= 0, got {part!r}")
         if lam in lams:
-            raise ValueError(f"--lambdas lists {part!r} twice")
+            raise UserError(f"--lambdas lists {part!r} twice")
         lams.append(lam)
     return lams
 
