@@ -352,3 +352,46 @@ def test_set_simd_level_validates():
     finally:
         _fused.set_simd_level(None)
     assert _fused.simd_level() == previous == SIMD_LEVELS[0]
+
+
+# ---------------------------------------------------------------- saturation
+
+def _saturating_problem(dtype, scale):
+    """Hidden and output logits from about -scale to +scale, many past exp's overflow."""
+    sizes = [5, 6, 3]
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-1, 1, (40, 5))
+    y = rng.integers(0, 3, 40)
+    theta = rng.uniform(-1, 1, nnfast.n_params(sizes)) * scale
+    return sizes, X.astype(dtype), y, theta.astype(dtype)
+
+
+@pytest.mark.parametrize("simd_level", SIMD_LEVELS, indirect=True)
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 900.0), (np.float32, 120.0)])
+def test_every_simd_path_saturates_to_exact_zero(simd_level, dtype, scale):
+    """Logits past exp's overflow give activations of exactly 0 and 1, as scipy's expit
+    does (the compiled exp once stopped at 3.3e-308 / 6e-39, so a saturated unit still
+    passed on a tiny gradient that the oracle does not have)."""
+    sizes, X, y, theta = _saturating_problem(dtype, scale)
+    h_ref = nnfast.predict_proba(theta, X, sizes, backend="numpy")
+    h = nnfast.predict_proba(theta, X, sizes, backend="cython")
+    assert np.any(h_ref == 0) and np.any(h_ref == 1)
+    np.testing.assert_array_equal(h == 0, h_ref == 0)
+    np.testing.assert_array_equal(h == 1, h_ref == 1)
+    J, g = nnfast.cost_grad(theta, X, y, sizes, backend="cython")
+    J_ref, g_ref = nnfast.cost_grad(theta, X, y, sizes, backend="numpy")
+    np.testing.assert_array_equal(g == 0, g_ref == 0)
+    np.testing.assert_allclose(J, J_ref, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+def test_gradient_check_passes_on_huge_inputs():
+    """Inputs scaled by 1e300 saturate every hidden unit: the check must pass as it
+    does for numpy (a 1e-308 floor on the sigmoid times 1e300 was a gradient of 1e-8)."""
+    sizes = [4, 5, 3]
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1, 1, (30, 4)) * 1e300
+    y = rng.integers(0, 3, 30)
+    for backend in ("numpy", "cython"):
+        report = nnfast.gradient_check(X=X, y=y, layer_sizes=sizes, backend=backend,
+                                       random_state=0)
+        assert report.passed, (backend, report)

@@ -74,29 +74,33 @@ static NNF_INLINE NNF_TGT VT FN(vmin)(VT a, VT b) { return a < b ? a : b; }
 static NNF_INLINE NNF_TGT VT FN(vmax)(VT a, VT b) { return a > b ? a : b; }
 #endif
 
-/* exp(x) for every lane: clamp, x = n ln2 + r with |r| <= ln2/2, Taylor
- * polynomial of e^r (degree 12 in double, 7 in float: truncation below
- * 2e-16 resp. 6e-9 relative), times 2^n built from the exponent bits.
- * n comes from the round-to-nearest "magic number" trick, so no float->int
- * conversion instruction is needed.  Inputs are clamped to a range where
- * 2^n is a normal number: exp(-708) ~ 3e-308 in double, exp(-87) ~ 2e-38. */
+/* exp(x) for every lane: x = n ln2 + r with |r| <= ln2/2, Taylor polynomial
+ * of e^r (degree 12 in double, 7 in float: truncation below 2e-16 resp. 6e-9
+ * relative), times 2^n built from exponent bits.  n comes from the
+ * round-to-nearest "magic number" trick, so no float->int conversion
+ * instruction is needed.  2^n is applied as 2^(n>>1) * 2^(n - (n>>1)), both
+ * normal numbers, so that exp overflows to +inf where libm's does (above
+ * ~709.78 in double, ~88.72 in float: sigmoid(z) = 1/(1 + exp(-z)) is then
+ * exactly 0, as scipy's expit) and goes through the subnormals to exactly 0
+ * below (~-745, ~-103).  x is clamped to [-746, 710] ([-104, 89]) only to
+ * keep n in range.  nnfast/backends/_numba_kernels.py computes the same. */
 static NNF_INLINE NNF_TGT VT FN(vexp)(VT x)
 {
 #if NNF_DOUBLE
-    const NNF_T lo = -708.0, hi = 708.0;
+    const NNF_T lo = -746.0, hi = 710.0;
     const NNF_T log2e = 1.4426950408889634, magic = 6755399441055744.0; /* 0x1.8p52 */
     const NNF_T ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
     const int mant = 52;
     const NNF_I bias = 1023;
 #else
-    const NNF_T lo = -87.0f, hi = 88.0f;
+    const NNF_T lo = -104.0f, hi = 89.0f;
     const NNF_T log2e = 1.44269504f, magic = 12582912.0f; /* 0x1.8p23 */
     const NNF_T ln2hi = 0.693359375f, ln2lo = -2.12194440e-4f;
     const int mant = 23;
     const NNF_I bias = 127;
 #endif
-    VT t, n, r, p;
-    VIT ti, mi, si;
+    VT t, n, r, p, t2;
+    VIT ti, mi, hi_i, si;
     NNF_T magic_v = magic;
     NNF_I magic_bits;
     x = FN(vmax)(FN(vmin)(x, FN(vset1)(hi)), FN(vset1)(lo));
@@ -129,9 +133,12 @@ static NNF_INLINE NNF_TGT VT FN(vexp)(VT x)
     memcpy(&magic_bits, &magic_v, sizeof magic_bits);
     memcpy(&ti, &t, sizeof ti);
     mi = ti - magic_bits;                 /* n as an integer */
-    si = (mi + bias) << mant;             /* bits of 2^n */
+    hi_i = mi >> 1;                       /* n = hi_i + (n - hi_i), each half in range */
+    si = (hi_i + bias) << mant;           /* bits of 2^hi_i */
     memcpy(&t, &si, sizeof t);
-    return p * t;
+    si = (mi - hi_i + bias) << mant;      /* bits of 2^(n - hi_i) */
+    memcpy(&t2, &si, sizeof t2);
+    return p * t * t2;
 }
 
 static NNF_INLINE NNF_TGT NNF_T FN(hsum)(VT v)
