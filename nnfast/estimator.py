@@ -116,12 +116,20 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         hidden = self.hidden_layer_sizes
         if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
             hidden = (hidden,)
+        if isinstance(hidden, (str, bytes)):
+            hidden = None  # iterable, but never sizes
         try:
             hidden = tuple(hidden)
         except TypeError:
-            raise TypeError(f"hidden_layer_sizes must be a tuple of positive integers, got "
-                            f"{self.hidden_layer_sizes!r}") from None
-        return hidden
+            raise TypeError(f"hidden_layer_sizes must be a tuple of positive integers such as "
+                            f"(25,), got {self.hidden_layer_sizes!r}") from None
+        for i, units in enumerate(hidden):
+            if isinstance(units, (bool, np.bool_)) or not isinstance(units, numbers.Integral):
+                raise TypeError(f"hidden_layer_sizes[{i}] must be an integer, got {units!r} "
+                                f"({type(units).__name__})")
+            if units < 1:
+                raise ValueError(f"hidden_layer_sizes[{i}] must be at least 1, got {units}")
+        return tuple(int(units) for units in hidden)
 
     def _dtypes(self):
         if self.dtype is None:
@@ -141,15 +149,19 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : NNClassifier
         """
+        from ._network import check_network_memory
         from .training import train
 
+        hidden = self._hidden()  # before the data: a bad size is reported as such
         X, y = validate_data(self, X, y, dtype=self._dtypes(), y_numeric=False)
         check_classification_targets(y)
         encoder = LabelEncoder()
         y_idx = encoder.fit_transform(y)
         self.classes_ = encoder.classes_
         n_out = max(len(self.classes_), 1)
-        sizes = (X.shape[1], *self._hidden(), n_out)
+        sizes = (X.shape[1], *hidden, n_out)
+        check_network_memory(sizes, X.shape[0], X.dtype.itemsize,
+                             what=f"hidden_layer_sizes {hidden} (network {list(sizes)})")
         if n_out == 1:
             targets = np.ones((X.shape[0], 1))
         else:

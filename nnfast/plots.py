@@ -156,9 +156,12 @@ def plot_hidden_units(theta, layer_sizes, image_shape=None, order=None, n=25, pa
     -------
     fig : matplotlib.figure.Figure
     """
-    from ._network import unpack
+    from ._network import check_layer_sizes, n_params, unpack
+    from ._validation import check_theta
 
-    theta1 = unpack(np.asarray(theta, dtype=np.float64), layer_sizes)[0][:, 1:]
+    sizes = check_layer_sizes(layer_sizes)
+    theta = check_theta(theta, n_params(sizes), np.float64, sizes)
+    theta1 = unpack(theta, sizes)[0][:, 1:]
     shape, order = image_layout(theta1.shape[1], image_shape, order)
     k = min(int(n), theta1.shape[0])
     cols = math.ceil(math.sqrt(k))
