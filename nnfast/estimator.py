@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numbers
+import re
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -153,8 +155,11 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         from .training import train
 
         hidden = self._hidden()  # before the data: a bad size is reported as such
-        X, y = validate_data(self, X, y, dtype=self._dtypes(), y_numeric=False)
-        check_classification_targets(y)
+        with _naming("X"):  # X alone first, so that its own errors say "X"
+            validate_data(self, X, dtype=self._dtypes())
+        with _naming("y"):
+            X, y = validate_data(self, X, y, dtype=self._dtypes(), y_numeric=False)
+            check_classification_targets(y)
         encoder = LabelEncoder()
         y_idx = encoder.fit_transform(y)
         self.classes_ = encoder.classes_
@@ -205,7 +210,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         from .api import predict_proba
 
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        with _naming("X"):
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return predict_proba(self.theta_, X, self.layer_sizes_, backend=self.backend,
                              n_threads=self.n_threads, dtype=self.dtype_)
 
@@ -248,6 +254,24 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+@contextmanager
+def _naming(argument):
+    """Re-raise scikit-learn's ValueError/TypeError with ``argument`` named when it is not.
+
+    scikit-learn's checks say "Found array with 0 sample(s)" or "Complex data not
+    supported" without saying which argument; the original text is kept (its own
+    test suite matches it).
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        message = str(exc)
+        if re.search(rf"\b{argument}\b", message):
+            raise
+        kind = TypeError if isinstance(exc, TypeError) else ValueError
+        raise kind(f"{argument}: {message}") from exc
 
 
 def _seed(random_state):
