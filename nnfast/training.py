@@ -651,6 +651,18 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
     Returns
     -------
     result : TrainResult
+        ``print(result)`` gives :meth:`TrainResult.summary`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad argument (named in the message); ``theta0`` goes through the same
+        checks as every ``theta``.  Also a ValueError when the cost or gradient at
+        the starting point is not finite, or its squared norm overflows: the
+        message names ``lam`` when it is λ's size that makes the L2 penalty
+        overflow, else the weights or the scale of X.  Divergence *during*
+        training is not an error: it stops with a :attr:`TrainResult.stop_reason`
+        and keeps the last finite parameters.
 
     Examples
     --------

@@ -61,6 +61,19 @@ def assert_clear_error(call, argument, inputs):
         assert same(now, then), f"an input was modified by a call that failed with: {message}"
 
 
+def entry_points(theta, X, y, sizes=SIZES):
+    """name -> call() of every public function that takes data and layer sizes."""
+    return {
+        "cost": lambda: nnfast.cost(theta, X, y, sizes, **FAST),
+        "cost_grad": lambda: nnfast.cost_grad(theta, X, y, sizes, **FAST),
+        "predict": lambda: nnfast.predict(theta, X, sizes, **FAST),
+        "predict_proba": lambda: nnfast.predict_proba(theta, X, sizes, **FAST),
+        "Objective": lambda: nnfast.Objective(X, y, sizes, **FAST),
+        "train": lambda: nnfast.train(X, y, sizes, **QUICK),
+        "validation_curve": lambda: validation_curve(X, y, sizes, lams=(0,), **QUICK),
+    }
+
+
 # ---------------------------------------------------------------------------------------
 # theta
 
@@ -144,14 +157,7 @@ def test_bad_X_is_refused_by_every_entry_point(X):
     _, _, theta = problem()
     rows = len(X) if isinstance(X, list) or np.ndim(X) == 2 else M
     y = np.arange(rows) % 2  # valid labels for as many rows: X is what is bad
-    calls = [lambda: nnfast.cost(theta, X, y, SIZES, **FAST),
-             lambda: nnfast.cost_grad(theta, X, y, SIZES, **FAST),
-             lambda: nnfast.predict(theta, X, SIZES, **FAST),
-             lambda: nnfast.predict_proba(theta, X, SIZES, **FAST),
-             lambda: nnfast.Objective(X, y, SIZES, **FAST),
-             lambda: nnfast.train(X, y, SIZES, **QUICK),
-             lambda: validation_curve(X, y, SIZES, lams=(0,), **QUICK)]
-    for call in calls:
+    for call in entry_points(theta, X, y).values():
         assert_clear_error(call, "X", [X, y, theta])
     assert_clear_error(lambda: nnfast.train(X_GOOD, np.arange(M) % 2, SIZES, validation=(X, y),
                                             **QUICK), "X_val", [X, y])
@@ -186,15 +192,13 @@ bad_ys = st.one_of(
 @given(y=bad_ys)
 def test_bad_y_is_refused_by_every_entry_point(y):
     X, _, theta = problem()
-    calls = [lambda: nnfast.cost(theta, X, y, SIZES, **FAST),
-             lambda: nnfast.cost_grad(theta, X, y, SIZES, **FAST),
-             lambda: nnfast.Objective(X, y, SIZES, **FAST),
-             lambda: nnfast.train(X, y, SIZES, **QUICK),
-             lambda: nnfast.train(X, y, SIZES, method="sgd", **QUICK),
-             lambda: validation_curve(X, y, SIZES, lams=(0,), **QUICK),
-             lambda: nnfast.train(X, Y_GOOD, SIZES, validation=(X, y), **QUICK)]
-    for i, call in enumerate(calls):
-        assert_clear_error(call, "y_val" if i == len(calls) - 1 else "y", [X, y, theta])
+    calls = dict(entry_points(theta, X, y),
+                 sgd=lambda: nnfast.train(X, y, SIZES, method="sgd", **QUICK))
+    for name, call in calls.items():
+        if not name.startswith("predict"):  # they take no labels
+            assert_clear_error(call, "y", [X, y, theta])
+    assert_clear_error(lambda: nnfast.train(X, Y_GOOD, SIZES, validation=(X, y), **QUICK),
+                       "y_val", [X, y])
 
 
 # ---------------------------------------------------------------------------------------
@@ -213,14 +217,7 @@ def test_bad_layer_sizes_are_refused_by_every_entry_point(position, unit):
     sizes = list(SIZES)
     sizes[position] = unit
     huge = isinstance(unit, int) and not isinstance(unit, bool) and unit > 0
-    calls = [lambda: nnfast.cost(theta, X, y, sizes, **FAST),
-             lambda: nnfast.cost_grad(theta, X, y, sizes, **FAST),
-             lambda: nnfast.predict(theta, X, sizes, **FAST),
-             lambda: nnfast.predict_proba(theta, X, sizes, **FAST),
-             lambda: nnfast.Objective(X, y, sizes, **FAST),
-             lambda: nnfast.train(X, y, sizes, **QUICK),
-             lambda: validation_curve(X, y, sizes, lams=(0,), **QUICK),
-             lambda: nnfast.init_theta(sizes)]
+    calls = list(entry_points(theta, X, y, sizes).values()) + [lambda: nnfast.init_theta(sizes)]
     for call in calls:
         assert_clear_error(call, "layer_sizes", [X, y, theta, sizes])
     if position == 1:  # the estimator's own argument is the hidden part
