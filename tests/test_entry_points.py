@@ -172,3 +172,17 @@ def test_memory_estimate_is_a_lower_bound_that_admits_real_networks(monkeypatch)
     monkeypatch.setattr(_network, "available_memory", lambda: 1 << 30)
     with pytest.raises(ValueError, match=r"100,000,000 parameters"):
         _network.check_network_memory((99_999_999, 1), 10)
+
+
+def test_small_networks_do_not_read_the_free_memory(monkeypatch):
+    # a mini-batch method builds an Objective per batch: no /proc read for each
+    from nnfast import _network
+
+    reads = []
+    monkeypatch.setattr(_network, "available_memory", lambda: reads.append(1) or 1 << 40)
+    nnfast.Objective(np.zeros((64, 64)), np.zeros(64, dtype=int), [64, 25, 10], **FAST)
+    assert reads == []
+    _network.check_network_memory((784, 100, 10), 60000)  # about 6 MB: not compared
+    assert reads == []
+    _network.check_network_memory((784, 10 ** 5, 10), 60000)  # about 1.2 GB: compared
+    assert len(reads) == 1
