@@ -14,7 +14,9 @@ LOSSES = ("cross_entropy", "squared_error")
 
 
 def check_loss(loss: str) -> str:
-    if loss not in LOSSES:
+    """``loss`` if it names one of :data:`LOSSES`; the ValueError lists them."""
+    # the isinstance test first: ``array in LOSSES`` would compare elementwise and fail
+    if not isinstance(loss, str) or loss not in LOSSES:
         raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
     return loss
 

@@ -46,6 +46,88 @@ def check_layer_sizes(layer_sizes) -> Tuple[int, ...]:
     return tuple(sizes)
 
 
+def available_memory() -> int:
+    """Bytes of memory available to new allocations (psutil's figure, else the OS's free pages).
+
+    Falls back to 1 TiB when neither can be read, so that only absurd requests are refused.
+    """
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # psutil is optional (dask brings it); any failure means "unknown"
+        pass
+    import os
+
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40
+
+
+def _gib(n_bytes) -> str:
+    return f"{n_bytes / 2 ** 30:,.1f} GiB"
+
+
+#: rows a fused backend works on at a time: every evaluation needs at least this many
+#: rows of each layer's activations at once
+_MIN_BLOCK_ROWS = 64
+
+
+#: needs below this are not compared with the free memory (any machine has it)
+_ALWAYS_FITS = 64 << 20
+
+
+def check_network_memory(layer_sizes, m: int = 0, itemsize: int = 8, param_vectors: int = 2,
+                         what=None) -> None:
+    """Refuse a network whose parameters or per-call buffers cannot fit in memory.
+
+    The estimate is a lower bound of what one evaluation allocates, so a
+    network that is refused could not have run: the parameter vector and a
+    gradient of the same length (float64), the ``(m, n_out)`` targets, and the
+    activations of at least 64 rows of every layer.  It is compared with the
+    memory available now (:func:`available_memory`), before anything is
+    allocated, instead of letting NumPy fail half-way with a bare MemoryError.
+
+    Parameters
+    ----------
+    layer_sizes : tuple of int
+        Already validated by :func:`check_layer_sizes`.
+    m : int, default 0
+        Number of examples (0: the parameters alone, as in :func:`init_theta`).
+    itemsize : int, default 8
+        Bytes per value of the working dtype.
+    param_vectors : int, default 2
+        New parameter-length vectors the caller allocates (2 for an evaluation,
+        1 for :func:`init_theta`, 0 for a forward pass with given weights).
+    what : str, optional
+        How the sizes are named in the message (default ``"layer_sizes [...]"``;
+        the estimator says ``"hidden_layer_sizes (...)"``).
+
+    Raises
+    ------
+    ValueError
+        When the lower bound exceeds the available memory.
+    """
+    sizes = tuple(layer_sizes)
+    n = n_params(sizes)
+    params = param_vectors * 8 * n
+    targets = itemsize * m * sizes[-1]
+    work = itemsize * min(m, _MIN_BLOCK_ROWS) * sum(sizes[1:])
+    need = params + targets + work
+    if need <= _ALWAYS_FITS:
+        return  # reading the free memory costs ~20 µs, a tenth of a mini-batch Objective
+    free = available_memory()
+    if need > free:
+        what = what or f"layer_sizes {list(sizes)}"
+        raise ValueError(
+            f"{what} is too large for this machine: {n:,} parameters"
+            + (f" and {m:,} examples" if m else "")
+            + f" need at least {_gib(need)} of memory, but {_gib(free)} is available; "
+            "use smaller layers"
+        )
+
+
 def layer_offsets(layer_sizes: Sequence[int]) -> Offsets:
     """``(start, end, shape)`` of each weight matrix inside ``theta``.
 
@@ -144,6 +226,7 @@ def init_theta(layer_sizes, epsilon=0.12, random_state=None, dtype=np.float64) -
     theta : ndarray of shape (n_params,)
     """
     sizes = check_layer_sizes(layer_sizes)
+    check_network_memory(sizes, param_vectors=1)
     rng = np.random.default_rng(random_state)
     offsets = layer_offsets(sizes)
     theta = np.empty(n_params(sizes), dtype=np.float64)

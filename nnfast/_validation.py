@@ -40,7 +40,7 @@ def check_X(X, n_in: int, dtype=None, name: str = "X") -> np.ndarray:
     -------
     X : ndarray of shape (m, n_in); a copy only if the layout or dtype had to change.
     """
-    X = np.asarray(X)
+    X = as_array(X, name)
     if X.dtype.kind in "iub":
         raise TypeError(
             f"{name} must hold floating-point values, got dtype {X.dtype}; convert it "
@@ -67,7 +67,7 @@ def check_X(X, n_in: int, dtype=None, name: str = "X") -> np.ndarray:
     return X
 
 
-def check_targets(y, m: int, n_out: int, dtype) -> np.ndarray:
+def check_targets(y, m: int, n_out: int, dtype, name: str = "y", x_name: str = "X") -> np.ndarray:
     """Turn labels or a target matrix into a (m, n_out) target matrix.
 
     Parameters
@@ -79,25 +79,27 @@ def check_targets(y, m: int, n_out: int, dtype) -> np.ndarray:
         With one output: the targets in [0, 1], of shape (m,) or (m, 1).
     m, n_out : int
     dtype : working dtype
+    name, x_name : str
+        How ``y`` and the matching ``X`` are named in the messages.
 
     Returns
     -------
     Y : ndarray of shape (m, n_out), dtype ``dtype``, C-contiguous (always new)
     """
-    y = np.asarray(y)
+    y = as_array(y, name)
     if y.dtype.kind not in "fiub":
-        raise TypeError(f"y must be numeric, got dtype {y.dtype}")
+        raise TypeError(f"{name} must be numeric (class indices or targets), got dtype {y.dtype}")
     as_matrix = (y.ndim == 2 and y.shape[1] == n_out and n_out > 1) or (
         n_out == 1 and y.ndim in (1, 2) and y.size == y.shape[0])
     if as_matrix:
         if y.shape[0] != m:
-            raise ValueError(f"y has {y.shape[0]} rows but X has {m}")
+            raise ValueError(f"{name} has {y.shape[0]} rows but {x_name} has {m}")
         Y = np.array(y.reshape(m, n_out), dtype=dtype, order="C")
         if not np.isfinite(Y).all():
-            raise ValueError("y contains NaN or inf")
+            raise ValueError(f"{name} contains NaN or inf")
         if Y.min() < 0 or Y.max() > 1:
             raise ValueError(
-                f"y as targets of shape ({m}, {n_out}) must hold values in [0, 1] "
+                f"{name} as targets of shape ({m}, {n_out}) must hold values in [0, 1] "
                 f"(one-hot rows), got values in [{Y.min()}, {Y.max()}]"
             )
         return Y
@@ -105,17 +107,17 @@ def check_targets(y, m: int, n_out: int, dtype) -> np.ndarray:
         y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(
-            f"y must be class indices of shape ({m},) or a target matrix of shape "
+            f"{name} must be class indices of shape ({m},) or a target matrix of shape "
             f"({m}, {n_out}), got shape {y.shape}"
         )
     if y.shape[0] != m:
-        raise ValueError(f"y has {y.shape[0]} labels but X has {m} rows")
+        raise ValueError(f"{name} has {y.shape[0]} labels but {x_name} has {m} rows")
     if y.dtype.kind == "f" and (not np.isfinite(y).all() or np.any(y != np.round(y))):
-        raise ValueError("y as class indices must hold whole numbers")
+        raise ValueError(f"{name} as class indices must hold whole numbers")
     y = y.astype(np.int64)
     if y.min() < 0 or y.max() >= n_out:
         raise ValueError(
-            f"y holds class indices in [{y.min()}, {y.max()}] but the network has "
+            f"{name} holds class indices in [{y.min()}, {y.max()}] but the network has "
             f"{n_out} outputs, so they must lie in [0, {n_out - 1}]"
             + ("; ex4 labels 1..10 map to 0..9 with nnfast.datasets.load_ex4_data"
                if y.max() == n_out else "")
@@ -125,36 +127,87 @@ def check_targets(y, m: int, n_out: int, dtype) -> np.ndarray:
     return Y
 
 
-def check_theta(theta, n_params: int, dtype, layer_sizes=None) -> np.ndarray:
-    """Validate a parameter vector; return it C-contiguous in ``dtype``.
+def as_array(value, name: str) -> np.ndarray:
+    """``np.asarray(value)``, with NumPy's own complaints about ragged input naming ``name``."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects NumPy cannot convert
+        raise ValueError(f"{name} must be a rectangular numeric array, got {type(value).__name__} "
+                         f"that NumPy cannot convert ({exc})") from None
 
-    Parameters
-    ----------
-    theta : array-like of shape (n_params,)
+
+def check_theta_shape(theta, n_params: int, layer_sizes=None, name: str = "theta") -> np.ndarray:
+    """The structural part of :func:`check_theta`: real dtype, flat, the right length.
+
+    Cheap (no conversion, no pass over the values), so the one-shot functions
+    run it before anything sized by ``layer_sizes`` is allocated.
+
+    Returns
+    -------
+    theta : ndarray of shape (n_params,), as given (not converted)
     """
-    theta = np.asarray(theta)
-    if theta.dtype.kind not in "fiu" or theta.dtype.kind == "b":
-        raise TypeError(f"theta must be a float vector, got dtype {theta.dtype}")
+    theta = as_array(theta, name)
+    if theta.dtype.kind not in "fiu":
+        what = "complex" if theta.dtype.kind == "c" else str(theta.dtype)
+        raise TypeError(f"{name} must be a float vector (real numbers), got dtype {what}"
+                        + (f"; pass {name}.real if the imaginary part is meant to be dropped"
+                           if theta.dtype.kind == "c" else ""))
     if theta.ndim != 1:
         raise ValueError(
-            f"theta must be a flat vector of length {n_params}, got shape {theta.shape}; "
+            f"{name} must be a flat vector of length {n_params}, got shape {theta.shape}; "
             "use nnfast.pack([Theta1, Theta2, ...]) to unroll weight matrices"
         )
     if theta.shape[0] != n_params:
         where = f" for layer_sizes {list(layer_sizes)}" if layer_sizes is not None else ""
-        raise ValueError(f"theta has length {theta.shape[0]}, expected {n_params}{where}")
-    theta = np.ascontiguousarray(theta, dtype=dtype)
-    if not np.isfinite(theta).all():
-        raise ValueError(f"theta contains NaN or inf (first at index {int(np.argmax(~np.isfinite(theta)))})")
+        raise ValueError(f"{name} has length {theta.shape[0]}, expected {n_params}{where}")
     return theta
 
 
-def check_lam(lam) -> float:
+def check_theta(theta, n_params: int, dtype, layer_sizes=None, name: str = "theta") -> np.ndarray:
+    """Validate a parameter vector; return it C-contiguous in ``dtype``.
+
+    The one checker of every entry point that takes weights (the one-shot
+    functions, :class:`nnfast.Objective` calls, ``train``'s ``theta0``, the
+    plots), so that they accept and refuse the same things.
+
+    Parameters
+    ----------
+    theta : array-like of shape (n_params,)
+        Real numbers: float, or integer (converted to ``dtype``).  Complex, boolean,
+        object or string arrays, other shapes, NaN and inf are refused.
+    n_params : int
+        Expected length (``nnfast.n_params(layer_sizes)``).
+    dtype : float64 or float32
+        Working dtype of the result.
+    layer_sizes : sequence of int, optional
+        Named in the length error.
+    name : str, default "theta"
+        Argument name used in the messages (``"theta0"`` for ``train``).
+
+    Returns
+    -------
+    theta : ndarray of shape (n_params,), ``dtype``; ``theta`` itself when it
+        already is one (never written to), else a converted copy.
+    """
+    theta = check_theta_shape(theta, n_params, layer_sizes, name)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf: refused below
+        converted = np.ascontiguousarray(theta, dtype=dtype)
+    if not np.isfinite(converted).all():
+        first = int(np.argmax(~np.isfinite(converted)))
+        overflow = np.isfinite(theta[first]) if theta.dtype.kind == "f" else True
+        raise ValueError(f"{name} contains NaN or inf (first at index {first})" + (
+            f"; its value {theta[first]!r} does not fit in {converted.dtype}" if overflow else ""))
+    return converted
+
+
+def check_lam(lam, name: str = "lam") -> float:
+    """λ, the L2 strength: a finite real number >= 0 (0 turns regularisation off)."""
     if isinstance(lam, (bool, np.bool_)) or not isinstance(lam, numbers.Real):
-        raise TypeError(f"lam must be a real number, got {lam!r}")
+        raise TypeError(f"{name} must be a real number >= 0 (the L2 strength λ), got {lam!r} "
+                        f"({type(lam).__name__})")
     lam = float(lam)
     if not (lam >= 0 and np.isfinite(lam)):
-        raise ValueError(f"lam must be finite and >= 0, got {lam}")
+        raise ValueError(f"{name} must be finite and >= 0 (the L2 strength λ), got {lam}")
     return lam
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._network import check_layer_sizes, layer_offsets, n_params
-from ._validation import check_n_threads, check_theta, check_X
+from ._network import check_layer_sizes, check_network_memory, layer_offsets, n_params
+from ._validation import check_n_threads, check_theta, check_theta_shape, check_X
 from .backends import get_backend
 from .objective import Objective
 
@@ -41,15 +41,26 @@ def cost_grad(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy", backend="
     >>> round(J, 6)  # two outputs at h = 0.5: 2 log 2
     1.386294
     """
-    return Objective(X, y, layer_sizes, lam=lam, loss=loss, backend=backend,
-                     n_threads=n_threads, dtype=dtype)(theta)
+    return _objective_for(theta, X, y, layer_sizes, lam, loss, backend, n_threads, dtype)(theta)
 
 
 def cost(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy", backend="auto",
          n_threads=None, dtype=None) -> float:
     """The regularised cost J alone; arguments as for :func:`cost_grad`."""
-    return Objective(X, y, layer_sizes, lam=lam, loss=loss, backend=backend,
-                     n_threads=n_threads, dtype=dtype).cost(theta)
+    return _objective_for(theta, X, y, layer_sizes, lam, loss, backend, n_threads,
+                          dtype).cost(theta)
+
+
+def _objective_for(theta, X, y, layer_sizes, lam, loss, backend, n_threads, dtype):
+    """An :class:`Objective` for one call, built only once ``theta`` fits ``layer_sizes``.
+
+    Checking theta's length first means a wrong ``layer_sizes`` is reported as
+    a mismatch with the given weights, before anything of its size is allocated.
+    """
+    sizes = check_layer_sizes(layer_sizes)
+    check_theta_shape(theta, n_params(sizes), sizes)
+    return Objective(X, y, sizes, lam=lam, loss=loss, backend=backend, n_threads=n_threads,
+                     dtype=dtype)
 
 
 def predict_proba(theta, X, layer_sizes, backend="auto", n_threads=None, dtype=None):
@@ -62,8 +73,10 @@ def predict_proba(theta, X, layer_sizes, backend="auto", n_threads=None, dtype=N
         of a sigmoid network need not sum to one).
     """
     sizes = check_layer_sizes(layer_sizes)
+    check_theta_shape(theta, n_params(sizes), sizes)
     X = check_X(X, sizes[0], dtype)
     theta = check_theta(theta, n_params(sizes), X.dtype, sizes)
+    check_network_memory(sizes, X.shape[0], X.dtype.itemsize, param_vectors=0)
     return get_backend(backend).forward(theta, layer_offsets(sizes), X, check_n_threads(n_threads))
 
 

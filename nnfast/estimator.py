@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numbers
+import re
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -116,12 +118,20 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         hidden = self.hidden_layer_sizes
         if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
             hidden = (hidden,)
+        if isinstance(hidden, (str, bytes)):
+            hidden = None  # iterable, but never sizes
         try:
             hidden = tuple(hidden)
         except TypeError:
-            raise TypeError(f"hidden_layer_sizes must be a tuple of positive integers, got "
-                            f"{self.hidden_layer_sizes!r}") from None
-        return hidden
+            raise TypeError(f"hidden_layer_sizes must be a tuple of positive integers such as "
+                            f"(25,), got {self.hidden_layer_sizes!r}") from None
+        for i, units in enumerate(hidden):
+            if isinstance(units, (bool, np.bool_)) or not isinstance(units, numbers.Integral):
+                raise TypeError(f"hidden_layer_sizes[{i}] must be an integer, got {units!r} "
+                                f"({type(units).__name__})")
+            if units < 1:
+                raise ValueError(f"hidden_layer_sizes[{i}] must be at least 1, got {units}")
+        return tuple(int(units) for units in hidden)
 
     def _dtypes(self):
         if self.dtype is None:
@@ -141,15 +151,22 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : NNClassifier
         """
+        from ._network import check_network_memory
         from .training import train
 
-        X, y = validate_data(self, X, y, dtype=self._dtypes(), y_numeric=False)
-        check_classification_targets(y)
+        hidden = self._hidden()  # before the data: a bad size is reported as such
+        with _naming("X"):  # X alone first, so that its own errors say "X"
+            validate_data(self, X, dtype=self._dtypes())
+        with _naming("y"):
+            X, y = validate_data(self, X, y, dtype=self._dtypes(), y_numeric=False)
+            check_classification_targets(y)
         encoder = LabelEncoder()
         y_idx = encoder.fit_transform(y)
         self.classes_ = encoder.classes_
         n_out = max(len(self.classes_), 1)
-        sizes = (X.shape[1], *self._hidden(), n_out)
+        sizes = (X.shape[1], *hidden, n_out)
+        check_network_memory(sizes, X.shape[0], X.dtype.itemsize,
+                             what=f"hidden_layer_sizes {hidden} (network {list(sizes)})")
         if n_out == 1:
             targets = np.ones((X.shape[0], 1))
         else:
@@ -193,7 +210,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         from .api import predict_proba
 
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        with _naming("X"):
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return predict_proba(self.theta_, X, self.layer_sizes_, backend=self.backend,
                              n_threads=self.n_threads, dtype=self.dtype_)
 
@@ -236,6 +254,24 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+@contextmanager
+def _naming(argument):
+    """Re-raise scikit-learn's ValueError/TypeError with ``argument`` named when it is not.
+
+    scikit-learn's checks say "Found array with 0 sample(s)" or "Complex data not
+    supported" without saying which argument; the original text is kept (its own
+    test suite matches it).
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        message = str(exc)
+        if re.search(rf"\b{argument}\b", message):
+            raise
+        kind = TypeError if isinstance(exc, TypeError) else ValueError
+        raise kind(f"{argument}: {message}") from exc
 
 
 def _seed(random_state):

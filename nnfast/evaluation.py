@@ -129,6 +129,12 @@ class Evaluation:
     scores: dict
     cost: Optional[float] = None
 
+    def __repr__(self):
+        # the report and the confusion matrix are in the attributes and in str()
+        return (f"Evaluation(accuracy={self.accuracy:.4f}, classes={len(self.labels)}, "
+                f"examples={int(np.sum(self.confusion))}"
+                + (f", cost={self.cost:.6g}" if self.cost is not None else "") + ")")
+
     def __str__(self):
         text = f"accuracy: {100 * self.accuracy:.2f}%"
         if self.cost is not None:

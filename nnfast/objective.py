@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._losses import check_loss
-from ._network import check_layer_sizes, layer_offsets, n_params
+from ._network import check_layer_sizes, check_network_memory, layer_offsets, n_params
 from ._validation import check_lam, check_n_threads, check_targets, check_theta, check_X
 from .backends import get_backend
 
@@ -133,6 +133,8 @@ class Objective(ObjectiveCalls):
         X = check_X(X, self.layer_sizes[0], dtype)
         self.dtype = X.dtype
         self.m = X.shape[0]
+        # before the targets, the mask and the backend's layout are allocated
+        check_network_memory(self.layer_sizes, self.m, self.dtype.itemsize)
         Y = check_targets(y, self.m, self.layer_sizes[-1], self.dtype)
         self._data = self.backend.prepare(X, Y)
         self._mask = l2_mask(self.layer_sizes)

@@ -29,11 +29,11 @@ from typing import Any, Callable, List, Optional
 
 import numpy as np
 
-from ._network import check_layer_sizes, init_theta, n_params
-from ._validation import check_targets, check_X
+from ._network import check_layer_sizes, check_network_memory, init_theta, n_params
+from ._validation import check_lam, check_targets, check_theta, check_X
 from .backends import Backend, optimizer_blas_limit
 from .backends._base import blas_threads
-from .objective import Objective
+from .objective import Objective, l2_mask
 
 __all__ = ["train", "TrainResult", "IterationInfo", "validation_curve", "ValidationCurve",
            "METHODS"]
@@ -74,7 +74,7 @@ class IterationInfo:
     """
 
     iteration: int
-    theta: np.ndarray
+    theta: np.ndarray = field(repr=False)
     cost: float
     val_cost: Optional[float]
     val_accuracy: Optional[float]
@@ -99,6 +99,9 @@ class TrainResult:
     val_cost_history, val_accuracy_history : ndarray of shape (n_iter + 1,) or None
         Unregularised cost (the same stable loss as training) and accuracy on
         the validation set.
+    train_accuracy : float or None
+        Accuracy of :attr:`theta` on the training data (None when trained on a
+        dask cluster, where the data is not local).
     n_iter : int
         Completed iterations (see the module docstring for what one is).
     n_evals : int
@@ -137,6 +140,17 @@ class TrainResult:
     dtype: str
     random_state: Any = None
     optimizer_result: Any = field(default=None, repr=False)
+    train_accuracy: Optional[float] = None
+
+    def __repr__(self):
+        # the arrays (thousands of weights) stay in the attributes; a repr is one line
+        return (f"TrainResult(method={self.method!r}, layer_sizes={list(self.layer_sizes)}, "
+                f"lam={self.lam:g}, n_iter={self.n_iter}, n_evals={self.n_evals}, "
+                f"final_cost={self.final_cost:.6g}, converged={self.converged}, "
+                f"wall_time={self.wall_time:.2f}s)")
+
+    def __str__(self):
+        return self.summary()
 
     @property
     def final_cost(self) -> float:
@@ -159,7 +173,10 @@ class TrainResult:
         return float(np.mean(self.predict(X, best) == np.asarray(y)))
 
     def summary(self) -> str:
-        """A few lines: method, iterations, evaluations, cost, stop reason, time."""
+        """A few lines: method, iterations, evaluations, time, cost, accuracy, stop reason.
+
+        This is what ``print(result)`` shows.
+        """
         lines = [
             f"method {self.method}, layer sizes {list(self.layer_sizes)}, lambda {self.lam:g}, "
             f"loss {self.loss}, backend {self.backend}, dtype {self.dtype}",
@@ -169,6 +186,8 @@ class TrainResult:
             f"cost {self.cost_history[0]:.6f} -> {self.final_cost:.6f}"
             f" (best at iteration {self.best_iteration})",
         ]
+        if self.train_accuracy is not None:
+            lines.append(f"training accuracy {100 * self.train_accuracy:.2f}%")
         if self.val_accuracy_history is not None:
             lines.append(f"validation: cost {self.val_cost_history[-1]:.6f}, accuracy "
                          f"{100 * self.val_accuracy_history[-1]:.2f}%")
@@ -234,29 +253,62 @@ class _Stop(Exception):
 # the bookkeeping shared by every method
 
 
+def _class_of_targets(Y) -> np.ndarray:
+    """Class of each target row, shape (m,): the hot unit, or ``Y > 0.5`` for one output."""
+    return np.argmax(Y, axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0.5)
+
+
+def _forward_accuracy(objective, theta, X, classes) -> float:
+    """Fraction of the rows of ``X`` whose predicted class is ``classes``, one forward pass."""
+    h = objective.backend.forward(np.ascontiguousarray(theta, dtype=objective.dtype),
+                                  objective.offsets, X, objective.n_threads)
+    return float(np.mean(_class_of_targets(h) == classes))
+
+
 class _Validation:
-    """Unregularised cost and accuracy on a validation set.
+    """Unregularised cost and accuracy on a validation (or any fixed) data set.
 
     The cost comes from an :class:`Objective` with ``lam=0`` built once (the
     same stable loss as training, on the same backend); the accuracy from one
-    forward pass.
+    forward pass.  ``names`` are the arguments named in error messages.
     """
 
-    def __init__(self, X_val, y_val, sizes, loss, backend, n_threads, dtype):
-        self.X = check_X(X_val, sizes[0], dtype, name="X_val")
-        self.objective = Objective(self.X, y_val, sizes, lam=0.0, loss=loss, backend=backend,
+    def __init__(self, X_val, y_val, sizes, loss, backend, n_threads, dtype,
+                 names=("X_val", "y_val")):
+        self.X = check_X(X_val, sizes[0], dtype, name=names[0])
+        check_network_memory(sizes, self.X.shape[0], self.X.dtype.itemsize)  # before the targets
+        Y = check_targets(y_val, self.X.shape[0], sizes[-1], self.X.dtype, name=names[1],
+                          x_name=names[0])
+        self.objective = Objective(self.X, Y, sizes, lam=0.0, loss=loss, backend=backend,
                                    n_threads=n_threads, dtype=dtype)
-        Y = check_targets(y_val, self.X.shape[0], sizes[-1], np.float64)
-        self.labels = np.argmax(Y, axis=1) if sizes[-1] > 1 else (Y[:, 0] > 0.5)
-        self.n_out = sizes[-1]
+        self.classes = _class_of_targets(Y)
 
     def __call__(self, theta):
-        obj = self.objective
-        cost = obj.cost(theta)
-        h = obj.backend.forward(np.ascontiguousarray(theta, dtype=obj.dtype), obj.offsets,
-                                self.X, obj.n_threads)
-        pred = np.argmax(h, axis=1) if self.n_out > 1 else (h[:, 0] > 0.5)
-        return cost, float(np.mean(pred == self.labels))
+        return (self.objective.cost(theta),
+                _forward_accuracy(self.objective, theta, self.X, self.classes))
+
+
+def _unusable_start(theta0, J, grad_sq, lam, objective) -> str:
+    """Why the starting point cannot be optimised from: lam's size, or the weights/data."""
+    theta64 = np.asarray(theta0, dtype=np.float64)
+    m = objective.m
+    with np.errstate(over="ignore", invalid="ignore"):
+        penalised = theta64 * l2_mask(objective.layer_sizes)
+        # the penalty and its gradient as they would be at λ = 1: finite there means
+        # that it is lam's size that makes them overflow
+        unit_penalty = float(np.sum(penalised * penalised)) / (2.0 * m)
+        unit_grad_sq = float(np.sum(np.square(penalised / m)))
+        penalty_overflows = not (np.isfinite(lam * unit_penalty)
+                                 and np.isfinite(lam * lam * unit_grad_sq))
+    found = f"J = {J:.6g}, squared gradient norm {grad_sq:.6g}"
+    if lam > 1 and penalty_overflows and np.isfinite(unit_penalty) and np.isfinite(unit_grad_sq):
+        return (f"lam={lam:g} is too large: at the starting point theta0 the L2 penalty "
+                f"λ/(2m)·Σθ² or its gradient overflows float64 ({found}); use a smaller lam "
+                f"(ex4 uses 1)")
+    return (f"the cost at the starting point theta0 is not finite or its gradient is too "
+            f"large for an optimiser ({found}; largest |theta0| = "
+            f"{float(np.max(np.abs(theta64))):.3g}): start from small weights "
+            f"(nnfast.init_theta) and scale X to about [0, 1]")
 
 
 class _Run:
@@ -297,8 +349,31 @@ class _Run:
         if len(self.costs_seen) > 64:
             del self.costs_seen[next(iter(self.costs_seen))]
 
+    def start(self, theta0, lam):
+        """(J, grad) at the starting point, which must be usable by every optimiser.
+
+        A cost or gradient that is not finite there (or a gradient whose squared
+        norm, which every optimiser computes, overflows) is the caller's error,
+        not a reason to stop: it raises a ValueError saying what is too large.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            J, g = self.obj(theta0)
+            grad_sq = float(np.sum(g * g))
+        self.n_evals += 1
+        if not (np.isfinite(J) and np.isfinite(grad_sq)):
+            raise ValueError(_unusable_start(theta0, J, grad_sq, lam, self.obj))
+        key = self._key(theta0)
+        self.last = (key, J, g.copy())
+        self._remember(key, J)
+        return J, g
+
     def fun(self, theta):
         """(J, grad) on the full training set; counts evaluations, enforces max_fun."""
+        if not np.all(np.isfinite(theta)):
+            # the optimiser's own arithmetic overflowed (steps scaled by a huge gradient)
+            raise _Stop(f"the optimiser stepped to NaN or infinite parameters after iteration "
+                        f"{self.n_iter}: the cost is too steep for float64 arithmetic (a very "
+                        f"large lam, learning rate or input scale causes this)")
         key = self._key(theta)
         if self.last is not None and self.last[0] == key:
             return self.last[1], self.last[2].copy()
@@ -491,21 +566,18 @@ def _check_positive_int(value, name, allow_none=False):
     return int(value)
 
 
+def _check_validation_pair(validation):
+    if validation is not None and (not isinstance(validation, (tuple, list))
+                                   or len(validation) != 2):
+        raise TypeError(f"validation must be a tuple (X_val, y_val) or None, got "
+                        f"{type(validation).__name__}")
+
+
 def _check_method(method):
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ValueError(f"method must be one of 'L-BFGS-B', 'TNC', 'CG', 'gd', 'sgd', 'adam' "
                          f"(case-insensitive), got {method!r}")
     return METHODS[method.lower()]
-
-
-def _class_indices(y, m, n_out, what):
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == n_out and n_out > 1:
-        return np.argmax(y, axis=1)
-    y = y.reshape(-1)
-    if y.shape[0] != m:
-        raise ValueError(f"{what}: y has {y.shape[0]} labels but X has {m} rows")
-    return y.astype(np.int64)
 
 
 def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", max_iter=400,
@@ -579,6 +651,18 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
     Returns
     -------
     result : TrainResult
+        ``print(result)`` gives :meth:`TrainResult.summary`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad argument (named in the message); ``theta0`` goes through the same
+        checks as every ``theta``.  Also a ValueError when the cost or gradient at
+        the starting point is not finite, or its squared norm overflows: the
+        message names ``lam`` when it is λ's size that makes the L2 penalty
+        overflow, else the weights or the scale of X.  Divergence *during*
+        training is not an error: it stops with a :attr:`TrainResult.stop_reason`
+        and keeps the last finite parameters.
 
     Examples
     --------
@@ -616,6 +700,11 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
     if tol is not None and not (isinstance(tol, (int, float, np.floating)) and tol >= 0):
         raise ValueError(f"tol must be a non-negative number or None, got {tol!r}")
 
+    n = n_params(sizes)
+    if theta0 is not None:
+        # before anything of the network's size is built: a theta0 that does not fit
+        # layer_sizes is reported as such (the optimiser itself works in float64)
+        theta0 = check_theta(theta0, n, np.float64, sizes, name="theta0")
     obj_kwargs = dict(lam=lam, loss=loss, backend=backend, n_threads=n_threads, dtype=dtype)
     if client is not None:
         if method in ("sgd", "adam"):
@@ -636,21 +725,12 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
                   else blas_threads(1))
 
     rng = np.random.default_rng(random_state)
-    n = n_params(sizes)
     if theta0 is None:
         theta0 = init_theta(sizes, epsilon="auto", random_state=rng)
-    else:
-        theta0 = np.array(theta0, dtype=np.float64).reshape(-1)
-        if theta0.shape[0] != n:
-            raise ValueError(f"theta0 has length {theta0.shape[0]}, expected {n} for layer_sizes "
-                             f"{list(sizes)}")
-        if not np.all(np.isfinite(theta0)):
-            raise ValueError("theta0 contains NaN or inf")
 
+    _check_validation_pair(validation)
     val = None
     if validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise TypeError("validation must be a tuple (X_val, y_val)")
         val = _Validation(validation[0], validation[1], sizes, loss, backend, n_threads,
                           work_dtype)
 
@@ -660,6 +740,7 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
     try:
         try:
             with blas_limit:
+                run.start(theta0, objective.lam)
                 if method in _SCIPY_METHODS:
                     reason, converged, res = _run_scipy(run, method, theta0, tol)
                 elif method == "gd":
@@ -675,7 +756,12 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
         finally:
             run.close()
         if run.theta is None:  # stopped before even the starting point was recorded
-            run.record(theta0, float(objective.cost(theta0)), check_budget=False)
+            run.record(theta0, check_budget=False)  # its cost is known from run.start
+        train_accuracy = None
+        if client is None:
+            X_local = check_X(X, sizes[0], work_dtype)
+            classes = _class_of_targets(check_targets(y, X_local.shape[0], sizes[-1], work_dtype))
+            train_accuracy = _forward_accuracy(objective, run.theta, X_local, classes)
     finally:
         if client is not None:
             objective.close()  # release the shards on the (possibly borrowed) cluster
@@ -690,7 +776,7 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
         method=method, layer_sizes=sizes, lam=float(lam), loss=loss, backend=backend_name,
         dtype=str(work_dtype), random_state=random_state if not isinstance(
             random_state, np.random.Generator) else None,
-        optimizer_result=res,
+        optimizer_result=res, train_accuracy=train_accuracy,
     )
 
 
@@ -713,6 +799,8 @@ class ValidationCurve:
     objective : ndarray of shape (k,)
         The regularised cost each fit minimised, at its end.
     results : list of TrainResult
+
+    ``print(curve)`` shows :meth:`table`; the repr is one line.
     """
 
     lams: np.ndarray
@@ -722,6 +810,13 @@ class ValidationCurve:
     val_cost: np.ndarray
     objective: np.ndarray
     results: list
+
+    def __repr__(self):
+        return (f"ValidationCurve(lams={[float(v) for v in self.lams]}, "
+                f"best_lam={self.best_lam:g}, fits={len(self.results)})")
+
+    def __str__(self):
+        return self.table()
 
     @property
     def best_lam(self) -> float:
@@ -765,35 +860,40 @@ def validation_curve(X, y, layer_sizes, lams=(0.0, 1.0, 50.0), validation=None,
     -------
     curve : ValidationCurve
     """
-    lams = np.asarray(lams, dtype=np.float64).reshape(-1)
+    if isinstance(lams, (str, bytes)) or not hasattr(lams, "__len__"):
+        raise TypeError(f"lams must be a sequence of numbers >= 0 such as (0, 1, 50), got {lams!r}")
+    # element by element, so that a bad entry is named (np.asarray would turn a mixed
+    # list into strings, or fail without saying which entry)
+    values = np.ravel(lams).tolist() if isinstance(lams, np.ndarray) else list(lams)
+    lams = np.array([check_lam(v, name=f"lams[{i}]") for i, v in enumerate(values)],
+                    dtype=np.float64)
     if lams.size == 0:
         raise ValueError("lams must hold at least one value of λ")
     for key in ("lam", "validation"):
         if key in train_kwargs:
             raise TypeError(f"validation_curve() sets {key!r} itself; do not pass it")
+    _check_validation_pair(validation)
     sizes = check_layer_sizes(layer_sizes)
-    loss = train_kwargs.get("loss", "cross_entropy")
-    common = dict(loss=loss, backend=train_kwargs.get("backend", "auto"),
-                  n_threads=train_kwargs.get("n_threads"), dtype=train_kwargs.get("dtype"))
-    train_eval = Objective(X, y, sizes, lam=0.0, **common)
-    y_idx = _class_indices(y, train_eval.m, sizes[-1], "training")
-    if validation is not None:
-        val_eval = Objective(validation[0], validation[1], sizes, lam=0.0, **common)
-        yv_idx = _class_indices(validation[1], val_eval.m, sizes[-1], "validation")
-    results, rows = [], []
     theta0 = train_kwargs.pop("theta0", None)
+    if theta0 is not None:  # before anything of the network's size is built
+        theta0 = check_theta(theta0, n_params(sizes), np.float64, sizes, name="theta0")
+    loss = train_kwargs.get("loss", "cross_entropy")
+    held_out = [loss, train_kwargs.get("backend", "auto"), train_kwargs.get("n_threads"),
+                train_kwargs.get("dtype")]
+    # unregularised cost and accuracy of each fit, on the training and validation data
+    on_train = _Validation(X, y, sizes, *held_out, names=("X", "y"))
+    on_val = None if validation is None else _Validation(validation[0], validation[1], sizes,
+                                                         *held_out)
+    results, rows = [], []
     for lam in lams:
         res = train(X, y, sizes, lam=float(lam), validation=validation, theta0=theta0,
                     **train_kwargs)
         results.append(res)
         if warm_start:
             theta0 = res.theta
-        tr_acc = float(np.mean(res.predict(X, backend=common["backend"]) == y_idx))
-        row = [tr_acc, np.nan, float(train_eval.cost(res.theta)), np.nan, res.final_cost]
-        if validation is not None:
-            row[1] = float(np.mean(res.predict(validation[0], backend=common["backend"]) == yv_idx))
-            row[3] = float(val_eval.cost(res.theta))
-        rows.append(row)
+        train_cost, train_acc = on_train(res.theta)
+        val_cost, val_acc = (np.nan, np.nan) if on_val is None else on_val(res.theta)
+        rows.append([train_acc, val_acc, train_cost, val_cost, res.final_cost])
     rows = np.array(rows)
     return ValidationCurve(lams=lams, train_accuracy=rows[:, 0], val_accuracy=rows[:, 1],
                            train_cost=rows[:, 2], val_cost=rows[:, 3], objective=rows[:, 4],

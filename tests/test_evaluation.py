@@ -67,3 +67,11 @@ def test_compare_backends_reports_a_failing_backend(digits):
                                        min_time=0.01)
     assert rows[1]["error"] and "backend must be one of" in rows[1]["error"]
     assert "failed" in evaluation.format_backend_table(rows)
+
+
+def test_evaluation_repr_is_one_line_and_str_is_the_report():
+    from nnfast.evaluation import evaluate
+
+    ev = evaluate(np.array([0, 1, 1, 2, 2, 2]), np.array([0, 1, 2, 2, 2, 1]), cost=0.25)
+    assert repr(ev) == "Evaluation(accuracy=0.6667, classes=3, examples=6, cost=0.25)"
+    assert "confusion matrix" in str(ev) and ev.report in str(ev)

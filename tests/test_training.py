@@ -1,5 +1,7 @@
 """nnfast.train and nnfast.validation_curve: methods, budgets, bookkeeping, real-data accuracy."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
@@ -258,3 +260,70 @@ def test_validation_cost_is_the_unregularised_objective_cost(digits):
     assert result.val_cost_history[-1] == pytest.approx(val_obj.cost(result.theta), rel=1e-12)
     acc = np.mean(nnfast.predict(result.theta, X[1200:], sizes, backend="numpy") == y[1200:])
     assert result.val_accuracy_history[-1] == pytest.approx(acc)
+
+
+def test_print_result_is_a_short_summary_not_arrays(small):
+    # README: print(result) shows the stop reason, evaluations, wall time and accuracy
+    X, y, Xv, yv = small
+    res = nnfast.train(X, y, SMALL, max_iter=5, random_state=0, validation=(Xv, yv), **FAST)
+    text = str(res)
+    assert len(text.splitlines()) <= 8
+    assert res.stop_reason in text and f"{res.n_evals} cost/gradient evaluations" in text
+    assert f"{res.wall_time:.2f} s" in text
+    assert f"training accuracy {100 * res.accuracy(X, y):.2f}%" in text
+    assert f"accuracy {100 * res.val_accuracy_history[-1]:.2f}%" in text
+    assert res.train_accuracy == pytest.approx(res.accuracy(X, y))
+    short = repr(res)
+    assert "\n" not in short and len(short) < 250 and "array" not in short
+    assert short.startswith("TrainResult(method='L-BFGS-B'")
+    info = IterationInfo(1, res.theta, 1.0, None, None, 2, 0.1)
+    assert "array" not in repr(info) and len(repr(info)) < 200
+
+
+def test_print_validation_curve_is_its_table(small):
+    X, y, Xv, yv = small
+    curve = validation_curve(X, y, SMALL, lams=(0, 1), max_iter=3, random_state=0,
+                             validation=(Xv, yv), **FAST)
+    assert str(curve) == curve.table() and len(str(curve).splitlines()) == 3
+    assert repr(curve) == f"ValidationCurve(lams=[0.0, 1.0], best_lam={curve.best_lam:g}, fits=2)"
+
+
+@pytest.mark.parametrize("lam", [1e300, 1e200])
+def test_huge_lam_is_named_as_the_reason_training_cannot_start(small, lam):
+    X, y, _, _ = small
+    for method in ("L-BFGS-B", "gd", "adam"):
+        with pytest.raises(ValueError, match=rf"lam={re.escape(f'{lam:g}')} is too large: .*L2 penalty"):
+            nnfast.train(X, y, SMALL, lam=lam, method=method, random_state=0, **FAST)
+
+
+def test_non_finite_start_is_a_clear_error_not_a_private_exception(small):
+    X, y, _, _ = small
+    theta0 = np.full(nnfast.n_params(SMALL), 1e200)
+    for method in ("L-BFGS-B", "TNC", "gd", "sgd"):
+        with pytest.raises(ValueError, match="cost at the starting point theta0 is not finite"):
+            nnfast.train(X, y, SMALL, lam=1.0, theta0=theta0, method=method, **FAST)
+
+
+@pytest.mark.parametrize("lam, exc, match", [
+    (np.nan, ValueError, r"lam must be finite and >= 0 \(the L2 strength λ\), got nan"),
+    (np.inf, ValueError, "lam must be finite"),
+    (-0.5, ValueError, "lam must be finite and >= 0"),
+    ("1", TypeError, r"lam must be a real number >= 0 .*got '1' \(str\)"),
+    (True, TypeError, r"lam must be a real number .*\(bool\)"),
+    (None, TypeError, "lam must be a real number"),
+])
+def test_lam_is_validated_by_train_and_validation_curve(small, lam, exc, match):
+    X, y, _, _ = small
+    with pytest.raises(exc, match=match):
+        nnfast.train(X, y, SMALL, lam=lam, **FAST)
+    with pytest.raises(exc, match=match.replace("lam", r"lams\[1\]", 1)):
+        validation_curve(X, y, SMALL, lams=[0.0, lam], max_iter=2, **FAST)
+
+
+def test_optimiser_stepping_to_inf_stops_with_a_reason(small):
+    # lam = 1e150 starts finite, but the scaled steps overflow for gd: a stop reason in
+    # words (the last finite parameters are kept), not "theta contains NaN or inf"
+    X, y, _, _ = small
+    res = nnfast.train(X, y, SMALL, lam=1e150, method="gd", random_state=0, **FAST)
+    assert "NaN or infinite" in res.stop_reason and not res.converged
+    assert np.all(np.isfinite(res.theta)) and np.all(np.isfinite(res.cost_history))
