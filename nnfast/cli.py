@@ -53,7 +53,12 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line errors: the message and a hint to run ``--help``, exit code 2."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (run '{self.prog} --help' for the options)\n")
+        self.exit(2, usage_error(self.prog, message))
+
+
+def usage_error(prog, message) -> str:
+    """The one line of a usage error, with the hint to run ``--help``."""
+    return f"{prog}: error: {' '.join(message.split())} (run '{prog} --help' for the options)\n"
 
 
 # argparse `type=` checks: a bad value becomes "argument --X: <message>", one line, exit 2
@@ -145,6 +150,12 @@ def _join_dash_values(argv):
     option's own check, which says what is wrong with them.
     """
     joined, i = [], 0
+    for token in argv:
+        # argparse drops a value of "--" (its end-of-options marker) and would run
+        # with the option's default
+        if token.startswith("--") and token.partition("=")[2] == "--":
+            option = token.partition("=")[0]
+            raise argparse.ArgumentError(None, f"argument {option}: expected a value, got '--'")
     while i < len(argv):
         option, value = argv[i], argv[i + 1] if i + 1 < len(argv) else None
         if (value is not None and option.startswith("--") and "=" not in option
@@ -186,10 +197,16 @@ def _describe(exc) -> str:
 
 def main(argv=None) -> int:
     """Run ``nnfast`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
-    argv = _join_dash_values(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(load=command if command in SUBCOMMANDS else None)
     try:
+        try:
+            argv = _join_dash_values(argv)
+        except argparse.ArgumentError as exc:
+            prog = f"nnfast {command}" if command in SUBCOMMANDS else "nnfast"
+            sys.stderr.write(usage_error(prog, exc.message))
+            return 2
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else 2

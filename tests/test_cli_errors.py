@@ -36,6 +36,11 @@ def _one_line_error(argv, capsys, message):
     (["gradcheck", "--data", "digits", "--m", "5000"],
      "--m 5000: the data (scikit-learn digits (1797 8x8 digits)) has only 1797 examples"),
     (["gradcheck", "--sample", "0"], "argument --sample: expected a count >= 1"),
+    (["gradcheck", "--sample", "inf"], "argument --sample: expected a count (500) or a fraction"),
+    # argparse drops a value of "--" and would run with the default
+    (["gradcheck", "--seed=--"], "argument --seed: expected a value, got '--'"),
+    (["bench", "--repeat", "0"], "argument --repeat: expected an integer >= 1, got '0'"),
+    (["bench", "--shapes", "ex4,nope"], "--shapes takes comma-separated names from ex4"),
     (["gradcheck", "--epsilon", "-1e-4"], "argument --epsilon: expected a finite number > 0"),
     (["train", "--lam", "-inf"], "argument --lam/--lambda: expected a finite number >= 0"),
     (["gradcheck", "--layers", "3"], "argument --layers: expected at least two positive sizes"),

@@ -13,6 +13,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import math
 
 from ..cli import UserError, non_negative_float, positive_float, positive_int
 from .train import seed
@@ -37,8 +38,10 @@ def _sample(text):
     try:
         value = float(text)
     except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
         raise argparse.ArgumentTypeError(
-            f"expected a count (500) or a fraction (0.1), got {text!r}") from None
+            f"expected a count (500) or a fraction (0.1), got {text!r}")
     if "." not in text and "e" not in text.lower() and value >= 1:
         return int(value)
     if not 0 < value <= 1:
