@@ -66,7 +66,8 @@ def configure(parser):
                              "(layers 400,25,10)")
     parser.add_argument("--lam", type=non_negative_float, default=0.0,
                         help="L2 strength lambda (default 0)")
-    parser.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "squared_error"))
+    parser.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "squared_error"),
+                        help="loss on the output units")
     parser.add_argument("--backend", default="auto", help="backend whose gradient is checked")
     parser.add_argument("--all-backends", action="store_true", help="check every available backend")
     parser.add_argument("--sample", type=_sample, default=None,

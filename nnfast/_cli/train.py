@@ -216,7 +216,7 @@ def configure(parser):
         "data and put the table in the report. With --lambdas, also train once per lambda "
         "(a lambda sweep) and add lambda_sweep.png and a table to the report.")
     parser.add_argument("--data", default="auto", help=DATA_HELP)
-    parser.add_argument("--hidden", type=parse_hidden, default=[25], metavar="N[,N...]",
+    parser.add_argument("--hidden", type=parse_hidden, default="25", metavar="N[,N...]",
                         help="hidden layer sizes, comma-separated")
     parser.add_argument("--lam", "--lambda", dest="lam", type=non_negative_float, default=1.0,
                         help="L2 regularisation strength lambda")
