@@ -63,46 +63,29 @@ def usage_error(prog, message) -> str:
 
 # argparse `type=` checks: a bad value becomes "argument --X: <message>", one line, exit 2
 
-def _number(text, kind, what):
-    try:
-        value = kind(text)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    if kind is float and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-    return value
+def number_type(kind, lowest, strict, what):
+    """An argparse ``type=`` for numbers of ``kind`` (int or finite float) >= or > ``lowest``.
+
+    ``what`` says what is expected, for the message ("an integer >= 1").
+    """
+    def check(text):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            value = None
+        if (value is None or (kind is float and not math.isfinite(value))
+                or value < lowest or (strict and value == lowest)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    check.__doc__ = f"{what[0].upper()}{what[1:]}."
+    return check
 
 
-def positive_int(text):
-    """An integer >= 1."""
-    value = _number(text, int, "an integer >= 1")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
-def non_negative_int(text):
-    """An integer >= 0."""
-    value = _number(text, int, "an integer >= 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def positive_float(text):
-    """A finite number > 0."""
-    value = _number(text, float, "a finite number > 0")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
-
-
-def non_negative_float(text):
-    """A finite number >= 0."""
-    value = _number(text, float, "a finite number >= 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+positive_int = number_type(int, 1, False, "an integer >= 1")
+non_negative_int = number_type(int, 0, False, "an integer >= 0")
+positive_float = number_type(float, 0.0, True, "a finite number > 0")
+non_negative_float = number_type(float, 0.0, False, "a finite number >= 0")
 
 
 def build_parser(load=None) -> argparse.ArgumentParser:

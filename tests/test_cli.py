@@ -372,3 +372,18 @@ def test_lambda_sweep_chooses_on_validation_and_only_scores_the_test_split(swept
         theta = call["result"].theta
         expected = 100 * np.mean(predict(theta, X[held_out], [64, 12, 10]) == y[held_out])
         assert acc == pytest.approx(expected, abs=0.006)
+
+
+def test_evaluate_when_the_training_file_has_gone(tmp_path, capsys, digits):
+    X, y = digits
+    data = tmp_path / "d.npz"
+    np.savez(data, X=X[:300], y=y[:300])
+    assert main(["train", "--data", str(data), "--max-iter", "3", "--hidden", "4",
+                 "--backend", "numpy", "--no-plots", "-q", "-o", str(tmp_path / "o")]) == 0
+    capsys.readouterr()
+    out = _evaluate_json([str(tmp_path / "o")], capsys)
+    assert out["n"] == 75 and out["scored"].startswith("the 75 held-out examples")
+    data.unlink()
+    assert main(["evaluate", str(tmp_path / "o")]) == 2
+    assert f"the model was trained on {data}, which is not there any more; pass --data FILE" \
+        in capsys.readouterr().err

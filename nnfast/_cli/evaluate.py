@@ -100,7 +100,7 @@ def run(args):
     from .. import evaluation
     from ..api import cost
     from ..persistence import load_model
-    from .train import check_output_folder, load_data
+    from .train import NAMED_DATA, check_output_folder, load_data
 
     path = Path(args.model)
     if path.is_dir():
@@ -114,6 +114,10 @@ def run(args):
     if split is not None and not _valid_split(split):
         split = None
     spec = args.data or (split["data"] if split is not None else "auto")
+    if args.data is None and split is not None and spec not in NAMED_DATA \
+            and not Path(spec).is_file():
+        raise UserError(f"the model was trained on {spec}, which is not there any more; "
+                        "pass --data FILE to score other data")
     X, y, description, names = load_data(spec)
     sizes = model.layer_sizes_
     if X.shape[1] != sizes[0]:
