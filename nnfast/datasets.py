@@ -26,7 +26,21 @@ EX4_DIGITS = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 0])
 
 
 class DataNotFoundError(FileNotFoundError):
-    """A data file was not found; the message lists every place looked in."""
+    """A data file was not found; the message lists every place looked in.
+
+    Attributes
+    ----------
+    what : str
+        The file described in words.
+    names : list of str
+        File names looked for (relative to each folder).
+    dirs : list of Path
+        Folders looked in.
+    """
+
+    def __init__(self, message, what="data file", names=(), dirs=()):
+        super().__init__(message)
+        self.what, self.names, self.dirs = what, list(names), list(dirs)
 
 
 def data_dirs(path=None) -> List[Path]:
@@ -57,10 +71,12 @@ def find_data_file(names, path=None, what="data file") -> Path:
             if candidate.is_file():
                 return candidate
             tried.append(str(candidate))
+    # the fix in words a user can type: a Python caller passes the path, a shell
+    # user sets the variable (the CLI rewords this with its own options)
     raise DataNotFoundError(
         f"{what} not found; looked for: " + ", ".join(tried)
-        + ". Pass path=..., or set NNFAST_DATA to the folder that holds it (see data/README.md)."
-    )
+        + f". Set NNFAST_DATA=DIR to the folder that holds {names[0]}, or pass path=DIR.",
+        what=what, names=names, dirs=data_dirs(path))
 
 
 def _loadmat(file: Path, keys, what: str) -> dict:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from math import inf
 from pathlib import Path
 
 import numpy as np
@@ -127,8 +128,125 @@ def _json_default(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
+#: largest metadata member accepted (the JSON of a model is a few kB; user notes in
+#: ``extra`` may add some): anything bigger is refused before it is decompressed
+MAX_METADATA_BYTES = 1 << 20
+#: largest class-label member (a million 64-character labels)
+MAX_CLASSES_BYTES = 256 << 20
+#: npy headers are a short dict; numpy's own default limit
+MAX_NPY_HEADER = 10000
+#: members larger than this must not expand more than MAX_EXPANSION times: save_model
+#: stores arrays uncompressed, and trained weights compress little
+COMPRESSED_MEMBER_BYTES = 1 << 20
+MAX_EXPANSION = 20
+LOSSES = ("cross_entropy", "squared_error")
+_ARRAYS = ("theta", "classes", "metadata")
+
+
+def _member_header(path, zf, name, limit):
+    """``(shape, dtype, fortran)`` of an .npy member, checked against its declared size.
+
+    Reads only the npy header: the zip directory gives the member's sizes, the
+    header its shape and dtype, and they must agree before a byte of data is
+    decompressed (a header that declares 2**40 elements, or a small archive
+    that unpacks to gigabytes, is refused here).
+    """
+    fmt = np.lib.format
+    info = zf.getinfo(f"{name}.npy")
+    if info.file_size > limit:
+        raise ModelFileError(f"{path}: {name} is {info.file_size:,} bytes, more than this file "
+                             f"can hold ({limit:,})")
+    if (info.file_size > COMPRESSED_MEMBER_BYTES
+            and info.file_size > MAX_EXPANSION * max(info.compress_size, 1)):
+        raise ModelFileError(f"{path}: {name} expands from {info.compress_size:,} to "
+                             f"{info.file_size:,} bytes, which no model file does")
+    with zf.open(info) as fh:
+        version = fmt.read_magic(fh)
+        reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = reader(fh, max_header_size=MAX_NPY_HEADER)
+        header_bytes = fh.tell()
+    if dtype.hasobject:
+        raise ModelFileError(f"{path}: {name} holds Python objects ({dtype}); model files "
+                             "hold numbers and text only")
+    n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if header_bytes + n_bytes != info.file_size:
+        raise ModelFileError(f"{path}: {name} declares shape {shape} of {dtype} "
+                             f"({n_bytes:,} bytes) but holds {info.file_size - header_bytes:,}")
+    return shape, dtype
+
+
+def _read_member(zf, name):
+    with zf.open(f"{name}.npy") as fh:
+        return np.lib.format.read_array(fh, allow_pickle=False, max_header_size=MAX_NPY_HEADER)
+
+
+def _check_metadata(path, meta):
+    """The metadata fields load_model uses, with their types; ModelFileError otherwise."""
+    from ._network import check_layer_sizes
+
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not an nnfast model file (format "
+                             f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path} has model format version {meta.get('format_version')!r}; "
+                             f"this nnfast reads version {FORMAT_VERSION}")
+    try:
+        sizes = check_layer_sizes(meta.get("layer_sizes"))
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: invalid layer sizes in the metadata ({exc})") from None
+
+    def bad(field, expected):
+        raise ModelFileError(f"{path}: metadata field {field!r} must be {expected}, found "
+                             f"{meta.get(field)!r:.80}")
+
+    if not isinstance(meta.get("theta_sha256"), str):
+        bad("theta_sha256", "a SHA-256 hex string")
+    lam = meta.get("lam", 0.0)
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0 or lam == inf:
+        bad("lam", "a finite number >= 0")
+    if meta.get("loss", "cross_entropy") not in LOSSES:
+        bad("loss", f"one of {list(LOSSES)}")
+    training = meta.get("training")
+    if training is not None:
+        if not isinstance(training, dict):
+            bad("training", "an object (dict) or null")
+        n_iter = training.get("n_iter", 0)
+        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
+            raise ModelFileError(f"{path}: metadata field 'training.n_iter' must be an integer "
+                                 f">= 0, found {n_iter!r:.80}")
+    params = meta.get("estimator_params")
+    if params is not None:
+        if not isinstance(params, dict):
+            bad("estimator_params", "an object (dict) or null")
+        _check_estimator_params(path, params, sizes)
+    return sizes
+
+
+def _check_estimator_params(path, params, sizes):
+    def bad(key, expected):
+        raise ModelFileError(f"{path}: estimator_params[{key!r}] must be {expected}, found "
+                             f"{params[key]!r:.80}")
+
+    if "hidden_layer_sizes" in params:
+        hidden = params["hidden_layer_sizes"]
+        if isinstance(hidden, int) and not isinstance(hidden, bool):
+            hidden = [hidden]
+        if not isinstance(hidden, list) or hidden != list(sizes[1:-1]):
+            bad("hidden_layer_sizes", f"the hidden layer sizes {list(sizes[1:-1])}")
+    if "lam" in params:
+        lam = params["lam"]
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam < inf:
+            bad("lam", "a finite number >= 0")
+    if "loss" in params and params["loss"] not in LOSSES:
+        bad("loss", f"one of {list(LOSSES)}")
+
+
 def read_model_file(path):
     """``(theta, classes, metadata)`` of a model file, checked but not turned into a model.
+
+    Every size is checked before anything is decompressed or allocated: the
+    zip directory's member sizes, the npy headers' shapes, and a cap on the
+    metadata (:data:`MAX_METADATA_BYTES`).
 
     Raises
     ------
@@ -137,56 +255,81 @@ def read_model_file(path):
     ModelFileError
         Not a model file, corrupted, or inconsistent (the message says which).
     """
-    from ._network import check_layer_sizes, n_params
+    from ._network import n_params
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"model file {path} does not exist")
+        raise FileNotFoundError(f"model file {path} does not exist"
+                                + (" (it is a folder)" if path.is_dir() else ""))
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not an nnfast model file: not an .npz (zip) archive")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            names = set(archive.files)
-            missing = {"theta", "classes", "metadata"} - names
+        with zipfile.ZipFile(path) as zf:
+            names = {n[:-4] for n in zf.namelist() if n.endswith(".npy")}
+            missing = set(_ARRAYS) - names
             if missing:
                 raise ModelFileError(f"{path} is not an nnfast model file: it lacks "
                                      f"{sorted(missing)} (it holds {sorted(names)})")
-            theta, classes, text = archive["theta"], archive["classes"], archive["metadata"]
+            shape, dtype = _member_header(path, zf, "metadata", MAX_METADATA_BYTES)
+            if shape != () or dtype.kind != "U":
+                raise ModelFileError(f"{path}: the metadata must be a text scalar, found "
+                                     f"{dtype} of shape {shape}")
+            text = str(_read_member(zf, "metadata")[()])
+            try:
+                meta = json.loads(text)
+            except (ValueError, RecursionError) as exc:
+                raise ModelFileError(f"{path}: the metadata is not valid JSON "
+                                     f"({type(exc).__name__}: {str(exc)[:80]})") from None
+            sizes = _check_metadata(path, meta)
+            expected = n_params(sizes)
+            shape, dtype = _member_header(path, zf, "theta", MAX_NPY_HEADER + 8 * expected)
+            if len(shape) != 1 or dtype not in (np.float64, np.float32):
+                raise ModelFileError(f"{path}: theta must be a float vector, found {dtype} of "
+                                     f"shape {shape}")
+            if shape[0] != expected or meta.get("n_params") != shape[0]:
+                raise ModelFileError(f"{path}: theta has {shape[0]} values but layer sizes "
+                                     f"{list(sizes)} need {expected}")
+            shape, dtype = _member_header(path, zf, "classes", MAX_CLASSES_BYTES)
+            if len(shape) != 1 or dtype.kind not in "iubfU":
+                raise ModelFileError(f"{path}: classes must be a vector of numbers, text or "
+                                     f"booleans, found {dtype} of shape {shape}")
+            theta, classes = _read_member(zf, "theta"), _read_member(zf, "classes")
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError,
+            SyntaxError, NotImplementedError, RuntimeError, OverflowError) as exc:
+        # damaged archives (bad CRC, truncated members, unsupported compression) and
+        # damaged npy headers, which numpy reports with several exception types
         raise ModelFileError(f"{path} is not a readable nnfast model file (.npz): "
-                             f"{type(exc).__name__}: {exc}") from None
-    try:
-        meta = json.loads(str(text[()]))
-    except (ValueError, TypeError) as exc:
-        raise ModelFileError(f"{path}: the metadata is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not an nnfast model file (format "
-                             f"{meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{path} has model format version {meta.get('format_version')!r}; "
-                             f"this nnfast reads version {FORMAT_VERSION}")
-    try:
-        sizes = check_layer_sizes(meta["layer_sizes"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: invalid layer sizes in the metadata ({exc})") from None
-    if theta.ndim != 1 or theta.dtype not in (np.float64, np.float32):
-        raise ModelFileError(f"{path}: theta must be a float vector, found {theta.dtype} of "
-                             f"shape {theta.shape}")
-    if theta.shape[0] != n_params(sizes) or meta.get("n_params") != theta.shape[0]:
-        raise ModelFileError(f"{path}: theta has {theta.shape[0]} values but layer sizes "
-                             f"{list(sizes)} need {n_params(sizes)}")
+                             f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
     if _digest(theta) != meta.get("theta_sha256"):
         raise ModelFileError(f"{path}: theta does not match its checksum (the file is corrupted "
                              "or was edited)")
     if not np.all(np.isfinite(theta)):
         raise ModelFileError(f"{path}: theta contains NaN or inf")
-    if classes.ndim != 1 or classes.shape[0] != max(sizes[-1], 1) or (
-            sizes[-1] > 1 and classes.shape[0] != sizes[-1]):
-        raise ModelFileError(f"{path}: {classes.shape[0] if classes.ndim == 1 else classes.shape} "
-                             f"class labels for a network with {sizes[-1]} outputs")
+    _check_classes(path, classes, sizes, meta)
     return theta, classes, meta
+
+
+def _check_classes(path, classes, sizes, meta):
+    """One distinct label per output unit (a single output unit has two classes' worth)."""
+    n_out = sizes[-1]
+    if classes.shape[0] != n_out:
+        raise ModelFileError(f"{path}: {classes.shape[0]} class labels for a network with "
+                             f"{n_out} outputs")
+    if classes.dtype.kind == "f" and not np.all(np.isfinite(classes)):
+        raise ModelFileError(f"{path}: the class labels contain NaN or inf")
+    distinct = np.unique(classes)
+    if distinct.shape[0] != classes.shape[0]:
+        raise ModelFileError(f"{path}: the class labels repeat ({classes.tolist()[:10]}): each "
+                             "output unit needs its own label")
+    if not np.array_equal(distinct, classes):
+        # the estimator maps labels to output units through np.unique's order
+        raise ModelFileError(f"{path}: the class labels must be in sorted order, found "
+                             f"{classes.tolist()[:10]}")
+    if meta.get("n_classes", n_out) != n_out:
+        raise ModelFileError(f"{path}: the metadata says {meta.get('n_classes')!r} classes, "
+                             f"the file holds {n_out}")
 
 
 def load_model(path):
@@ -212,9 +355,10 @@ def load_model(path):
     sizes = tuple(meta["layer_sizes"])
     params = dict(meta.get("estimator_params") or {})
     known = NNClassifier().get_params()
-    params = {k: (tuple(v) if k == "hidden_layer_sizes" else v)
-              for k, v in params.items() if k in known and k not in ("backend", "n_threads")}
-    params.setdefault("hidden_layer_sizes", tuple(sizes[1:-1]))
+    # read_model_file checked the parameters that describe the fitted network; the
+    # others only matter to a refit, which validates them itself
+    params = {k: v for k, v in params.items() if k in known and k not in ("backend", "n_threads")}
+    params["hidden_layer_sizes"] = tuple(sizes[1:-1])
     params.setdefault("lam", meta.get("lam", 0.0))
     params.setdefault("loss", meta.get("loss", "cross_entropy"))
     model = NNClassifier(**params)

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,8 +42,10 @@ def test_evaluate_a_saved_model(trained, capsys, tmp_path):
     rc = main(["evaluate", str(trained), "--data", "digits", "--backend", "numpy", "--json"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["n"] == 1797 and out["accuracy"] > 0.85
-    assert np.array(out["confusion"]).sum() == 1797
+    # the held-out split again (450 of 1797 digits), not the rows the model trained on
+    assert out["n"] == 450 and out["accuracy"] > 0.85
+    assert "held-out" in out["scored"]
+    assert np.array(out["confusion"]).sum() == 450
     rc = main(["evaluate", str(trained / "model.npz"), "--data", "digits", "--output",
                str(tmp_path)])
     assert rc == 0
@@ -67,8 +70,8 @@ def test_train_on_a_npz_file_with_sgd(tmp_path, digits):
 @pytest.mark.parametrize("argv,message", [
     (["train", "--backend", "nope"], "unknown backend 'nope'"),
     (["train", "--data", "/no/such/file.npz"], "neither"),
-    (["train", "--max-iter", "0"], "--max-iter must be at least 1"),
-    (["train", "--test-size", "1.5"], "--test-size must be in [0, 1)"),
+    (["train", "--max-iter", "0"], "argument --max-iter: expected an integer >= 1, got '0'"),
+    (["train", "--test-size", "1.5"], "argument --test-size: expected a fraction in [0, 1)"),
     (["evaluate", "/no/such/model.npz"], "does not exist"),
     (["train", "--lambdas", "0,abc"], "--lambdas values must be numbers like 0,1,10,50, got 'abc'"),
     (["train", "--lambdas", "-1"], "--lambdas values must be finite and >= 0, got '-1'"),
@@ -181,18 +184,18 @@ def test_lambdas_writes_the_sweep_plot_and_a_report_row_per_lambda(swept):
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.txt").read_text()
     header, rows, lines = _sweep_rows(report)
-    assert header[:1] == ["lambda"] and "val" in header
+    assert header[:1] == ["lambda"] and "val" in header and "test" in header
     assert [float(r[0]) for r in rows] == [0.0, 1.0, 50.0]
     sweep_results = [c["result"] for c in calls[1:]]
     for row, res in zip(rows, sweep_results):
         train_acc, val_acc = float(row[1].rstrip("%")), float(row[2].rstrip("%"))
         assert 0 < train_acc <= 100
         assert val_acc == pytest.approx(100 * res.val_accuracy_history[-1], abs=0.006)
-        assert int(row[-1]) == res.n_iter == 15
-        assert float(row[-2]) == pytest.approx(res.final_cost, abs=1e-5)  # the objective
+        assert int(row[6]) == res.n_iter == 15
+        assert float(row[5]) == pytest.approx(res.final_cost, abs=1e-5)  # the objective
     # a strong penalty costs accuracy: the table reflects the fits, not a copy of one
     assert float(rows[2][1].rstrip("%")) < float(rows[1][1].rstrip("%"))
-    best = next(line for line in lines if line.startswith("best lambda by held-out accuracy:"))
+    best = next(line for line in lines if line.startswith("best lambda by validation accuracy:"))
     assert float(best.split(":")[1]) in (0.0, 1.0, 50.0)
     assert "lambda_sweep.png" in report.split("files:")[1]
 
@@ -203,8 +206,10 @@ def test_lambdas_sweep_uses_the_same_split_and_warm_starts_in_order(swept):
     main_fit, *sweep = calls
     assert main_fit["lam"] == 1.0
     assert [c["lam"] for c in sweep] == [0.0, 1.0, 50.0]
-    # the training part and the held-out split of the main run (1797 digits, 25% held out)
-    assert {(c["n_fit"], c["n_val"]) for c in calls} == {(1347, 450)}
+    # the main run: the training part, watched on the held-out split (1797 digits, 25%
+    # held out); the sweep: the training part less a 10% validation slice it chooses on
+    assert (main_fit["n_fit"], main_fit["n_val"]) == (1347, 450)
+    assert {(c["n_fit"], c["n_val"]) for c in sweep} == {(1212, 135)}
     assert sweep[0]["theta0"] is None
     for previous, current in zip(sweep, sweep[1:]):
         np.testing.assert_array_equal(current["theta0"], previous["result"].theta)
@@ -225,8 +230,9 @@ def test_lambdas_without_held_out_data_or_plots(tmp_path, digits):
     assert not (tmp_path / "o" / "lambda_sweep.png").exists()
     header, rows, lines = _sweep_rows((tmp_path / "o" / "report.txt").read_text())
     assert [float(r[0]) for r in rows] == [0.0, 3.0]
-    assert all(r[2] == "nan%" for r in rows)
-    assert any(line.startswith("best lambda by training accuracy:") for line in lines)
+    assert all(r[7] == "nan%" for r in rows)  # no test split
+    assert all(0 < float(r[2].rstrip("%")) <= 100 for r in rows)  # the validation slice
+    assert any(line.startswith("best lambda by validation accuracy:") for line in lines)
 
 
 def test_bad_lambdas_from_the_command_line_are_one_line_and_exit_2():
@@ -244,4 +250,140 @@ def test_python_dash_m_gives_the_same_one_line_errors():
     proc = subprocess.run([sys.executable, "-m", "nnfast.cli", "train", "--data", "digits",
                            "--max-iter", "0"], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr == "nnfast train: error: --max-iter must be at least 1, got 0\n"
+    assert proc.stderr == ("nnfast train: error: argument --max-iter: expected an integer >= 1, "
+                           "got '0' (run 'nnfast train --help' for the options)\n")
+
+
+# --- evaluate scores the rows the model never saw --------------------------------------
+
+def _evaluate_json(argv, capsys):
+    assert main(["evaluate", *argv, "--backend", "numpy", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_evaluate_reproduces_the_held_out_accuracy_of_train(trained, capsys, digits):
+    from nnfast._cli.train import split_indices
+
+    model = load_model(trained / "model.npz")
+    split = model.metadata_["extra"]["split"]
+    assert split["data"] == "digits" and split["seed"] == 0 and split["test_size"] == 0.25
+    out = _evaluate_json([str(trained)], capsys)  # no --data: the model's own data
+    assert out["n"] == 450 == split["n_held_out"]
+    assert out["accuracy"] == pytest.approx(model.metadata_["extra"]["test_accuracy"], abs=1e-12)
+    assert out["scored"].startswith("the 450 held-out examples")
+    # the very rows: the prediction on them, computed here from the split, agrees
+    X, y = digits
+    _, held_out = split_indices(y, 0.25, 0)
+    assert np.mean(model.predict(X[held_out]) == y[held_out]) == out["accuracy"]
+
+    everything = _evaluate_json([str(trained), "--rows", "all"], capsys)
+    assert everything["n"] == 1797 and "including the 1347 the model was trained on" in \
+        everything["scored"]
+    training = _evaluate_json([str(trained), "--rows", "training"], capsys)
+    assert training["n"] == 1347 and "not a held-out score" in training["scored"]
+    assert training["accuracy"] == pytest.approx(model.metadata_["extra"]["train_accuracy"])
+
+
+def test_evaluate_finds_the_same_data_by_checksum_and_says_when_data_differ(
+        trained, capsys, tmp_path, digits):
+    X, y = digits
+    copy = tmp_path / "digits_copy.npz"
+    np.savez(copy, X=X, y=y)
+    out = _evaluate_json([str(trained), "--data", str(copy)], capsys)
+    assert out["n"] == 450 and "(the same data as digits)" in out["scored"]
+
+    other = tmp_path / "first300.npz"
+    np.savez(other, X=X[:300], y=y[:300])
+    out = _evaluate_json([str(trained), "--data", str(other)], capsys)
+    assert out["n"] == 300 and "not the data the model was trained on (digits)" in out["scored"]
+    assert main(["evaluate", str(trained), "--data", str(other), "--rows", "held-out"]) == 2
+    assert "differ from the model's training data" in capsys.readouterr().err
+
+
+def test_evaluate_a_model_without_a_split_record_says_so(tmp_path, capsys, digits):
+    import nnfast
+
+    X, y = digits
+    res = nnfast.train(X[:300], y[:300], [64, 10], max_iter=5, random_state=0,
+                       backend="numpy", n_threads=1, progress=False)
+    path = nnfast.save_model(res, tmp_path / "api.npz")
+    out = _evaluate_json([str(path), "--data", "digits"], capsys)
+    assert out["n"] == 1797 and "does not say which data it was trained on" in out["scored"]
+
+
+def test_evaluate_on_mnist_scores_the_held_out_quarter(tmp_path, capsys, mnist_t10k):
+    # the case of the issue: 98.51% on all 10000 rows against 94.04% held out
+    out_dir = tmp_path / "mnist"
+    assert main(["train", "--data", "mnist", "--hidden", "10", "--max-iter", "20",
+                 "--backend", "numpy", "--threads", "1", "--no-plots", "-q",
+                 "-o", str(out_dir)]) == 0
+    capsys.readouterr()
+    model = load_model(out_dir / "model.npz")
+    out = _evaluate_json([str(out_dir), "--data", "mnist"], capsys)
+    assert out["n"] == 2500
+    assert out["accuracy"] == pytest.approx(model.metadata_["extra"]["test_accuracy"], abs=1e-12)
+
+
+def _figure_labels(fig):
+    texts = []
+    for ax in fig.axes:
+        texts += [line.get_label() for line in ax.get_lines()] + [ax.get_ylabel()]
+        if ax.get_legend() is not None:
+            texts += [t.get_text() for t in ax.get_legend().get_texts()]
+    return " | ".join(texts)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_cost_curve_names_the_set_it_draws(tmp_path, monkeypatch, early_stopping):
+    import nnfast.plots
+
+    figures = {}
+    real_save = nnfast.plots.save_figure
+
+    def spy(fig, path, *args, **kwargs):
+        figures[Path(path).name] = _figure_labels(fig)
+        return real_save(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(nnfast.plots, "save_figure", spy)
+    assert main(["train", "--data", "digits", "--max-iter", "5", "--hidden", "8",
+                 "--backend", "numpy", "-q", "-o", str(tmp_path)]
+                + (["--early-stopping"] if early_stopping else [])) == 0
+    labels = figures["cost_curve.png"]
+    if early_stopping:  # the monitored set is the validation slice of the training part
+        assert "validation cost" in labels and "held-out" not in labels
+    else:  # it is the held-out test split
+        assert "held-out test cost" in labels and "validation" not in labels
+
+
+def test_lambda_sweep_chooses_on_validation_and_only_scores_the_test_split(swept, digits):
+    from nnfast._cli.train import split_indices
+    from nnfast.api import predict
+
+    out, calls, _ = swept
+    header, rows, lines = _sweep_rows((out / "report.txt").read_text())
+    val_acc = [float(r[2].rstrip("%")) for r in rows]
+    test_acc = [float(r[7].rstrip("%")) for r in rows]
+    best = float(next(line for line in lines if line.startswith("best lambda by")).split(":")[1])
+    assert best == [0.0, 1.0, 50.0][int(np.argmax(val_acc))]
+    # the test column is the held-out split, scored with each λ's weights
+    X, y = digits
+    _, held_out = split_indices(y, 0.25, 0)
+    for acc, call in zip(test_acc, calls[1:]):
+        theta = call["result"].theta
+        expected = 100 * np.mean(predict(theta, X[held_out], [64, 12, 10]) == y[held_out])
+        assert acc == pytest.approx(expected, abs=0.006)
+
+
+def test_evaluate_when_the_training_file_has_gone(tmp_path, capsys, digits):
+    X, y = digits
+    data = tmp_path / "d.npz"
+    np.savez(data, X=X[:300], y=y[:300])
+    assert main(["train", "--data", str(data), "--max-iter", "3", "--hidden", "4",
+                 "--backend", "numpy", "--no-plots", "-q", "-o", str(tmp_path / "o")]) == 0
+    capsys.readouterr()
+    out = _evaluate_json([str(tmp_path / "o")], capsys)
+    assert out["n"] == 75 and out["scored"].startswith("the 75 held-out examples")
+    data.unlink()
+    assert main(["evaluate", str(tmp_path / "o")]) == 2
+    assert f"the model was trained on {data}, which is not there any more; pass --data FILE" \
+        in capsys.readouterr().err

@@ -114,3 +114,160 @@ def test_save_refuses_what_it_cannot_store(tmp_path):
         save_model(NNClassifier(), tmp_path / "x.npz")
     with pytest.raises(TypeError):
         save_model({"theta": 1}, tmp_path / "x.npz")
+
+
+# --- malformed files: every one is a ModelFileError, found cheaply -----------------------
+
+def _members(path):
+    """The raw bytes of each member of an .npz."""
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _write_members(path, members, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression=compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _npy_header(shape, descr="<f8"):
+    """An npy header that declares ``shape`` of ``descr``, without any data."""
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()  # the magic string, the version and the header
+
+
+@pytest.fixture()
+def good_file(tmp_path, fitted):
+    clf, _ = fitted
+    return save_model(clf, tmp_path / "good.npz")
+
+
+def _metadata(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return json.loads(str(archive["metadata"][()]))
+
+
+@pytest.fixture()
+def members_read(monkeypatch):
+    """Names of the members whose data load_model decompresses."""
+    import nnfast.persistence as persistence
+
+    names = []
+    real = persistence._read_member
+
+    def spy(zf, name):
+        names.append(name)
+        return real(zf, name)
+
+    monkeypatch.setattr(persistence, "_read_member", spy)
+    return names
+
+
+def test_repeated_or_unsorted_classes_are_refused(tmp_path, good_file):
+    # an edit to [0, 0, ...] used to load and predict 0 everywhere
+    with pytest.raises(ModelFileError, match="class labels repeat"):
+        load_model(_rewrite(good_file, tmp_path / "same.npz", classes=np.zeros(10, dtype=int)))
+    with pytest.raises(ModelFileError, match="sorted order"):
+        load_model(_rewrite(good_file, tmp_path / "order.npz", classes=np.arange(10)[::-1]))
+    with pytest.raises(ModelFileError, match="NaN"):
+        load_model(_rewrite(good_file, tmp_path / "nan.npz",
+                            classes=np.r_[np.arange(9.0), np.nan]))
+    with pytest.raises(ModelFileError, match="4 class labels for a network with 10 outputs"):
+        load_model(_rewrite(good_file, tmp_path / "four.npz", classes=np.zeros(4, dtype=int)))
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("training", "x", "'training' must be an object"),
+    ("training", {"n_iter": "many"}, "training.n_iter"),
+    ("estimator_params", 5, "'estimator_params' must be an object"),
+    ("estimator_params", {"hidden_layer_sizes": 5}, "hidden_layer_sizes"),
+    ("estimator_params", {"hidden_layer_sizes": [[8]]}, "hidden_layer_sizes"),
+    ("estimator_params", {"lam": "big"}, "lam"),
+    ("lam", -1, "'lam' must be a finite number >= 0"),
+    ("loss", ["x"], "'loss' must be one of"),
+    ("layer_sizes", "64,8,10", "invalid layer sizes"),
+    ("layer_sizes", [64, True, 10], "invalid layer sizes"),
+    ("theta_sha256", None, "theta_sha256"),
+    ("n_classes", 3, "says 3 classes"),
+])
+def test_metadata_fields_of_the_wrong_type(tmp_path, good_file, field, value, message):
+    meta = dict(_metadata(good_file), **{field: value})
+    edited = _rewrite(good_file, tmp_path / "edited.npz", metadata=np.array(json.dumps(meta)))
+    with pytest.raises(ModelFileError, match=message):
+        load_model(edited)
+
+
+def test_deeply_nested_json_is_a_model_file_error(tmp_path, good_file):
+    nested = "[" * 50_000 + "]" * 50_000  # 400 kB: under the size cap, too deep for json
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        load_model(_rewrite(good_file, tmp_path / "deep.npz", metadata=np.array(nested)))
+
+
+def test_oversized_metadata_is_refused_before_it_is_read(tmp_path, good_file, members_read):
+    from nnfast.persistence import MAX_METADATA_BYTES
+
+    meta = dict(_metadata(good_file), extra={"note": "x" * MAX_METADATA_BYTES})
+    with pytest.raises(ModelFileError, match="metadata is .* bytes, more than"):
+        load_model(_rewrite(good_file, tmp_path / "big.npz", metadata=np.array(json.dumps(meta))))
+    assert members_read == []
+
+
+@pytest.mark.parametrize("member", ["theta", "classes", "metadata"])
+def test_a_header_declaring_2_to_the_40_elements_is_refused_unread(tmp_path, good_file,
+                                                                   members_read, member):
+    members = _members(good_file)
+    descr = {"theta": "<f8", "classes": "<i8", "metadata": "<U1"}[member]
+    members[f"{member}.npy"] = _npy_header((2**40,), descr) + b"\0" * 64
+    with pytest.raises(ModelFileError, match="declares shape|more than this file"):
+        load_model(_write_members(tmp_path / "huge.npz", members))
+    assert member not in members_read
+
+
+def test_a_zip_bomb_is_refused_from_the_zip_directory(tmp_path, good_file, members_read):
+    # 200 MB of zeros deflate to about 200 kB; the member must not be decompressed
+    members = _members(good_file)
+    n = 25_000_000
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name in ("classes.npy", "metadata.npy"):
+            zf.writestr(name, members[name])
+        with zf.open("theta.npy", "w", force_zip64=True) as fh:
+            fh.write(_npy_header((n,)))
+            chunk = bytes(1 << 22)
+            for _ in range(8 * n // len(chunk)):
+                fh.write(chunk)
+            fh.write(bytes(8 * n % len(chunk)))
+    assert bomb.stat().st_size < 2_000_000
+    with pytest.raises(ModelFileError, match="theta is 200,000,1.. bytes, more than"):
+        load_model(bomb)
+    assert "theta" not in members_read
+
+
+def test_a_compressed_member_that_expands_too_much_is_refused(tmp_path, good_file, members_read):
+    # sizes that agree with the metadata, but deflated from far less than weights take
+    members = _members(good_file)
+    n = 400_000
+    meta = dict(_metadata(good_file), layer_sizes=[n - 1, 1], n_params=n, n_classes=1)
+    del meta["estimator_params"]
+    members["metadata.npy"] = _members(_rewrite(
+        good_file, tmp_path / "m.npz", metadata=np.array(json.dumps(meta))))["metadata.npy"]
+    members["classes.npy"] = _members(_rewrite(
+        good_file, tmp_path / "c.npz", classes=np.arange(1)))["classes.npy"]
+    members["theta.npy"] = _npy_header((n,)) + bytes(8 * n)
+    with pytest.raises(ModelFileError, match="expands from"):
+        load_model(_write_members(tmp_path / "deflated.npz", members, zipfile.ZIP_DEFLATED))
+    assert "theta" not in members_read
+
+
+def test_object_headers_and_non_scalar_metadata(tmp_path, good_file, members_read):
+    members = _members(good_file)
+    members["classes.npy"] = _npy_header((10,), "|O") + bytes(80)
+    with pytest.raises(ModelFileError, match="Python objects"):
+        load_model(_write_members(tmp_path / "obj.npz", members))
+    with pytest.raises(ModelFileError, match="metadata must be a text scalar"):
+        load_model(_rewrite(good_file, tmp_path / "vec.npz", metadata=np.array(["{}", "{}"])))

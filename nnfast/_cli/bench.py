@@ -10,6 +10,8 @@ Examples::
 
 from __future__ import annotations
 
+from ..cli import UserError, positive_int
+
 
 def configure(parser):
     from ..bench import DEFAULT_SHAPES, SHAPES
@@ -19,8 +21,10 @@ def configure(parser):
                             f"{k} (m={m}, {'-'.join(map(str, s))})" for k, (m, s) in SHAPES.items())
                         + f" (default {','.join(DEFAULT_SHAPES)})")
     parser.add_argument("--dtype", default="both", choices=("float64", "float32", "both"))
-    parser.add_argument("--threads", type=int, default=None, help="threads for every runner (default all cores)")
-    parser.add_argument("--repeat", type=int, default=15, help="timed calls per runner (at least; default 15)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="threads for every runner (default all cores)")
+    parser.add_argument("--repeat", type=positive_int, default=15,
+                        help="timed calls per runner (at least; default 15)")
     parser.add_argument("--output", default="bench-results", help="folder for bench.json and the PNGs")
     parser.add_argument("--quick", action="store_true", help="tiny shape, few repeats: a smoke run")
     parser.add_argument("--scaling", action="store_true",
@@ -28,16 +32,19 @@ def configure(parser):
     parser.add_argument("--backends", default=None, help="comma-separated nnfast backends (default all available)")
     parser.add_argument("--no-peers", action="store_true", help="leave out PyTorch and JAX")
     parser.add_argument("--no-train", action="store_true", help="leave out the training comparison")
-    parser.add_argument("--train-iters", type=int, default=400, help="L-BFGS-B iterations (400)")
+    parser.add_argument("--train-iters", type=positive_int, default=400,
+                        help="L-BFGS-B iterations (default 400)")
 
 
 def run(args):
-    from ..bench import run_bench
+    from ..bench import SHAPES, run_bench
 
-    if args.repeat < 1:
-        raise ValueError(f"--repeat must be at least 1, got {args.repeat}")
     dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
     shapes = tuple(s.strip() for s in args.shapes.split(",") if s.strip())
+    unknown = [s for s in shapes if s not in SHAPES]
+    if unknown or not shapes:
+        raise UserError(f"--shapes takes comma-separated names from {', '.join(SHAPES)}; "
+                        f"got {args.shapes!r}")
     backends = [b.strip() for b in args.backends.split(",")] if args.backends else None
     if backends:
         from ..backends import get_backend

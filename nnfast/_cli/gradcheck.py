@@ -12,28 +12,41 @@ Examples::
 
 from __future__ import annotations
 
+import argparse
+import math
+
+from ..cli import UserError, non_negative_float, positive_float, positive_int
+from .train import seed
+
 DATA_CHOICES = ("debug", "mnist20", "mnist", "digits", "ex4")
 
 
 def _layers(text):
-    import argparse
-
     try:
-        return [int(s) for s in text.split(",")]
+        sizes = [int(s) for s in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"must be integers separated by commas, like 400,25,10; got {text!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected at least two positive sizes, like 400,25,10; got {text!r}")
+    return sizes
 
 
 def _sample(text):
-    if text is None:
-        return None
+    """A count of parameters (500) or a fraction of them (0.1)."""
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"--sample must be a count or a fraction, got {text!r}") from None
-    if value >= 1 and value == int(value) and "." not in text:
+        value = float("nan")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(
+            f"expected a count (500) or a fraction (0.1), got {text!r}")
+    if "." not in text and "e" not in text.lower() and value >= 1:
         return int(value)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a count >= 1 (500) or a fraction in (0, 1] (0.1), got {text!r}")
     return value
 
 
@@ -43,26 +56,32 @@ def configure(parser):
                              "mnist20: 5000 MNIST t10k digits cropped to 20x20 (the ex4 shape); "
                              "mnist: MNIST t10k 784 pixels; digits: scikit-learn 8x8; "
                              "ex4: ex4data1.mat where it exists")
-    parser.add_argument("--m", type=int, default=None, help="use only the first M examples")
+    parser.add_argument("--m", type=positive_int, default=None,
+                        help="use only the first M examples (with --data other than debug)")
     parser.add_argument("--layers", type=_layers, default=None,
                         help="layer sizes, e.g. 400,25,10 (default: 3,5,3 for debug, "
                              "n_in,25,10 with data)")
     parser.add_argument("--weights", choices=("random", "ex4"), default="random",
                         help="weights to check at with data: random (default) or ex4weights.mat "
                              "(layers 400,25,10)")
-    parser.add_argument("--lam", type=float, default=0.0, help="L2 strength lambda (default 0)")
-    parser.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "squared_error"))
+    parser.add_argument("--lam", type=non_negative_float, default=0.0,
+                        help="L2 strength lambda (default 0)")
+    parser.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "squared_error"),
+                        help="loss on the output units")
     parser.add_argument("--backend", default="auto", help="backend whose gradient is checked")
     parser.add_argument("--all-backends", action="store_true", help="check every available backend")
-    parser.add_argument("--sample", default=None,
+    parser.add_argument("--sample", type=_sample, default=None,
                         help="check a random sample of parameters: a count (500) or a fraction (0.1)")
-    parser.add_argument("--epsilon", type=float, default=1e-4, help="finite-difference step (1e-4)")
-    parser.add_argument("--threshold", type=float, default=None,
+    parser.add_argument("--epsilon", type=positive_float, default=1e-4,
+                        help="finite-difference step (default 1e-4)")
+    parser.add_argument("--threshold", type=positive_float, default=None,
                         help="largest relative difference that passes (default 1e-7; 1e-3 for float32)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default=None,
                         help="working dtype of the backend (the numerical side is float64)")
-    parser.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the sample and random weights")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="threads (default: all cores)")
+    parser.add_argument("--seed", type=seed, default=0,
+                        help="seed for the sample and random weights (default 0)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -73,8 +92,14 @@ def _load(args):
     from .. import datasets
 
     if args.data == "debug":
+        # the debug problem makes its own m = 5 examples and weights: say so rather
+        # than ignore an option that cannot apply
         if args.weights == "ex4":
-            raise ValueError("--weights ex4 needs data of 400 features, e.g. --data mnist20")
+            raise UserError("--weights ex4 needs data of 400 features, e.g. --data mnist20; "
+                            "--data debug makes its own weights")
+        if args.m is not None:
+            raise UserError("--m applies to --data mnist20, mnist, digits or ex4; --data debug "
+                            "always has m = 5 examples")
         return None, None, None, args.layers, ""
     if args.data == "mnist20":
         from ..bench import ex4_shaped_mnist
@@ -84,8 +109,8 @@ def _load(args):
     else:
         X, y, name = datasets.load(args.data)
     if args.m is not None:
-        if args.m < 1:
-            raise ValueError(f"--m must be at least 1, got {args.m}")
+        if args.m > X.shape[0]:
+            raise UserError(f"--m {args.m}: the data ({name}) has only {X.shape[0]} examples")
         X, y = X[: args.m], y[: args.m]
     n_out = int(np.max(y)) + 1
     sizes = args.layers or [X.shape[1], 25, max(n_out, 10)]
@@ -93,7 +118,7 @@ def _load(args):
     if args.weights == "ex4":
         t1, t2 = datasets.load_ex4_weights()
         if list(sizes) != [400, 25, 10]:
-            raise ValueError(f"--weights ex4 is a 400,25,10 network; --layers gives {sizes}")
+            raise UserError(f"--weights ex4 is a 400,25,10 network; --layers gives {sizes}")
         from .._network import pack
 
         theta = pack([t1, t2])
@@ -108,7 +133,7 @@ def run(args):
 
     theta, X, y, sizes, name = _load(args)
     backends = available_backends() if args.all_backends else [args.backend]
-    sample = _sample(args.sample)
+    sample = args.sample
     results = []
     for backend in backends:
         result = gradient_check(theta, X, y, layer_sizes=sizes, lam=args.lam, loss=args.loss,

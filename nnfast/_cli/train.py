@@ -3,58 +3,151 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from ..cli import (UserError, data_hint, non_negative_float, non_negative_int, positive_float,
+                   positive_int)
+
+NAMED_DATA = ("auto", "ex4", "mnist", "digits")
 
 DATA_HELP = ("data set: 'auto' (ex4data1.mat when it can be found, else scikit-learn's digits), "
              "'ex4', 'mnist' (MNIST t10k), 'digits', or a file: a .mat with X and y (ex4 "
              "layout, labels 1..10), a .npz with arrays X and y, or a .csv whose last column "
              "is the label")
 
+#: fraction of the training part that early stopping and the lambda sweep choose on
+VALIDATION_FRACTION = 0.1
+#: the optimisers that take a step size / mini-batches / an evaluation cap
+STEP_METHODS = ("gd", "sgd", "adam")
+MINIBATCH_METHODS = ("sgd", "adam")
+SCIPY_METHODS = ("L-BFGS-B", "TNC", "CG")
 
-def load_data(spec):
+
+def load_data(spec, option="--data"):
     """``(X, y, description, digit_names)`` for a data argument (see ``DATA_HELP``).
 
     ``digit_names`` gives the name shown for each class index (ex4: index 9 is
-    the digit 0), or None.
+    the digit 0), or None.  Every problem with the data is a one-line
+    :class:`~nnfast.cli.UserError` that names ``option``.
     """
     from .. import datasets
 
-    if spec in ("auto", "ex4", "mnist", "digits"):
-        X, y, description = datasets.load(spec)
+    if spec in NAMED_DATA:
+        try:
+            X, y, description = datasets.load(spec)
+        except datasets.DataNotFoundError as exc:
+            raise UserError(f"{option} {spec}: {data_hint(exc, option)}") from None
         ex4 = description.startswith("ex4")
         return X, y, description, (list(datasets.EX4_DIGITS) if ex4 else None)
     path = Path(spec)
+    if path.is_dir():
+        raise UserError(f"{option} {spec} is a folder; expected one of {', '.join(NAMED_DATA)} "
+                        "or a .mat, .npz or .csv file")
     if not path.exists():
-        raise FileNotFoundError(f"data {spec!r} is neither 'auto', 'ex4', 'mnist', 'digits' "
-                                "nor an existing file")
+        raise UserError(f"{option} {spec!r} is neither {', '.join(map(repr, NAMED_DATA))} "
+                        "nor an existing file")
     suffix = path.suffix.lower()
     if suffix == ".mat":
         X, y = datasets.load_ex4_data(path)
         return X, y, f"{path} (ex4 layout; class 9 is the digit 0)", list(datasets.EX4_DIGITS)
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            if "X" not in archive.files or "y" not in archive.files:
-                raise ValueError(f"{path} must hold arrays named X and y, it has {archive.files}")
-            X, y = archive["X"], archive["y"]
+        X, y = _read_npz(path, option)
     elif suffix == ".csv":
-        table = np.loadtxt(path, delimiter=",", ndmin=2)
+        try:
+            table = np.loadtxt(path, delimiter=",", ndmin=2)
+        except ValueError as exc:
+            raise UserError(f"{option} {path}: not a table of numbers separated by commas "
+                            f"({' '.join(str(exc).split())})") from None
         X, y = table[:, :-1], table[:, -1]
     else:
-        raise ValueError(f"cannot read {path}: use a .mat, .npz or .csv file")
+        raise UserError(f"{option} {path}: cannot read {suffix or 'a file without suffix'}; "
+                        "use a .mat, .npz or .csv file")
+    return _check_arrays(path, X, y, option)
+
+
+def _read_npz(path, option):
+    """Arrays X and y of an .npz, with one-line errors for anything else."""
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{option} {path} is not an .npz archive (numpy.savez writes one)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "X" not in archive.files or "y" not in archive.files:
+                raise UserError(f"{option} {path} must hold arrays named X and y, it has "
+                                f"{archive.files}")
+            return archive["X"], archive["y"]
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        # object arrays (pickle) and damaged members
+        raise UserError(f"{option} {path}: unreadable arrays X and y: expected numeric arrays "
+                        f"saved without pickle ({type(exc).__name__})") from None
+
+
+def _check_arrays(path, X, y, option):
     X = np.asarray(X)
+    y = np.asarray(y)
+    if X.dtype.kind not in "iubf":
+        raise UserError(f"{option} {path}: X must hold numbers, it holds {X.dtype}")
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise UserError(f"{option} {path}: X must be a non-empty 2-d array (examples x "
+                        f"features), it has shape {X.shape}")
     if X.dtype.kind in "iub":
         X = X.astype(np.float64)
-    y = np.asarray(y).reshape(-1)
+    if not np.all(np.isfinite(X)):
+        raise UserError(f"{option} {path}: X contains NaN or inf")
+    y = y.reshape(-1)
+    if y.shape[0] != X.shape[0]:
+        raise UserError(f"{option} {path}: X has {X.shape[0]} examples but y has "
+                        f"{y.shape[0]} labels")
     if y.dtype.kind == "f":
-        if not np.all(y == np.round(y)):
-            raise ValueError(f"{path}: labels must be whole numbers")
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise UserError(f"{option} {path}: labels must be whole numbers")
         y = y.astype(np.int64)
     if y.dtype.kind not in "iu" or y.min() < 0:
-        raise ValueError(f"{path}: labels must be class indices 0, 1, 2, ...")
+        raise UserError(f"{option} {path}: labels must be class indices 0, 1, 2, ...")
     return X, y, f"{path} ({X.shape[0]} examples, {X.shape[1]} features)", None
+
+
+def data_checksum(X, y) -> str:
+    """SHA-256 of the data as trained on (float64 X, int64 y, and their shapes)."""
+    digest = hashlib.sha256(repr((X.shape, y.shape)).encode())
+    digest.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
+    digest.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def indices_checksum(indices) -> str:
+    """SHA-256 of a set of row indices (order does not matter)."""
+    return hashlib.sha256(np.sort(np.asarray(indices, dtype=np.int64)).tobytes()).hexdigest()
+
+
+def split_indices(y, test_size, seed):
+    """``(train_rows, held_out_rows)``: the split ``nnfast train`` makes (stratified when it can).
+
+    ``nnfast evaluate`` calls this again with the saved seed and fraction to
+    find the rows the model never saw.
+    """
+    rows = np.arange(y.shape[0])
+    if test_size == 0:
+        return rows, rows[:0]
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    return tuple(train_test_split(rows, test_size=test_size, random_state=seed,
+                                  stratify=stratify))
+
+
+def split_record(spec, X, y, test_size, seed, held_out) -> dict:
+    """What a saved model remembers of its data and split (``extra["split"]``)."""
+    source = spec if spec in NAMED_DATA else str(Path(spec).resolve())
+    return {"data": source, "data_sha256": data_checksum(X, y), "n_examples": int(X.shape[0]),
+            "test_size": float(test_size), "seed": int(seed), "n_held_out": int(len(held_out)),
+            "held_out_sha256": indices_checksum(held_out)}
 
 
 def parse_hidden(text):
@@ -63,9 +156,28 @@ def parse_hidden(text):
     except ValueError:
         raise argparse.ArgumentTypeError(f"hidden layer sizes must be integers like 25 or 50,25, "
                                          f"got {text!r}") from None
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"expected hidden layer sizes like 25 or 50,25, "
+                                         f"got {text!r}")
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(f"hidden layer sizes must be positive, got {text!r}")
     return sizes
+
+
+def fraction(text):
+    """A number in [0, 1) (the held-out fraction)."""
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
+
+
+def seed(text):
+    """A seed numpy accepts: an integer in [0, 2**32 - 1]."""
+    value = non_negative_int(text)
+    if value > 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32 - 1], got {text!r}")
+    return value
 
 
 def parse_lambdas(text):
@@ -73,8 +185,6 @@ def parse_lambdas(text):
 
     Raises UserError (one line and exit code 2 from ``nnfast.cli.main``).
     """
-    from ..cli import UserError
-
     parts = [part.strip() for part in str(text).split(",")]
     if not any(parts):
         raise UserError(f"--lambdas needs comma-separated values like 0,1,10,50, got {text!r}")
@@ -96,60 +206,63 @@ def parse_lambdas(text):
 
 
 def configure(parser):
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.description = (
         "Train a sigmoid network (default 25 hidden units, lambda 1, L-BFGS-B, 400 iterations) "
         "on a training split, evaluate it on the held-out split, and write to the output "
-        "folder: model.npz (load with nnfast.load_model or 'nnfast evaluate'), report.txt, "
+        "folder: model.npz (load with nnfast.load_model or 'nnfast evaluate', which scores the "
+        "held-out split again), report.txt, "
         "and PNG pictures (sample digits, hidden units, cost curve, confusion matrix). "
         "With --compare, first time every available backend's cost+gradient on the training "
         "data and put the table in the report. With --lambdas, also train once per lambda "
         "(a lambda sweep) and add lambda_sweep.png and a table to the report.")
     parser.add_argument("--data", default="auto", help=DATA_HELP)
-    parser.add_argument("--hidden", type=parse_hidden, default=[25], metavar="N[,N...]",
+    parser.add_argument("--hidden", type=parse_hidden, default="25", metavar="N[,N...]",
                         help="hidden layer sizes, comma-separated")
-    parser.add_argument("--lam", "--lambda", dest="lam", type=float, default=1.0,
+    parser.add_argument("--lam", "--lambda", dest="lam", type=non_negative_float, default=1.0,
                         help="L2 regularisation strength lambda")
     parser.add_argument("--loss", choices=["cross_entropy", "squared_error"],
                         default="cross_entropy", help="loss on the output units")
-    parser.add_argument("--method", default="L-BFGS-B",
-                        choices=["L-BFGS-B", "TNC", "CG", "gd", "sgd", "adam"],
+    parser.add_argument("--method", default="L-BFGS-B", choices=[*SCIPY_METHODS, *STEP_METHODS],
                         help="optimiser: scipy's L-BFGS-B, TNC or CG with the analytic gradient, "
                              "batch gradient descent (gd), mini-batch SGD with momentum, or Adam")
-    parser.add_argument("--max-iter", type=int, default=400,
+    parser.add_argument("--max-iter", type=positive_int, default=400,
                         help="iterations (optimiser iterations, gradient steps, or epochs for "
                              "sgd/adam)")
-    parser.add_argument("--max-fun", type=int, default=None,
+    parser.add_argument("--max-fun", type=positive_int, default=None,
                         help="cap on cost/gradient evaluations (TNC in the ex4 notebooks: 400)")
-    parser.add_argument("--learning-rate", type=float, default=None,
+    parser.add_argument("--learning-rate", type=positive_float, default=None,
                         help="step size for gd/sgd/adam (default: per method)")
-    parser.add_argument("--batch-size", type=int, default=64, help="mini-batch size for sgd/adam")
+    parser.add_argument("--batch-size", type=positive_int, default=None,
+                        help="mini-batch size for sgd/adam (default: 64)")
     parser.add_argument("--backend", default="auto",
                         help="cost/gradient backend: 'auto' or a name listed by 'nnfast info'")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for the backend (default: all cores)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default=None,
                         help="working dtype of the kernels (default: float64)")
-    parser.add_argument("--test-size", type=float, default=0.25,
+    parser.add_argument("--test-size", type=fraction, default=0.25,
                         help="fraction of the data held out for testing (0 trains on all of it)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed, default=0,
                         help="random seed for the split, the initial weights and mini-batches")
     parser.add_argument("--early-stopping", action="store_true",
                         help="hold out 10%% of the training part as a validation set; stop "
                              "when its cost has not improved for --patience iterations and "
                              "keep the best weights (the test split stays untouched)")
-    parser.add_argument("--patience", type=int, default=10, help="see --early-stopping")
+    parser.add_argument("--patience", type=positive_int, default=None,
+                        help="iterations without improvement before --early-stopping stops "
+                             "(default: 10)")
     parser.add_argument("--compare", action="store_true",
                         help="time every available backend's cost+gradient on the training "
                              "data before training; the table goes into the report")
     parser.add_argument("--lambdas", default=None, metavar="L1,L2,...",
                         help="also run a lambda sweep (e.g. 0,1,10,50): after the main fit, "
-                             "train on the same training part once per lambda, in the order "
-                             "given, each fit warm-started from the previous one, with the same "
-                             "method and --max-iter (no early stopping); report training and "
-                             "held-out accuracy and cost per lambda in report.txt and draw "
-                             "lambda_sweep.png (accuracy against lambda and the hidden units' "
-                             "weights for each lambda on one colour scale)")
+                             "train once per lambda on the training part less a 10%% validation "
+                             "slice, in the order given, each fit warm-started from the previous "
+                             "one, with the same method and --max-iter (no early stopping); the "
+                             "best lambda is the one with the best validation accuracy; report "
+                             "training, validation and held-out test accuracy and cost per lambda "
+                             "in report.txt and draw lambda_sweep.png (accuracy against lambda "
+                             "and the hidden units' weights for each lambda on one colour scale)")
     parser.add_argument("--output", "-o", default="nnfast-output",
                         help="folder for model.npz, report.txt and the PNG pictures")
     parser.add_argument("--no-plots", action="store_true", help="do not write pictures")
@@ -162,17 +275,56 @@ def configure(parser):
                         help="print only the paths written")
 
 
-def _check_args(args):
-    from ..cli import UserError
+def check_output_folder(output, option="--output"):
+    """A folder that can be written to, created if missing; UserError otherwise."""
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{option} {output} is an existing file; expected a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{option} {output}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise UserError(f"{option} {output}: the folder is not writable")
+    return out
 
-    if args.max_iter < 1:
-        raise UserError(f"--max-iter must be at least 1, got {args.max_iter}")
-    if args.max_fun is not None and args.max_fun < 1:
-        raise UserError(f"--max-fun must be at least 1, got {args.max_fun}")
-    if not 0 <= args.test_size < 1:
-        raise UserError(f"--test-size must be in [0, 1), got {args.test_size}")
-    if args.lam < 0:
-        raise UserError(f"--lam must be >= 0, got {args.lam}")
+
+def _physical_memory():
+    """Bytes of RAM, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_network_fits(sizes, m, option="--hidden"):
+    """UserError when the network's arrays cannot fit in memory (before allocating any).
+
+    Training holds a few copies of theta and the gradient (the optimiser's
+    history is larger still) and one activation matrix per layer.
+    """
+    from .._network import n_params
+
+    n = n_params(sizes)
+    need = 8 * (10 * n + 3 * m * sum(sizes[1:]))
+    have = _physical_memory()
+    if have is not None and need > have:
+        raise UserError(f"{option} {','.join(map(str, sizes[1:-1]))}: a {' -> '.join(map(str, sizes))} "
+                        f"network has {n:,} weights and needs about {need / 2**30:,.0f} GiB; "
+                        f"this machine has {have / 2**30:.0f} GiB")
+
+
+def _check_args(args):
+    if args.method not in STEP_METHODS and args.learning_rate is not None:
+        raise UserError(f"--learning-rate applies to {', '.join(STEP_METHODS)}, not to "
+                        f"--method {args.method}")
+    if args.method not in MINIBATCH_METHODS and args.batch_size is not None:
+        raise UserError(f"--batch-size applies to {', '.join(MINIBATCH_METHODS)}, not to "
+                        f"--method {args.method}")
+    if args.patience is not None and not args.early_stopping:
+        raise UserError("--patience applies only with --early-stopping")
+    if args.early_stopping and args.test_size == 0:
+        raise UserError("--early-stopping needs held-out data: use --test-size > 0")
     args.sweep_lams = None if args.lambdas is None else parse_lambdas(args.lambdas)
     if args.backend != "auto":
         from ..backends import backend_status
@@ -184,6 +336,47 @@ def _check_args(args):
         ok, why = status[args.backend]
         if not ok:
             raise UserError(f"backend {args.backend!r} is not available here: {why}")
+    data = Path(args.data)
+    if args.data not in NAMED_DATA and data.exists() and data.resolve() == Path(
+            args.output).resolve():
+        raise UserError(f"--output {args.output} is the --data file")
+    check_output_folder(args.output)
+
+
+def _training_options(args):
+    """keyword arguments of nnfast.train shared by the main fit and the sweep."""
+    options = dict(loss=args.loss, method=args.method, max_iter=args.max_iter,
+                   max_fun=args.max_fun, learning_rate=args.learning_rate,
+                   random_state=args.seed, backend=args.backend, n_threads=args.threads,
+                   dtype=args.dtype,
+                   progress=None if args.quiet and args.progress is None else args.progress)
+    if args.batch_size is not None:
+        options["batch_size"] = args.batch_size
+    return options
+
+
+def _validation_slice(X_tr, y_tr, seed):
+    """``(X_fit, X_val, y_fit, y_val)``: a slice of the training part to choose on."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(X_tr, y_tr, test_size=VALIDATION_FRACTION, random_state=seed)
+
+
+def _relabel_held_out(fig):
+    """Call the held-out test split by its name in a cost curve.
+
+    ``plots.plot_cost_curve`` names any monitored set "validation"; without
+    early stopping the set it draws is the held-out test split.
+    """
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            line.set_label(line.get_label().replace("validation", "held-out test"))
+        ax.set_ylabel(ax.get_ylabel().replace("validation", "held-out test"))
+        legend = ax.get_legend()
+        if legend is not None:
+            for text in legend.get_texts():
+                text.set_text(text.get_text().replace("validation", "held-out test"))
+    return fig
 
 
 def run(args):
@@ -198,28 +391,17 @@ def run(args):
     X, y, description, names = load_data(args.data)
     n_classes = int(y.max()) + 1
     sizes = [X.shape[1], *args.hidden, n_classes]
-    if args.test_size > 0:
-        from sklearn.model_selection import train_test_split
-
-        counts = np.bincount(y, minlength=n_classes)
-        stratify = y if counts[counts > 0].min() >= 2 else None
-        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=args.test_size,
-                                                  random_state=args.seed, stratify=stratify)
-    else:
-        X_tr, y_tr, X_te, y_te = X, y, None, None
-    if args.early_stopping and X_te is None:
-        from ..cli import UserError
-
-        raise UserError("--early-stopping needs held-out data: use --test-size > 0")
+    check_network_fits(sizes, X.shape[0])
+    train_rows, held_out_rows = split_indices(y, args.test_size, args.seed)
+    X_tr, y_tr = X[train_rows], y[train_rows]
+    X_te, y_te = (X[held_out_rows], y[held_out_rows]) if held_out_rows.size else (None, None)
     # The held-out split only watches training; weights chosen on it would make its
     # accuracy optimistic, so early stopping chooses on a slice of the training part.
     X_fit, y_fit, X_val, y_val = X_tr, y_tr, X_te, y_te
     if args.early_stopping:
-        X_fit, X_val, y_fit, y_val = train_test_split(X_tr, y_tr, test_size=0.1,
-                                                      random_state=args.seed)
+        X_fit, X_val, y_fit, y_val = _validation_slice(X_tr, y_tr, args.seed)
     backend_name = get_backend(args.backend).name
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     say(f"data: {description}; training on {X_tr.shape[0]}, testing on "
         f"{0 if X_te is None else X_te.shape[0]}")
     say(f"network {' -> '.join(map(str, sizes))}, lambda {args.lam:g}, {args.method}, "
@@ -233,17 +415,15 @@ def run(args):
         table = evaluation.format_backend_table(rows)
         say(table)
 
-    result = train(X_fit, y_fit, sizes, lam=args.lam, loss=args.loss, method=args.method,
-                   max_iter=args.max_iter, max_fun=args.max_fun,
-                   learning_rate=args.learning_rate, batch_size=args.batch_size,
-                   random_state=args.seed, backend=args.backend, n_threads=args.threads,
-                   dtype=args.dtype, validation=None if X_val is None else (X_val, y_val),
-                   early_stopping=args.early_stopping, patience=args.patience,
-                   progress=None if args.quiet and args.progress is None else args.progress)
+    result = train(X_fit, y_fit, sizes, lam=args.lam,
+                   validation=None if X_val is None else (X_val, y_val),
+                   early_stopping=args.early_stopping,
+                   **(dict(patience=args.patience) if args.patience is not None else {}),
+                   **_training_options(args))
     theta = result.best_theta if args.early_stopping else result.theta
-    curve = None
+    sweep = None
     if args.sweep_lams:
-        curve = _sweep(args, sizes, X_tr, y_tr, X_te, y_te, say)
+        sweep = _sweep(args, sizes, X_tr, y_tr, X_te, y_te, say)
     from ..api import predict
 
     target_names = None if names is None else [str(names[k]) for k in range(n_classes)]
@@ -262,7 +442,9 @@ def run(args):
                             extra={"data": description, "digit_names": target_names,
                                    "train_accuracy": train_eval.accuracy,
                                    "test_accuracy": None if test_eval is None else test_eval.accuracy,
-                                   "early_stopping_best": bool(args.early_stopping)})
+                                   "early_stopping_best": bool(args.early_stopping),
+                                   "split": split_record(args.data, X, y, args.test_size,
+                                                         args.seed, held_out_rows)})
     written = [model_path]
 
     if not args.no_plots:
@@ -272,18 +454,21 @@ def run(args):
         if len(sizes) > 2:
             written.append(plots.save_figure(plots.plot_hidden_units(theta, sizes),
                                              out / "hidden_units.png"))
-        written.append(plots.save_figure(plots.plot_cost_curve(result), out / "cost_curve.png"))
+        cost_fig = plots.plot_cost_curve(result)
+        if not args.early_stopping:
+            _relabel_held_out(cost_fig)
+        written.append(plots.save_figure(cost_fig, out / "cost_curve.png"))
         cm = (test_eval or train_eval).confusion
         written.append(plots.save_figure(plots.plot_confusion_matrix(
             cm, display_labels, title="confusion matrix ("
             + ("held-out data" if test_eval else "training data") + ")"),
             out / "confusion_matrix.png"))
-        if curve is not None:
-            written.append(plots.save_figure(plots.plot_validation_curve(curve),
+        if sweep is not None:
+            written.append(plots.save_figure(plots.plot_validation_curve(sweep[0]),
                                              out / "lambda_sweep.png"))
 
     report = _report(args, description, sizes, X_tr, X_te, backend_name, result, train_eval,
-                     test_eval, table, written, time.perf_counter() - t_start, curve)
+                     test_eval, table, written, time.perf_counter() - t_start, sweep)
     report_path = out / "report.txt"
     report_path.write_text(report)
     written.insert(1, report_path)
@@ -297,37 +482,46 @@ def run(args):
 
 
 def _sweep(args, sizes, X_tr, y_tr, X_te, y_te, say):
-    """``nnfast.validation_curve`` over ``args.sweep_lams``, one λ at a time for progress.
+    """The λ sweep: ``(curve, test_accuracy, test_cost, n_fit)``.
 
-    Each call gets the previous fit's weights as ``theta0``, which is exactly
-    the warm start of a single call with every λ; the parts are joined into
-    one :class:`~nnfast.training.ValidationCurve`.
+    ``nnfast.validation_curve`` over ``args.sweep_lams``, one λ at a time for
+    progress, on the training part less a validation slice; ``curve.best_lam``
+    is chosen on that slice.  The held-out test split is only scored
+    (``test_accuracy``, ``test_cost``: NaN without one), so its figures stay
+    honest.  Each call gets the previous fit's weights as ``theta0``, which
+    is exactly the warm start of a single call with every λ; the parts are
+    joined into one :class:`~nnfast.training.ValidationCurve`.
     """
+    from ..api import cost, predict
     from ..training import ValidationCurve, validation_curve
 
     lams = args.sweep_lams
-    validation = None if X_te is None else (X_te, y_te)
-    say(f"lambda sweep over {', '.join(f'{v:g}' for v in lams)} on the training part "
-        + ("(accuracy and cost also on the held-out split)" if validation else
-           "(no held-out data: --test-size 0)"))
-    parts, theta0 = [], None
+    X_fit, X_val, y_fit, y_val = _validation_slice(X_tr, y_tr, args.seed)
+    say(f"lambda sweep over {', '.join(f'{v:g}' for v in lams)} on {X_fit.shape[0]} training "
+        f"examples, choosing on a validation slice of {X_val.shape[0]}"
+        + (" (accuracy and cost also on the held-out split)" if X_te is not None else ""))
+    parts, theta0, test_accuracy, test_cost = [], None, [], []
     for i, lam in enumerate(lams, 1):
         say(f"lambda sweep {i}/{len(lams)}: lambda {lam:g}"
             + (", warm-started from lambda " + f"{lams[i - 2]:g}" if theta0 is not None else ""))
-        part = validation_curve(
-            X_tr, y_tr, sizes, lams=[lam], validation=validation, theta0=theta0,
-            loss=args.loss, method=args.method, max_iter=args.max_iter, max_fun=args.max_fun,
-            learning_rate=args.learning_rate, batch_size=args.batch_size,
-            random_state=args.seed, backend=args.backend, n_threads=args.threads,
-            dtype=args.dtype,
-            progress=None if args.quiet and args.progress is None else args.progress)
+        part = validation_curve(X_fit, y_fit, sizes, lams=[lam], validation=(X_val, y_val),
+                                theta0=theta0, **_training_options(args))
         res = part.results[0]
         theta0 = res.theta
-        say(f"  training accuracy {100 * part.train_accuracy[0]:.2f}%"
-            + (f", held-out accuracy {100 * part.val_accuracy[0]:.2f}%" if validation else "")
+        if X_te is not None:
+            test_accuracy.append(float(np.mean(
+                predict(res.theta, X_te, sizes, backend=args.backend) == y_te)))
+            test_cost.append(float(cost(res.theta, X_te, y_te, sizes, lam=0.0, loss=args.loss,
+                                        backend=args.backend)))
+        else:
+            test_accuracy.append(np.nan)
+            test_cost.append(np.nan)
+        say(f"  training accuracy {100 * part.train_accuracy[0]:.2f}%, validation accuracy "
+            f"{100 * part.val_accuracy[0]:.2f}%"
+            + (f", held-out accuracy {100 * test_accuracy[-1]:.2f}%" if X_te is not None else "")
             + f", {res.n_iter} iterations, {res.wall_time:.1f} s")
         parts.append(part)
-    return ValidationCurve(
+    curve = ValidationCurve(
         lams=np.concatenate([p.lams for p in parts]),
         train_accuracy=np.concatenate([p.train_accuracy for p in parts]),
         val_accuracy=np.concatenate([p.val_accuracy for p in parts]),
@@ -335,10 +529,20 @@ def _sweep(args, sizes, X_tr, y_tr, X_te, y_te, say):
         val_cost=np.concatenate([p.val_cost for p in parts]),
         objective=np.concatenate([p.objective for p in parts]),
         results=[r for p in parts for r in p.results])
+    return curve, np.array(test_accuracy), np.array(test_cost), X_fit.shape[0]
+
+
+def _sweep_table(curve, test_accuracy, test_cost):
+    """``curve.table()`` with the held-out test accuracy and cost added to each row."""
+    lines = curve.table().splitlines()
+    rows = [f"{lines[0]} {'test acc':>10} {'test cost':>10}"]
+    for line, acc, J in zip(lines[1:], test_accuracy, test_cost):
+        rows.append(f"{line} {100 * acc:>9.2f}% {J:>10.5f}")
+    return "\n".join(rows)
 
 
 def _report(args, description, sizes, X_tr, X_te, backend_name, result, train_eval, test_eval,
-            table, written, elapsed, curve=None):
+            table, written, elapsed, sweep=None):
     from .. import __version__
 
     lines = [
@@ -364,18 +568,19 @@ def _report(args, description, sizes, X_tr, X_te, backend_name, result, train_ev
                   "held-out data: per-class precision, recall and F1", str(test_eval)]
     else:
         lines += ["", "training data: per-class precision, recall and F1", str(train_eval)]
-    if curve is not None:
-        held_out = X_te is not None
+    if sweep is not None:
+        curve, test_accuracy, test_cost, n_fit = sweep
         lines += ["", "lambda sweep", "------------",
-                  f"one fit per lambda on the {X_tr.shape[0]} training examples, in the order "
-                  "given, each warm-started from the previous fit; "
+                  f"one fit per lambda on {n_fit} of the {X_tr.shape[0]} training examples, in "
+                  "the order given, each warm-started from the previous fit; "
                   f"{result.method}, max_iter {args.max_iter}, no early stopping",
-                  "val = the held-out split" if held_out else
-                  "no held-out data (--test-size 0): the val columns are nan",
-                  "train/val cost: unregularised; objective: the regularised cost minimised",
-                  curve.table(),
-                  f"best lambda by {'held-out' if held_out else 'training'} accuracy: "
-                  f"{curve.best_lam:g}"]
+                  f"val = a validation slice of {X_tr.shape[0] - n_fit} training examples (the "
+                  "best lambda is chosen on it); test = the held-out split"
+                  + (" (none: --test-size 0, the test columns are nan)" if X_te is None else
+                     ", scored only"),
+                  "train/val/test cost: unregularised; objective: the regularised cost minimised",
+                  _sweep_table(curve, test_accuracy, test_cost),
+                  f"best lambda by validation accuracy: {curve.best_lam:g}"]
     lines += ["", "files: " + ", ".join(Path(p).name for p in written) + ", report.txt",
               f"total time: {elapsed:.1f} s", ""]
     return "\n".join(lines)
