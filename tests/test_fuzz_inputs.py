@@ -252,7 +252,7 @@ bad_losses = st.one_of(st.text(max_size=15).filter(lambda s: s not in nnfast.LOS
                        st.none(), st.integers(), st.just(np.array(["cross_entropy"] * 2)))
 bad_backends = st.one_of(
     st.text(max_size=10).filter(lambda s: s not in nnfast.available_backends() + ["auto"]),
-    st.none(), st.integers(), st.just(["numpy"]))
+    st.none(), st.integers(), st.just(["numpy"]), st.just(np.array(["numpy", "loop"])))
 bad_threads = st.one_of(st.integers(max_value=0), st.floats(), st.text(max_size=3),
                         st.booleans())
 

@@ -362,23 +362,6 @@ def _validation_slice(X_tr, y_tr, seed):
     return train_test_split(X_tr, y_tr, test_size=VALIDATION_FRACTION, random_state=seed)
 
 
-def _relabel_held_out(fig):
-    """Call the held-out test split by its name in a cost curve.
-
-    ``plots.plot_cost_curve`` names any monitored set "validation"; without
-    early stopping the set it draws is the held-out test split.
-    """
-    for ax in fig.axes:
-        for line in ax.get_lines():
-            line.set_label(line.get_label().replace("validation", "held-out test"))
-        ax.set_ylabel(ax.get_ylabel().replace("validation", "held-out test"))
-        legend = ax.get_legend()
-        if legend is not None:
-            for text in legend.get_texts():
-                text.set_text(text.get_text().replace("validation", "held-out test"))
-    return fig
-
-
 def run(args):
     from .. import evaluation, plots
     from ..backends import get_backend
@@ -454,9 +437,9 @@ def run(args):
         if len(sizes) > 2:
             written.append(plots.save_figure(plots.plot_hidden_units(theta, sizes),
                                              out / "hidden_units.png"))
-        cost_fig = plots.plot_cost_curve(result)
-        if not args.early_stopping:
-            _relabel_held_out(cost_fig)
+        # without early stopping the monitored set is the held-out test split
+        cost_fig = plots.plot_cost_curve(
+            result, val_label="validation" if args.early_stopping else "held-out test")
         written.append(plots.save_figure(cost_fig, out / "cost_curve.png"))
         cm = (test_eval or train_eval).confusion
         written.append(plots.save_figure(plots.plot_confusion_matrix(
@@ -474,9 +457,9 @@ def run(args):
     written.insert(1, report_path)
     if not args.quiet:
         print()
-        print(result.summary())
-        print(f"training accuracy {100 * train_eval.accuracy:.2f}%"
-              + (f", held-out accuracy {100 * test_eval.accuracy:.2f}%" if test_eval else ""))
+        print(result.summary())   # has the training accuracy
+        if test_eval:
+            print(f"held-out accuracy {100 * test_eval.accuracy:.2f}%")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -561,8 +544,7 @@ def _report(args, description, sizes, X_tr, X_te, backend_name, result, train_ev
     if table is not None:
         lines += ["backend comparison (one cost+gradient evaluation on the training data)",
                   table, ""]
-    lines += ["training", "--------", result.summary(), "",
-              f"training accuracy: {100 * train_eval.accuracy:.2f}%"]
+    lines += ["training", "--------", result.summary(), ""]   # the summary has the training accuracy
     if test_eval is not None:
         lines += [f"held-out accuracy: {100 * test_eval.accuracy:.2f}%", "",
                   "held-out data: per-class precision, recall and F1", str(test_eval)]

@@ -105,12 +105,15 @@ def get_backend(name: str = "auto") -> Backend:
     """
     if isinstance(name, Backend):
         return name
+    if not isinstance(name, str):
+        valid = ", ".join(repr(n) for n in ["auto", *_REGISTRY])
+        raise TypeError(f"backend must be a name, one of {valid}; got {type(name).__name__}")
     if name == "auto":
         for candidate in _AUTO_ORDER:
             if candidate in _REGISTRY and _load(candidate) is not None:
                 return _instances[candidate]
         raise BackendUnavailable("no backend is available")  # numpy always is
-    if not isinstance(name, str) or name not in _REGISTRY:
+    if name not in _REGISTRY:
         valid = ", ".join(repr(n) for n in ["auto", *_REGISTRY])
         raise ValueError(f"backend must be one of {valid}; got {name!r}")
     backend = _load(name)
