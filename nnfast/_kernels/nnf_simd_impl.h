@@ -293,6 +293,22 @@ static NNF_TGT void FN(sigmoid)(NNF_T *a, ptrdiff_t n)
     }
 }
 
+/* The units left after the full tiles of U, as one tile of their own count (a
+ * constant in each case, so its accumulators stay in registers): one-unit tiles
+ * there ran with too few independent FMA chains to fill the pipelines.
+ * CALL(R) is the tile call for R units. */
+#define NNF_LEFTOVER_UNITS(left, CALL)                 \
+    switch (left) {                                    \
+    case 7: CALL(7); break;                            \
+    case 6: CALL(6); break;                            \
+    case 5: CALL(5); break;                            \
+    case 4: CALL(4); break;                            \
+    case 3: CALL(3); break;                            \
+    case 2: CALL(2); break;                            \
+    case 1: CALL(1); break;                            \
+    default: break;                                    \
+    }
+
 /* ---- first layer forward:  Z[u, i] = b[u] + sum_k X[i, k] WT[k, u] ----------
  * Tile: R rows x NV vectors of units; the accumulators stay in registers
  * over the whole feature dimension (broadcast one x, FMA with NV weight
@@ -462,8 +478,9 @@ static NNF_INLINE NNF_TGT void FN(fwdT_units)(
     ptrdiff_t u = 0;
     for (; u + U <= h; u += U)
         FN(fwdT_call)(U, RV, W + u * (n_k + 1), n_k + 1, XT, ldx, n_k, Z + u * ldz, ldz, pf);
-    for (; u < h; u++)
-        FN(fwdT_call)(1, RV, W + u * (n_k + 1), n_k + 1, XT, ldx, n_k, Z + u * ldz, ldz, pf);
+#define NNF_CALL(R) FN(fwdT_call)(R, RV, W + u * (n_k + 1), n_k + 1, XT, ldx, n_k, Z + u * ldz, ldz, pf)
+    NNF_LEFTOVER_UNITS(h - u, NNF_CALL)
+#undef NNF_CALL
 }
 
 static NNF_INLINE NNF_TGT void FN(fwdT_rows)(
@@ -473,7 +490,7 @@ static NNF_INLINE NNF_TGT void FN(fwdT_rows)(
     ptrdiff_t i = 0;
     /* tiles in this call, to spread the prefetches evenly */
     ptrdiff_t row_tiles = nvec / RV + (nvec % RV) / 2 + (nvec % RV) % 2;
-    ptrdiff_t unit_tiles = h / U + h % U;
+    ptrdiff_t unit_tiles = h / U + (h % U != 0);
     ptrdiff_t tiles = row_tiles * unit_tiles;
     FN(pf_spread)(pf, tiles, n_k);
     for (; i + RV <= nvec; i += RV)
@@ -557,8 +574,9 @@ static NNF_INLINE NNF_TGT void FN(grad1_units)(
     ptrdiff_t u = 0;
     for (; u + U <= h; u += U)
         FN(grad1_call)(U, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg, pf);
-    for (; u < h; u++)
-        FN(grad1_call)(1, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg, pf);
+#define NNF_CALL(R) FN(grad1_call)(R, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg, pf)
+    NNF_LEFTOVER_UNITS(h - u, NNF_CALL)
+#undef NNF_CALL
 }
 
 /* all features for a unit tile of U units and a feature tile of KV vectors */
@@ -570,7 +588,7 @@ static NNF_INLINE NNF_TGT void FN(grad1_cols)(
     ptrdiff_t k = 0;
     /* tiles in this call, to spread the prefetches evenly */
     ptrdiff_t col_tiles = kvec / KV + (kvec % KV) / 2 + (kvec % KV) % 2;
-    ptrdiff_t tiles = col_tiles * (h / U + h % U);
+    ptrdiff_t tiles = col_tiles * (h / U + (h % U != 0));
     FN(pf_spread)(pf, tiles, nb);
     for (; k + KV <= kvec; k += KV)
         FN(grad1_units)(U, KV, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf);
@@ -580,11 +598,35 @@ static NNF_INLINE NNF_TGT void FN(grad1_cols)(
         FN(grad1_units)(U, 1, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf);
 }
 
+/* sum_i a[i] b[i] for i < n: whole vectors in two accumulators, then the tail */
+static NNF_INLINE NNF_TGT NNF_T FN(dot)(const NNF_T *a, const NNF_T *b, ptrdiff_t n)
+{
+    VT acc0 = FN(vset1)((NNF_T)0), acc1 = acc0;
+    NNF_T s;
+    ptrdiff_t i = 0;
+    for (; i + 2 * VL <= n; i += 2 * VL) {
+        acc0 += FN(vload)(a + i) * FN(vload)(b + i);
+        acc1 += FN(vload)(a + i + VL) * FN(vload)(b + i + VL);
+    }
+    for (; i + VL <= n; i += VL)
+        acc0 += FN(vload)(a + i) * FN(vload)(b + i);
+    s = FN(hsum)(acc0 + acc1);
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
 /* pf, pf_bytes: memory the caller will read next (the next block's panel of X,
- * for the first layer's forward), fetched into L2 meanwhile; NULL, 0 for none */
+ * for the first layer's forward), fetched into L2 meanwhile; NULL, 0 for none.
+ * XT: the same inputs units-major, (n_in, ldx), or NULL.  The features left over
+ * after whole vectors (n_in % VL: 9 of a hidden layer of 25 in float with
+ * AVX-512) are then dot products over the rows, in SIMD, instead of scalar
+ * loops down the columns of X (which ran the output layer's gradient at a
+ * tenth of the tiles' rate). */
 static NNF_TGT void FN(grad1)(
     const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,     /* IN: (h, ldd), columns < nb */
     const NNF_T *X, ptrdiff_t nb, ptrdiff_t n_in,   /* IN: (nb, n_in) */
+    const NNF_T *XT, ptrdiff_t ldx,                 /* IN: (n_in, ldx), columns < nb, or NULL */
     NNF_T *G,                                       /* OUT: (h, n_in + 1), accumulated */
     const void *pf, ptrdiff_t pf_bytes)
 {
@@ -604,8 +646,12 @@ static NNF_TGT void FN(grad1)(
         NNF_T s = 0;
         for (k = kvec * VL; k < n_in; k++) {
             NNF_T acc = 0;
-            for (i = 0; i < nb; i++)
-                acc += du[i] * X[i * n_in + k];
+            if (XT) {
+                acc = FN(dot)(du, XT + k * ldx, nb);
+            } else {
+                for (i = 0; i < nb; i++)
+                    acc += du[i] * X[i * n_in + k];
+            }
             gu[1 + k] += acc;
         }
         for (i = 0; i < nb; i++)
@@ -658,8 +704,9 @@ static NNF_INLINE NNF_TGT void FN(backprop_units)(
     ptrdiff_t u = 0;
     for (; u + U <= n_i; u += U)
         FN(backprop_tile)(U, KV, W + 1 + u, n_i + 1, n_o, D, A + u * ld, ld, P + u * ld);
-    for (; u < n_i; u++)
-        FN(backprop_tile)(1, KV, W + 1 + u, n_i + 1, n_o, D, A + u * ld, ld, P + u * ld);
+#define NNF_CALL(R) FN(backprop_tile)(R, KV, W + 1 + u, n_i + 1, n_o, D, A + u * ld, ld, P + u * ld)
+    NNF_LEFTOVER_UNITS(n_i - u, NNF_CALL)
+#undef NNF_CALL
 }
 
 static NNF_TGT void FN(backprop)(
