@@ -395,3 +395,22 @@ def test_gradient_check_passes_on_huge_inputs():
         report = nnfast.gradient_check(X=X, y=y, layer_sizes=sizes, backend=backend,
                                        random_state=0)
         assert report.passed, (backend, report)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("offset", range(0, 16, 3))
+def test_rows_of_X_at_any_offset_in_a_cache_line(dtype, offset):
+    """The gradient tiles start at the first cache-line aligned feature of the rows
+    (when every row starts at the same offset in its line); the features before it
+    go through the dot products.  Any start of X gives the oracle's answer."""
+    sizes = [32, 7, 3]                      # rows of 256 or 128 bytes: whole lines
+    rng = np.random.default_rng(offset)
+    m = 150
+    buf = np.empty(m * sizes[0] + 64, dtype=dtype)
+    start = (-buf.ctypes.data // np.dtype(dtype).itemsize) % 16 + offset
+    X = buf[start:start + m * sizes[0]].reshape(m, sizes[0])
+    X[...] = rng.uniform(-1, 1, X.shape)
+    assert X.ctypes.data % 64 == (offset * np.dtype(dtype).itemsize) % 64
+    y = rng.integers(0, 3, m)
+    theta = rng.uniform(-0.5, 0.5, nnfast.n_params(sizes)).astype(dtype)
+    _compare(X, y, sizes, theta, lam=1.0)

@@ -631,20 +631,36 @@ static NNF_TGT void FN(grad1)(
     const void *pf, ptrdiff_t pf_bytes)
 {
     const ptrdiff_t ldg = n_in + 1;
-    const ptrdiff_t kvec = n_in / VL;               /* whole vectors of features */
-    ptrdiff_t u, k, i;
+    ptrdiff_t k_lo = 0, kvec, u, k, i;
     FN(nnf_pf) st = FN(pf_start)(pf, pf_bytes);
+#if NNF_VBYTES
+    /* The tiles' loads of X are aligned to cache lines when they start at the first
+     * feature of each row that is: rows of X come from the caller, aligned to 16 bytes
+     * at best, and a 64-byte load across two lines costs two (15% of an ex4
+     * evaluation).  Possible when every row starts at the same offset in its line,
+     * and the features before it can be left to the dot products. */
+    if (XT && (n_in * (ptrdiff_t)sizeof(NNF_T)) % 64 == 0 && (uintptr_t)X % sizeof(NNF_T) == 0) {
+        k_lo = (ptrdiff_t)(((64 - (uintptr_t)X % 64) % 64) / sizeof(NNF_T));
+        if (k_lo >= n_in)
+            k_lo = 0;
+    }
+#endif
+    kvec = (n_in - k_lo) / VL;                      /* whole vectors of features */
     /* the second tile shape when it divides the units and the first does not */
     if (h % NNF_UB == 0 && h % NNF_UA != 0)
-        FN(grad1_cols)(NNF_UB, NNF_KVB, D, ldd, h, X, n_in, nb, G, ldg, kvec, &st);
+        FN(grad1_cols)(NNF_UB, NNF_KVB, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
     else
-        FN(grad1_cols)(NNF_UA, NNF_KVA, D, ldd, h, X, n_in, nb, G, ldg, kvec, &st);
-    /* leftover features (n_in % VL) and the bias column */
+        FN(grad1_cols)(NNF_UA, NNF_KVA, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
+    /* leftover features (before k_lo, and after the whole vectors) and the bias column */
     for (u = 0; u < h; u++) {
         const NNF_T *du = D + u * ldd;
         NNF_T *gu = G + u * ldg;
         NNF_T s = 0;
-        for (k = kvec * VL; k < n_in; k++) {
+        for (k = 0; k < n_in; k++) {
+            if (k == k_lo)
+                k += kvec * VL;                     /* the tiles' features */
+            if (k >= n_in)
+                break;
             NNF_T acc = 0;
             if (XT) {
                 acc = FN(dot)(du, XT + k * ldx, nb);
