@@ -39,6 +39,8 @@ SHAPES = {
     "mnist-128-64": ((784, 128, 64, 10), 10000),
 }
 LAM = 0.0
+#: seconds of pause before each batch of calls (not timed)
+PAUSE = 0.2
 #: seconds of timed calls per shape, dtype and thread count at most
 BUDGET = 60.0
 
@@ -76,13 +78,17 @@ def wait_idle(limit=0.15, patience=120.0):
 
 def interleaved_ms(objs, theta, rounds, batch=10, budget=None):
     """Median ms per call of each objective, calls interleaved in batches so that
-    every backend sees the same background load (the machine is shared)."""
+    every backend sees the same background load (the machine is shared), each
+    batch after a pause of ``PAUSE`` seconds."""
     times = {name: [] for name in objs}
     for obj in objs.values():
         obj(theta)
     t_end = time.perf_counter() + (BUDGET if budget is None else budget)
     for _ in range(rounds):
         for name, obj in objs.items():
+            # let the previous runtime's idle threads (OpenMP, OpenBLAS) stop
+            # spinning, so that they do not take cores from this one
+            time.sleep(PAUSE)
             for _ in range(1 if name == "loop" else batch):
                 t = time.perf_counter()
                 obj(theta)

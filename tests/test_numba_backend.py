@@ -445,3 +445,25 @@ def test_gradient_check_passes_on_saturated_inputs(scale):
                for be in ("numpy", "numba")}
     assert results["numpy"].passed
     assert results["numba"].passed
+
+
+def test_gradient_check_kernel_announces_a_cold_compile(tmp_path):
+    """The gradient check's own numba kernel says so on stderr when it compiles,
+    and not when a later process loads it from the cache."""
+    code = """
+        import json
+        import numpy as np
+        from nnfast.gradcheck import debug_problem, numerical_gradient
+        theta, X, y, sizes = debug_problem((3, 5, 3), 5)
+        g = numerical_gradient(theta, X, y, sizes, engine="numba", n_threads=1)
+        print(json.dumps({"g0": float(g[0])}))
+    """
+    from nnfast.backends._numba_notice import MESSAGE
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    first, first_err = _run(code, env, with_stderr=True)
+    second, second_err = _run(code, env, with_stderr=True)
+    assert first == second
+    line = MESSAGE.format(what=" (gradient check)")
+    assert first_err.splitlines().count(line) == 1
+    assert MESSAGE.split("{")[0] not in second_err
