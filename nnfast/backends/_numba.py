@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 import numba
+from numba.core import types
 
 from ._base import Backend, blas_threads
 from ._numba_notice import compile_notice
@@ -84,16 +85,18 @@ _LOSS_IDS = {"cross_entropy": 0, "squared_error": 1}
 
 _pool_lock = threading.Lock()
 _pool = None
+_pool_size = 0
 
 
-def _thread_pool(n_workers: int):
+def _thread_pool(n_workers: int) -> ThreadPoolExecutor:
     """The process's worker threads for chunks (grown on demand, never shrunk)."""
-    global _pool
+    global _pool, _pool_size
     with _pool_lock:
-        if _pool is None or _pool._max_workers < n_workers:
-            # an old, smaller pool finishes what it runs and is then dropped
-            _pool = ThreadPoolExecutor(max_workers=n_workers,
-                                       thread_name_prefix="nnfast-numba")
+        if _pool is None or _pool_size < n_workers:
+            # an older, smaller pool finishes what it runs; its idle threads
+            # then wait, unused, until the interpreter exits
+            _pool = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="nnfast-numba")
+            _pool_size = n_workers
         return _pool
 
 
@@ -188,6 +191,8 @@ _ready = set()
 
 class NumbaBackend(Backend):
     name = "numba"
+    # Where the kernel calls BLAS (wide first layers) it limits BLAS to one
+    # thread itself, so optimisers may limit BLAS around it at no cost.
     uses_blas = False
     description = ("numba fused kernel (row blocks, register tiles or BLAS per block, "
                    "one slab per chunk)")
@@ -202,9 +207,9 @@ class NumbaBackend(Backend):
     def build_info(self) -> dict:
         k = self._k
         cache_dir = numba.config.CACHE_DIR or os.path.join(os.path.dirname(k.__file__), "__pycache__")
-        loaded = [f"{'loss+gradient' if need_grad else 'loss'} {'blas' if blas else 'tiles'} "
-                  f"{sig[4].dtype}"
-                  for (need_grad, blas), fn in k.DRIVERS.items() for sig in fn.signatures]
+        loaded = [f"{'loss' if isinstance(sig[15], types.NoneType) else 'loss+gradient'} "
+                  f"{'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} {sig[4].dtype}"
+                  for sig in k.chunk_loss_grad.signatures]
         return {
             "numba": numba.__version__,
             "threads": "Python threads, one chunk at a time (the kernels release the GIL)",
@@ -262,15 +267,17 @@ class NumbaBackend(Backend):
         zero, one = dt.type(0), dt.type(1)
         n_params = theta.shape[0]
         blas = _first_layer_by_blas(layer_sizes) if by_blas is None else bool(by_blas)
-        chunk_fn = self._k.DRIVERS[need_grad, blas]
+        chunk_fn = self._k.chunk_loss_grad
+        # None for what this call does not need: the kernel compiles (and runs)
+        # only its own path
         if blas:
             n1, n_in = layer_sizes[1], layer_sizes[0]
             start = offsets[0][0]
             W1c = np.ascontiguousarray(
                 theta[start:start + n1 * (n_in + 1)].reshape(n1, n_in + 1)[:, 1:])
         else:
-            W1c = np.empty((0, 0), dtype=dt)
-        XTf = data.XTf if need_grad and not blas else data.Xf[:0]
+            W1c = None
+        XTf = data.XTf if need_grad and not blas else None
         common = (data.Xf, XTf, data.YTf, W1c, theta, sizes, woff, uoff, data.B, data.m)
         tail = (loss_id, zero, one)
 
@@ -291,11 +298,10 @@ class NumbaBackend(Backend):
         limit = blas_threads(1) if blas else contextlib.nullcontext()
         with notice, limit:
             if n_chunks == 1:
-                g = grad_out if need_grad else np.empty(1, dtype=dt)
-                total = float(chunk_fn(*common, 0, data.n_blocks, *tail, g))
+                total = float(chunk_fn(*common, 0, data.n_blocks, *tail, grad_out))
                 _ready.add(key)
                 return total
-            slabs = np.empty((n_chunks, n_params if need_grad else 1), dtype=dt)
+            slabs = np.empty((n_chunks, n_params), dtype=dt) if need_grad else [None] * n_chunks
             costs = np.zeros(n_chunks, dtype=np.float64)
             if n_workers > 1 and key not in _ready:
                 # compile (or load) on this thread first, not in several at once

@@ -3,40 +3,49 @@
 Nothing here is compiled at import: the functions are ``@njit`` without
 signatures (compiled on the first call, one specialisation per dtype) and
 ``cache=True`` (a later process loads the machine code from disk).  Each
-driver is its own dispatcher, and a call compiles only the one it runs:
+call compiles only the path it runs: :func:`chunk_loss_grad` gets ``None`` for
+what a call does not need (the gradient ``G`` for the loss only; ``W1c`` for
+the register-tile first layer, ``XTf`` for the BLAS one), and numba makes each
+combination its own specialisation, in which the other paths are never typed
+(overloads on the type of ``W1c``, and numba's pruning of ``is None`` branches
+on arguments):
 
-=========================  =========================================
-``chunk_loss_tiles``       loss only, first layer by register tiles
-``chunk_loss_grad_tiles``  loss and gradient, register tiles
-``chunk_loss_blas``        loss only, first layer by BLAS per block
-``chunk_loss_grad_blas``   loss and gradient, BLAS per block
-=========================  =========================================
+=====================  ===============  =====================================
+``G``                  ``W1c``          path
+=====================  ===============  =====================================
+None                   None             loss only, first layer by tiles
+array                  None             loss and gradient, tiles
+None                   array            loss only, first layer by BLAS
+array                  array            loss and gradient, BLAS
+=====================  ===============  =====================================
 
-Each runs the blocks of one chunk; the backend runs chunks on several threads
-(the drivers release the GIL), which spares the compile of a ``prange``
-wrapper: that took 29% of a cold compile.  The building blocks (``_forward_*``, ``_output_layer``, ``_backward_hidden``,
-``_grad_first_*``) are shared by the drivers and compiled once per dtype.
+The driver runs the blocks of one chunk; the backend runs chunks on several
+threads (the driver releases the GIL), which spares the compile of a
+``prange`` wrapper (29% of a cold compile).  The building blocks
+(``_forward_*``, ``_output_layer``, ``_backward_hidden``, ``_grad_first_*``)
+are compiled once per dtype.
 
 Layout (see :mod:`nnfast.backends._numba`):
 
 * ``Xf``   flat view of X (m, n_in), rows contiguous.
-* ``XTf``  (tiles, gradient) flat (n_blocks, n_in, B) copy of X, each block
+* ``XTf``  (tiles, gradient; else None) flat (n_blocks, n_in, B) copy of X, each block
   transposed and zero padded: the first layer's gradient runs along the rows
   of a block with a 4 x 5 register tile of ``G1``, written once per block.
 * ``YTf``  flat (n_blocks, n_out, B) targets, units-major.
-* ``W1c``  (BLAS) the first layer's weights without their bias column,
+* ``W1c``  (BLAS; else None) the first layer's weights without their bias column,
   (n1, n_in), C-contiguous.
 * Inside a block of ``nb`` rows every activation and delta is units-major
   with row stride ``nb``: layer l is one contiguous (n_l, nb) matrix, which
   BLAS takes as it is and the sigmoid runs over in one call.
 
-Every other array argument is 1-D and C-contiguous, so each driver has one
-specialisation per dtype; float32 kernels get typed ``zero``/``one`` scalars
+Every other array argument is 1-D and C-contiguous, so the driver has one
+specialisation per dtype and path; float32 kernels get typed ``zero``/``one`` scalars
 so that no float64 literal promotes them.  The loss is accumulated in float64.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from ._numba_math import log1p_exp_neg_abs, sigmoid_inplace
 
@@ -51,8 +60,8 @@ LOSS_SQUARED_ERROR = 1
 
 # A constant argument reaches a called @njit function as a Literal type, and
 # every distinct literal compiles another specialisation of it (the tile
-# function took 3 before).  These are non-literal int64 0 and 1 (what numba
-# infers for the np.int64 constructor's result).
+# function took 3 before).  Module-level NumPy scalars are typed plain int64,
+# so calls pass these instead of the literals 0 and 1.
 _I0 = np.int64(0)
 _I1 = np.int64(1)
 
@@ -369,89 +378,79 @@ def _grad_first_blas(D1, Xf, sizes, woff, r0, nb, G1, G):
             g[k] += t[k]
 
 
-# ---- drivers: the blocks b_lo .. b_hi - 1 of one chunk ------------------------
-# All four take the same arguments (unused ones are small placeholders), so the
-# backend calls them alike.  G (n_params,) is overwritten with the chunk's summed
-# gradient by the *_grad_* drivers and not touched by the others.
-@njit(**_OPTS)
-def chunk_loss_tiles(Xf, XTf, YTf, W1c, theta, sizes, woff, uoff, B, m, b_lo, b_hi,
-                     loss_id, zero, one, G):
-    """Summed loss (float64) of blocks ``b_lo .. b_hi - 1``, first layer by tiles."""
-    A, Zo, D, Dn, E, work = _block_buffers(theta, sizes, uoff, B)
-    cost = 0.0
-    for b in range(b_lo, b_hi):
-        r0 = b * B
-        nb = min(B, m - r0)
-        _forward_first_tiles(Xf, theta, sizes, woff, r0, nb, A, zero)
-        _forward_hidden(theta, sizes, woff, uoff, nb, A, Zo, work)
-        cost += _output_layer(Zo, A, YTf, sizes, uoff, b, B, nb, loss_id, False, D, E, work,
-                              zero, one)
-    return cost
+# ---- the first layer's path, chosen by the type of W1c when the caller is typed
+def _first_forward(Xf, theta, W1c, sizes, woff, r0, nb, A, zero):
+    """A[:n1*nb] = the first layer's products (no bias) of block rows r0 .. r0 + nb."""
+    raise NotImplementedError("only callable from numba-compiled code")
 
 
-@njit(**_OPTS)
-def chunk_loss_grad_tiles(Xf, XTf, YTf, W1c, theta, sizes, woff, uoff, B, m, b_lo, b_hi,
-                          loss_id, zero, one, G):
-    """Summed loss (float64) and gradient (into ``G``) of blocks ``b_lo .. b_hi - 1``,
-    first layer by tiles."""
-    A, Zo, D, Dn, E, work = _block_buffers(theta, sizes, uoff, B)
-    for i in range(G.shape[0]):
-        G[i] = zero
-    cost = 0.0
-    for b in range(b_lo, b_hi):
-        r0 = b * B
-        nb = min(B, m - r0)
-        _forward_first_tiles(Xf, theta, sizes, woff, r0, nb, A, zero)
-        _forward_hidden(theta, sizes, woff, uoff, nb, A, Zo, work)
-        cost += _output_layer(Zo, A, YTf, sizes, uoff, b, B, nb, loss_id, True, D, E, work,
-                              zero, one)
-        D1 = _backward_hidden(theta, sizes, woff, uoff, nb, A, D, Dn, G, zero, one)
-        _grad_first_tiles(D1, XTf, sizes, woff, b, B, nb, G, zero)
-    return cost
+def _first_grad(D1, Xf, XTf, W1c, G1, sizes, woff, b, B, r0, nb, G, zero):
+    """G1[:, 1:] += D1 . X_block, the first layer's weight gradient of block b."""
+    raise NotImplementedError("only callable from numba-compiled code")
 
 
-@njit(**_OPTS)
-def chunk_loss_blas(Xf, XTf, YTf, W1c, theta, sizes, woff, uoff, B, m, b_lo, b_hi,
-                    loss_id, zero, one, G):
-    """Summed loss (float64) of blocks ``b_lo .. b_hi - 1``, first layer by BLAS."""
-    A, Zo, D, Dn, E, work = _block_buffers(theta, sizes, uoff, B)
-    cost = 0.0
-    for b in range(b_lo, b_hi):
-        r0 = b * B
-        nb = min(B, m - r0)
-        _forward_first_blas(Xf, W1c, sizes, r0, nb, A)
-        _forward_hidden(theta, sizes, woff, uoff, nb, A, Zo, work)
-        cost += _output_layer(Zo, A, YTf, sizes, uoff, b, B, nb, loss_id, False, D, E, work,
-                              zero, one)
-    return cost
+def _first_grad_shape(W1c):
+    """Shape of the BLAS path's gradient buffer: W1c's, or (0, 0) for the tiles."""
+    raise NotImplementedError("only callable from numba-compiled code")
 
 
-@njit(**_OPTS)
-def chunk_loss_grad_blas(Xf, XTf, YTf, W1c, theta, sizes, woff, uoff, B, m, b_lo, b_hi,
-                         loss_id, zero, one, G):
-    """Summed loss (float64) and gradient (into ``G``) of blocks ``b_lo .. b_hi - 1``,
-    first layer by BLAS."""
-    A, Zo, D, Dn, E, work = _block_buffers(theta, sizes, uoff, B)
-    G1 = np.empty((sizes[1], sizes[0]), dtype=theta.dtype)
-    for i in range(G.shape[0]):
-        G[i] = zero
-    cost = 0.0
-    for b in range(b_lo, b_hi):
-        r0 = b * B
-        nb = min(B, m - r0)
-        _forward_first_blas(Xf, W1c, sizes, r0, nb, A)
-        _forward_hidden(theta, sizes, woff, uoff, nb, A, Zo, work)
-        cost += _output_layer(Zo, A, YTf, sizes, uoff, b, B, nb, loss_id, True, D, E, work,
-                              zero, one)
-        D1 = _backward_hidden(theta, sizes, woff, uoff, nb, A, D, Dn, G, zero, one)
+@overload(_first_forward, jit_options=_OPTS)
+def _first_forward_ov(Xf, theta, W1c, sizes, woff, r0, nb, A, zero):
+    if isinstance(W1c, types.NoneType):
+        return lambda Xf, theta, W1c, sizes, woff, r0, nb, A, zero: _forward_first_tiles(
+            Xf, theta, sizes, woff, r0, nb, A, zero)
+    return lambda Xf, theta, W1c, sizes, woff, r0, nb, A, zero: _forward_first_blas(
+        Xf, W1c, sizes, r0, nb, A)
+
+
+@overload(_first_grad, jit_options=_OPTS)
+def _first_grad_ov(D1, Xf, XTf, W1c, G1, sizes, woff, b, B, r0, nb, G, zero):
+    if isinstance(W1c, types.NoneType):
+        return lambda D1, Xf, XTf, W1c, G1, sizes, woff, b, B, r0, nb, G, zero: \
+            _grad_first_tiles(D1, XTf, sizes, woff, b, B, nb, G, zero)
+    return lambda D1, Xf, XTf, W1c, G1, sizes, woff, b, B, r0, nb, G, zero: \
         _grad_first_blas(D1, Xf, sizes, woff, r0, nb, G1, G)
+
+
+@overload(_first_grad_shape, jit_options=_OPTS)
+def _first_grad_shape_ov(W1c):
+    if isinstance(W1c, types.NoneType):
+        return lambda W1c: (0, 0)
+    return lambda W1c: W1c.shape
+
+
+# ---- the driver: the blocks b_lo .. b_hi - 1 of one chunk --------------------
+@njit(**_OPTS)
+def chunk_loss_grad(Xf, XTf, YTf, W1c, theta, sizes, woff, uoff, B, m, b_lo, b_hi,
+                    loss_id, zero, one, G):
+    """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1`` and, unless ``G``
+    is None, their summed gradient written to ``G`` (n_params,).
+
+    ``W1c`` None: the first layer runs on register tiles (its gradient reads
+    ``XTf``, which may be None for the loss only); ``W1c`` (n1, n_in): through
+    BLAS (``XTf`` None).  Each of the four combinations is its own
+    specialisation that compiles only its own path: the first layer's path is
+    picked by overloads on the type of ``W1c``, and numba prunes the
+    ``G is not None`` branch by the argument's type before it types the body.
+
+    sizes : int64 (L + 1,) layer sizes;  woff : int64 (L,) start of each weight
+    matrix in theta;  uoff : int64 (L + 1,) first unit of each layer in the
+    activation buffer (layer l + 1 at ``uoff[l] * nb``).
+    """
+    A, Zo, D, Dn, E, work = _block_buffers(theta, sizes, uoff, B)
+    G1 = np.empty(_first_grad_shape(W1c), dtype=theta.dtype)
+    if G is not None:
+        for i in range(G.shape[0]):
+            G[i] = zero
+    cost = 0.0
+    for b in range(b_lo, b_hi):
+        r0 = b * B
+        nb = min(B, m - r0)
+        _first_forward(Xf, theta, W1c, sizes, woff, r0, nb, A, zero)
+        _forward_hidden(theta, sizes, woff, uoff, nb, A, Zo, work)
+        cost += _output_layer(Zo, A, YTf, sizes, uoff, b, B, nb, loss_id, G is not None, D, E,
+                              work, zero, one)
+        if G is not None:
+            D1 = _backward_hidden(theta, sizes, woff, uoff, nb, A, D, Dn, G, zero, one)
+            _first_grad(D1, Xf, XTf, W1c, G1, sizes, woff, b, B, r0, nb, G, zero)
     return cost
-
-
-#: (need_grad, first layer by BLAS) -> chunk driver
-DRIVERS = {
-    (False, False): chunk_loss_tiles,
-    (True, False): chunk_loss_grad_tiles,
-    (False, True): chunk_loss_blas,
-    (True, True): chunk_loss_grad_blas,
-}
