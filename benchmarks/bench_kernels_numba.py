@@ -167,7 +167,7 @@ LATENCY = r"""
 import time, numpy as np
 t0 = time.perf_counter()
 import nnfast
-from nnfast.backends._numba_kernels import chunk_loss_grad_tiles as driver
+from nnfast.backends._numba_kernels import chunk_loss_grad as driver
 t1 = time.perf_counter()
 rng = np.random.default_rng(0)
 X = rng.random((5000, 400)); y = rng.integers(0, 10, 5000)
@@ -196,7 +196,8 @@ def main():
     p.add_argument("--latency", action="store_true")
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--shapes", default=None,
-                   help="comma-separated names from SHAPES, or 'all' (replaces the default runs)")
+                   help="comma-separated names from SHAPES, 'all', or 'none' (with --latency); "
+                        "replaces the default runs")
     p.add_argument("--backends", default="numba,numpy", help="comma-separated, with --shapes")
     p.add_argument("--threads", type=int, default=2, help="threads, with --shapes")
     p.add_argument("--budget", type=float, default=60.0,
@@ -213,11 +214,14 @@ def main():
     BUDGET = a.budget
     LAM = a.lam if a.lam is not None else (1.0 if a.shapes else 0.0)
     if a.shapes:
-        names = list(SHAPES) if a.shapes == "all" else a.shapes.split(",")
+        names = {"all": list(SHAPES), "none": []}.get(a.shapes, a.shapes.split(","))
         for name in names:
             sizes, m = SHAPES[name]
             bench(sizes, m, a.backends.split(","), (a.threads,), (np.float64, np.float32),
                   a.rounds)
+        if a.latency:
+            print("\nfirst-call latency, ex4 shape float64, 2 threads (separate processes):")
+            latency()
         return
     backends = ["numba", "numpy"] + (["loop"] if a.loop else [])
     if a.isolated:
