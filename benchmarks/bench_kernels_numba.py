@@ -4,6 +4,10 @@
     python benchmarks/bench_kernels_numba.py --large    # also 10000x784->100->10 and 784->128->64->10
     python benchmarks/bench_kernels_numba.py --loop     # also the per-example loop backend (slow)
     python benchmarks/bench_kernels_numba.py --latency  # cold and cached first call (subprocesses)
+    python benchmarks/bench_kernels_numba.py --shapes all --backends numba,numpy,cython --threads 2
+        # issue 10's table: ex4 and the three m = 10000 MNIST-width shapes, lam = 1
+    NUMBA_CPU_NAME=haswell OPENBLAS_CORETYPE=Haswell python benchmarks/bench_kernels_numba.py ...
+        # the same code as an AVX2-only machine gets (numba's LLVM and OpenBLAS both)
     add --wait-idle on a shared machine, --isolated to time each backend in its own processes
 
 Medians of many calls of ``Objective.__call__`` (cost and gradient), after a
@@ -27,6 +31,18 @@ import nnfast
 
 
 WAIT_IDLE = False
+#: name -> (layer sizes, rows): the shapes of issue 10
+SHAPES = {
+    "ex4": ((400, 25, 10), 5000),
+    "mnist-100": ((784, 100, 10), 10000),
+    "mnist-300": ((784, 300, 10), 10000),
+    "mnist-128-64": ((784, 128, 64, 10), 10000),
+}
+LAM = 0.0
+#: seconds of pause before each batch of calls (not timed)
+PAUSE = 0.2
+#: seconds of timed calls per shape, dtype and thread count at most
+BUDGET = 60.0
 
 
 def problem(sizes, m, dtype, seed=0):
@@ -60,15 +76,19 @@ def wait_idle(limit=0.15, patience=120.0):
     return busy
 
 
-def interleaved_ms(objs, theta, rounds, batch=10, budget=60.0):
+def interleaved_ms(objs, theta, rounds, batch=10, budget=None):
     """Median ms per call of each objective, calls interleaved in batches so that
-    every backend sees the same background load (the machine is shared)."""
+    every backend sees the same background load (the machine is shared), each
+    batch after a pause of ``PAUSE`` seconds."""
     times = {name: [] for name in objs}
     for obj in objs.values():
         obj(theta)
-    t_end = time.perf_counter() + budget
+    t_end = time.perf_counter() + (BUDGET if budget is None else budget)
     for _ in range(rounds):
         for name, obj in objs.items():
+            # let the previous runtime's idle threads (OpenMP, OpenBLAS) stop
+            # spinning, so that they do not take cores from this one
+            time.sleep(PAUSE)
             for _ in range(1 if name == "loop" else batch):
                 t = time.perf_counter()
                 obj(theta)
@@ -83,13 +103,16 @@ def bench(sizes, m, backends, threads, dtypes, rounds):
     for dtype in dtypes:
         X, y, theta = problem(sizes, m, dtype)
         for nt in threads:
-            objs = {be: nnfast.Objective(X, y, sizes, backend=be, n_threads=nt, dtype=dtype)
+            objs = {be: nnfast.Objective(X, y, sizes, lam=LAM, backend=be, n_threads=nt,
+                                         dtype=dtype)
                     for be in backends}
             busy = wait_idle() if WAIT_IDLE else None
-            row = interleaved_ms(objs, theta, rounds)
+            row = interleaved_ms(objs, theta, rounds, batch=10 if m * sizes[0] < 4e6 else 3)
             line = "  ".join(f"{be} {ms:8.2f} ms (n={n})" for be, (ms, n) in row.items())
             ratio = row["numpy"][0] / row["numba"][0]
             extra = f"  numpy/numba {ratio:5.2f}x"
+            if "cython" in row:
+                extra += f"  cython/numba {row['cython'][0] / row['numba'][0]:5.2f}x"
             if "loop" in row:
                 extra += f"  loop/numba {row['loop'][0] / row['numba'][0]:6.1f}x"
             load = "" if busy is None else f"  [machine busy {100 * busy:.0f}% before]"
@@ -144,7 +167,7 @@ LATENCY = r"""
 import time, numpy as np
 t0 = time.perf_counter()
 import nnfast
-from nnfast.backends._numba_kernels import chunk_loss_grad, parallel_loss_grad
+from nnfast.backends._numba_kernels import chunk_loss_grad as driver
 t1 = time.perf_counter()
 rng = np.random.default_rng(0)
 X = rng.random((5000, 400)); y = rng.integers(0, 10, 5000)
@@ -152,8 +175,8 @@ obj = nnfast.Objective(X, y, [400, 25, 10], backend="numba", n_threads=2)
 theta = nnfast.init_theta([400, 25, 10], random_state=0)
 t2 = time.perf_counter(); obj(theta); t3 = time.perf_counter()
 print(f"import {t1 - t0:.2f} s  first call {t3 - t2:.2f} s  "
-      f"cache hits {sum(parallel_loss_grad.stats.cache_hits.values())} "
-      f"misses {sum(parallel_loss_grad.stats.cache_misses.values())}")
+      f"cache hits {sum(driver.stats.cache_hits.values())} "
+      f"misses {sum(driver.stats.cache_misses.values())}")
 """
 
 
@@ -172,14 +195,34 @@ def main():
     p.add_argument("--loop", action="store_true")
     p.add_argument("--latency", action="store_true")
     p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--shapes", default=None,
+                   help="comma-separated names from SHAPES, 'all', or 'none' (with --latency); "
+                        "replaces the default runs")
+    p.add_argument("--backends", default="numba,numpy", help="comma-separated, with --shapes")
+    p.add_argument("--threads", type=int, default=2, help="threads, with --shapes")
+    p.add_argument("--budget", type=float, default=60.0,
+                   help="seconds of timed calls per shape, dtype and thread count at most")
+    p.add_argument("--lam", type=float, default=None, help="L2 strength (default 0; 1 with --shapes)")
     p.add_argument("--isolated", action="store_true",
                    help="time each backend in its own processes (no other library's threads "
                         "spinning beside it); --rounds / 4 processes per backend")
     p.add_argument("--wait-idle", action="store_true",
                    help="before each configuration wait until the machine is idle (shared machines)")
     a = p.parse_args()
-    global WAIT_IDLE
+    global WAIT_IDLE, LAM, BUDGET
     WAIT_IDLE = a.wait_idle
+    BUDGET = a.budget
+    LAM = a.lam if a.lam is not None else (1.0 if a.shapes else 0.0)
+    if a.shapes:
+        names = {"all": list(SHAPES), "none": []}.get(a.shapes, a.shapes.split(","))
+        for name in names:
+            sizes, m = SHAPES[name]
+            bench(sizes, m, a.backends.split(","), (a.threads,), (np.float64, np.float32),
+                  a.rounds)
+        if a.latency:
+            print("\nfirst-call latency, ex4 shape float64, 2 threads (separate processes):")
+            latency()
+        return
     backends = ["numba", "numpy"] + (["loop"] if a.loop else [])
     if a.isolated:
         run = lambda sizes, m, bes, thr, rounds: bench_isolated(  # noqa: E731

@@ -515,10 +515,13 @@ def _numerical(theta, X, Y, sizes, lam, loss, eps, indices, n_threads, engine="a
 
         before = numba.get_num_threads()
         numba.set_num_threads(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))
+        from .backends._numba_notice import compile_notice
+
         try:
-            kernel(units, HP, HM, indptr, kcols, kvals, fw.Z[lk], np.exp(-np.abs(fw.Z[lk])),
-                   fw.Z[lk + 1], np.exp(-np.abs(fw.Z[lk + 1])), fw.Y, fw.W[lk + 1],
-                   fw.loss == "squared_error", res)
+            with compile_notice("gradient check"):  # a line on stderr if it compiles
+                kernel(units, HP, HM, indptr, kcols, kvals, fw.Z[lk], np.exp(-np.abs(fw.Z[lk])),
+                       fw.Z[lk + 1], np.exp(-np.abs(fw.Z[lk + 1])), fw.Y, fw.W[lk + 1],
+                       fw.loss == "squared_error", res)
         finally:
             numba.set_num_threads(before)
         for u, t in enumerate(mine):

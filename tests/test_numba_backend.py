@@ -7,10 +7,14 @@ oracle on the same (float32-representable) data: the cost to rtol 1e-5 and
 every gradient entry to 1e-4 of the largest gradient entry (float32 sums of
 a few hundred terms).
 
-Kernels are compiled once per dtype (serial and parallel drivers) and shared
-by every test; the cache test compiles once more in a subprocess with its own
-empty cache directory.
+Kernels are compiled once per dtype and driver (loss only or loss and
+gradient; first layer by register tiles or by BLAS) and shared by every test;
+the cache test compiles once more in a subprocess with its own empty cache
+directory.  ``first_layer`` forces either first-layer path on any shape, so
+both are checked against the oracle on the same small problems.
 """
+
+import contextlib
 
 import json
 import os
@@ -34,6 +38,21 @@ from hypothesis import strategies as st  # noqa: E402
 
 F32_COST_RTOL = 1e-5
 F32_GRAD_TOL = 1e-4  # relative to max |grad|
+
+FIRST_LAYER_PATHS = ["tiles", "blas"]
+
+
+@contextlib.contextmanager
+def first_layer(path):
+    """Run the numba backend's first layer by ``path`` ("tiles", "blas") on any shape."""
+    from nnfast.backends import _numba
+
+    saved = _numba._BLAS_MIN_INPUTS, _numba._BLAS_MIN_UNITS
+    _numba._BLAS_MIN_INPUTS, _numba._BLAS_MIN_UNITS = (0, 0) if path == "blas" else (10**9, 10**9)
+    try:
+        yield
+    finally:
+        _numba._BLAS_MIN_INPUTS, _numba._BLAS_MIN_UNITS = saved
 
 
 def evaluate(backend, X, y, sizes, theta, lam=0.0, loss="cross_entropy", n_threads=1, dtype=None):
@@ -72,19 +91,47 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("path", FIRST_LAYER_PATHS)
 @pytest.mark.parametrize("sizes,m", CASES)
 @pytest.mark.parametrize("loss", ["cross_entropy", "squared_error"])
 @pytest.mark.parametrize("lam", [0.0, 1.0])
-def test_matches_loop_float64(sizes, m, loss, lam):
+def test_matches_loop_float64(sizes, m, loss, lam, path):
     X, y, theta = random_problem(sizes, m, seed=m)
-    assert_matches_loop(X, y, sizes, theta, lam, loss, n_threads=2)
+    with first_layer(path):
+        assert_matches_loop(X, y, sizes, theta, lam, loss, n_threads=2)
 
 
+@pytest.mark.parametrize("path", FIRST_LAYER_PATHS)
 @pytest.mark.parametrize("sizes,m", CASES[:2])
 @pytest.mark.parametrize("loss", ["cross_entropy", "squared_error"])
-def test_matches_loop_float32(sizes, m, loss):
+def test_matches_loop_float32(sizes, m, loss, path):
     X, y, theta = random_problem(sizes, m, seed=1)
-    assert_matches_loop(X, y, sizes, theta, 1.0, loss, n_threads=2, dtype=np.float32)
+    with first_layer(path):
+        assert_matches_loop(X, y, sizes, theta, 1.0, loss, n_threads=2, dtype=np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_wide_first_layer_runs_through_blas(dtype):
+    """784 -> 100 -> 10 takes the BLAS path by default (and ex4's 400 -> 25 the
+    tiles); its result matches NumPy's over several chunks."""
+    from nnfast.backends._numba import _first_layer_by_blas
+
+    assert _first_layer_by_blas((784, 100, 10)) and _first_layer_by_blas((784, 128, 64, 10))
+    assert not _first_layer_by_blas((400, 25, 10))
+    sizes = (784, 100, 10)
+    rng = np.random.default_rng(7)
+    X = rng.random((3000, 784)).astype(dtype)
+    y = rng.integers(0, 10, 3000)
+    theta = nnfast.init_theta(sizes, random_state=7, dtype=dtype)
+    J, g = evaluate("numba", X, y, sizes, theta, 1.0, "cross_entropy", 2)
+    J_ref, g_ref = evaluate("numpy", X.astype(np.float64), y, sizes, theta.astype(np.float64),
+                            1.0, "cross_entropy", 2)
+    if dtype == np.float64:
+        assert J == pytest.approx(J_ref, rel=1e-12)
+        np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-14 * np.max(np.abs(g_ref)))
+    else:
+        assert J == pytest.approx(J_ref, rel=F32_COST_RTOL)
+        np.testing.assert_allclose(g, g_ref, rtol=0, atol=F32_GRAD_TOL * np.max(np.abs(g_ref)))
 
 
 def test_ex4_weights_parallel(ex4_weights):
@@ -119,14 +166,15 @@ def problems(draw):
     m = draw(st.sampled_from([1, 2, 3, 5, 127, 128, 129, 200, 257]))
     seed = draw(st.integers(0, 2**16))
     layout = draw(st.sampled_from(["C", "F", "strided"]))
-    return sizes, m, seed, layout
+    path = draw(st.sampled_from(FIRST_LAYER_PATHS))
+    return sizes, m, seed, layout, path
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems(), st.sampled_from(["cross_entropy", "squared_error"]),
        st.sampled_from([np.float64, np.float32]), st.sampled_from([1, 2, 3]))
 def test_property_matches_loop(problem, loss, dtype, n_threads):
-    sizes, m, seed, layout = problem
+    sizes, m, seed, layout, path = problem
     X, y, theta = random_problem(sizes, m, seed=seed)
     if sizes[-1] == 1:
         y = (np.arange(m) % 2).reshape(m, 1).astype(float)  # targets in [0, 1]
@@ -136,7 +184,8 @@ def test_property_matches_loop(problem, loss, dtype, n_threads):
         wide = np.zeros((m, 2 * sizes[0]))
         wide[:, ::2] = X
         X = wide[:, ::2]
-    assert_matches_loop(X, y, sizes, theta, 0.5, loss, n_threads, dtype)
+    with first_layer(path):
+        assert_matches_loop(X, y, sizes, theta, 0.5, loss, n_threads, dtype)
 
 
 def test_parallel_path_many_blocks_and_chunks():
@@ -156,8 +205,9 @@ def test_parallel_path_many_blocks_and_chunks():
     assert numba.get_num_threads() == before  # restored after every call
 
 
+@pytest.mark.parametrize("path", FIRST_LAYER_PATHS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_deterministic(dtype):
+def test_deterministic(dtype, path):
     """Bitwise equal repeated calls; and, because the chunks (gradient slabs) do not
     depend on n_threads, bitwise equal results for 1, 2 and 3 threads."""
     sizes = (400, 25, 10)
@@ -165,11 +215,12 @@ def test_deterministic(dtype):
     results = {}
     for n_threads in (1, 2, 3):
         obj = Objective(X, y, sizes, lam=1.0, backend="numba", n_threads=n_threads)
-        J, g = obj(theta)
-        for _ in range(3):
-            J2, g2 = obj(theta)
-            assert J2 == J  # bitwise, same n_threads
-            assert np.array_equal(g2, g)
+        with first_layer(path):
+            J, g = obj(theta)
+            for _ in range(3):
+                J2, g2 = obj(theta)
+                assert J2 == J  # bitwise, same n_threads
+                assert np.array_equal(g2, g)
         results[n_threads] = (J, g)
     (J1, g1), (J2, g2) = results[1], results[2]
     assert J1 == pytest.approx(J2, rel=1e-12)
@@ -207,17 +258,18 @@ def test_concurrent_python_threads():
 
 def test_build_info():
     info = nnfast.get_backend("numba").build_info()
-    assert {"numba", "threading layer", "cache dir"} <= set(info)
+    assert {"numba", "threads", "cache dir", "kernels loaded"} <= set(info)
     import numba
 
     assert info["numba"] == numba.__version__
 
 
-def _run(code, env=None):
+def _run(code, env=None, with_stderr=False):
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
                           text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return (result, proc.stderr) if with_stderr else result
 
 
 def test_import_compiles_nothing():
@@ -228,15 +280,49 @@ def test_import_compiles_nothing():
         from nnfast.backends import _numba_kernels as k
         assert "numba" in nnfast.available_backends()
         nnfast.get_backend("numba").build_info()
-        compiled = {name: len(getattr(k, name).signatures)
-                    for name in ("chunk_loss_grad", "parallel_loss_grad", "_tile_dots", "_dots_acc_best")}
-        print(json.dumps(compiled))
+        names = ["chunk_loss_grad", "_tile_dots", "_dots_acc_best", "_forward_hidden"]
+        print(json.dumps({name: len(getattr(k, name).signatures) for name in names}))
     """)
-    assert result == {"chunk_loss_grad": 0, "parallel_loss_grad": 0, "_tile_dots": 0,
-                      "_dots_acc_best": 0}
+    assert len(result) == 4 and set(result.values()) == {0}
+
+
+def test_a_call_compiles_only_its_path(tmp_path):
+    """The loss alone on a wide network (first layer by BLAS) compiles neither the
+    register tiles nor the backward pass; its gradient then adds the backward
+    pass (whose hidden layers use the tiles), still without the first layer's
+    tile paths.  (An empty cache: code loaded from the cache
+    does not list its callees.)"""
+    result = _run("""
+        import json
+        import numpy as np
+        import nnfast
+        from nnfast.backends import _numba_kernels as k
+        sizes = [784, 64, 10]
+        X = np.random.default_rng(0).random((50, 784)); y = np.arange(50) % 10
+        obj = nnfast.Objective(X, y, sizes, backend="numba", n_threads=1)
+        theta = nnfast.init_theta(sizes, random_state=0)
+        names = ["_tile_dots", "_backward_hidden", "_grad_first_blas", "_forward_first_blas",
+                 "_forward_first_tiles", "_grad_first_tiles"]
+        obj.cost(theta)
+        after_loss = {name: len(getattr(k, name).signatures) for name in names}
+        obj(theta)
+        after_grad = {name: len(getattr(k, name).signatures) for name in names}
+        loaded = nnfast.get_backend("numba").build_info()["kernels loaded"]
+        print(json.dumps([after_loss, after_grad, loaded]))
+    """, dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)))
+    after_loss, after_grad, loaded = result
+    assert after_loss == {"_tile_dots": 0, "_backward_hidden": 0, "_grad_first_blas": 0,
+                          "_forward_first_blas": 1, "_forward_first_tiles": 0,
+                          "_grad_first_tiles": 0}
+    assert after_grad == {"_tile_dots": 1, "_backward_hidden": 1, "_grad_first_blas": 1,
+                          "_forward_first_blas": 1, "_forward_first_tiles": 0,
+                          "_grad_first_tiles": 0}
+    assert loaded == "loss blas float64, loss+gradient blas float64"
 
 
 def test_second_process_loads_from_cache(tmp_path):
+    """A cold first call compiles only the driver it needs, saves it, and says so
+    on stderr (one line); a second process loads it from the cache silently."""
     code = """
         import json, time
         import numpy as np
@@ -249,19 +335,165 @@ def test_second_process_loads_from_cache(tmp_path):
         stats = k.chunk_loss_grad.stats
         print(json.dumps({"hits": sum(stats.cache_hits.values()),
                           "misses": sum(stats.cache_misses.values()),
+                          "compiled": nnfast.get_backend("numba").build_info()["kernels loaded"],
                           "seconds": time.perf_counter() - t, "J": J}))
     """
+    from nnfast.backends._numba_notice import MESSAGE
+
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    first = _run(code, env)
-    second = _run(code, env)
+    first, first_err = _run(code, env, with_stderr=True)
+    second, second_err = _run(code, env, with_stderr=True)
     assert first["misses"] >= 1 and first["hits"] == 0  # compiled and saved
     assert second["hits"] >= 1 and second["misses"] == 0  # loaded, nothing compiled
+    assert first["compiled"] == second["compiled"] == "loss+gradient tiles float64"
     assert second["J"] == first["J"]
     assert any(p.suffix == ".nbc" for p in tmp_path.rglob("*"))
+    notice = MESSAGE.split("{")[0]
+    assert [line for line in first_err.splitlines() if notice in line] == [
+        MESSAGE.format(what=" (loss+gradient, float64)")]
+    assert notice not in second_err
 
 
-def test_warm_up_loads_both_drivers():
+def test_warm_up_loads_the_drivers_asked_for():
     backend = nnfast.get_backend("numba")
-    backend.warm_up(dtypes=(np.float64,))
-    loaded = backend.build_info()["kernels loaded"]
-    assert "serial float64" in loaded and "parallel float64" in loaded
+    backend.warm_up(dtypes=(np.float64,), gradient=True, loss_only=True)
+    backend.warm_up(dtypes=(np.float64,), blas=True)
+    loaded = backend.build_info()["kernels loaded"].split(", ")
+    assert {"loss+gradient tiles float64", "loss tiles float64",
+            "loss+gradient blas float64"} <= set(loaded)
+
+
+# ---- saturation (issue 12): the kernels' exp gives exactly 0 and inf where libm does
+def _grid(dtype):
+    if dtype == np.float64:
+        x = np.linspace(-800.0, 800.0, 160001)
+        edges = [-746.0, -745.2, -745.13, -745.0, -744.5, -709.9, -708.4, 709.7, 709.78, 709.79,
+                 710.0, 0.0, -0.0, 1e-300, -1e-300]
+    else:
+        x = np.linspace(-110.0, 100.0, 42001)
+        edges = [-104.0, -103.98, -103.9, -103.28, -87.4, -88.7, 88.72, 88.73, 89.0, 0.0, -0.0]
+    return np.concatenate([x, edges]).astype(dtype)
+
+
+def assert_near_libm(got, ref, dtype, ulps):
+    """Within ``ulps`` ulp of ``ref`` where ``ref`` is a normal number, within one
+    unit where it is subnormal, and exactly 0 or inf where ``ref`` is."""
+    assert got.dtype == dtype
+    ref = np.asarray(ref, dtype=np.float64)
+    got = got.astype(np.float64)
+    tiny = np.finfo(dtype).tiny
+    assert np.array_equal(got[ref == 0], ref[ref == 0])
+    assert np.array_equal(got[np.isinf(ref)], ref[np.isinf(ref)])
+    normal = (ref >= tiny) & np.isfinite(ref)
+    assert np.max(np.abs(got[normal] - ref[normal]) / ref[normal]) <= ulps * np.finfo(dtype).eps
+    sub = (ref > 0) & (ref < tiny)
+    assert np.all(np.abs(got[sub] - ref[sub]) <= np.finfo(dtype).smallest_subnormal)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_exp_matches_libm_at_the_ends(dtype):
+    """Below ~-745 (float32 ~-103.9) exp is exactly 0 and above ~709.78 (88.72) inf,
+    as NumPy's; subnormal results within one unit; elsewhere within 3 ulp."""
+    from nnfast.backends._numba_math import exp_array
+
+    x = _grid(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        ref = np.exp(x)
+    got = exp_array(x)
+    assert (ref == 0).any() and np.isinf(ref).any()  # the grid reaches both ends
+    assert_near_libm(got, ref, dtype, ulps=3)
+    assert np.all(got[(ref > 0) & np.isfinite(ref)] > 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_saturates_exactly_like_numpy(dtype):
+    from scipy.special import expit
+
+    from nnfast.backends._numba_math import sigmoid_array
+
+    x = _grid(dtype)
+    got, ref = sigmoid_array(x), expit(x)
+    saturated = (ref == 0) | (ref == 1)
+    assert saturated.sum() > 1000  # the grid reaches both ends
+    assert np.array_equal(got[saturated], ref[saturated])
+    assert np.array_equal(got == 0, ref == 0) and np.array_equal(got == 1, ref == 1)
+    assert_near_libm(got, ref, dtype, ulps=4)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log1p_exp_neg_abs_matches_numpy(dtype):
+    """The cross-entropy term log1p(exp(-|z|)): within 4 ulp of NumPy's where that is
+    a normal number, within one subnormal unit below, exactly 0 where NumPy's is."""
+    from nnfast.backends._numba_math import log1p_exp_neg_abs_array
+
+    x = _grid(dtype)
+    with np.errstate(under="ignore"):
+        ref = np.log1p(np.exp(-np.abs(x)))
+    got = log1p_exp_neg_abs_array(x)
+    assert (ref == 0).any()
+    assert_near_libm(got, ref, dtype, ulps=4)
+
+
+def _saturated_problem(z, dtype):
+    """A 2 -> 3 -> 2 network whose hidden and output logits are 0 or +-z."""
+    X = np.array([[1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [-1.0, -1.0], [0.5, -0.25]]) * z
+    W1 = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    W2 = np.array([[0.0, z, 0.0, 0.0], [1.0, 0.0, -z, 0.5]])  # no cancelling +-z terms
+    y = np.array([0, 1, 1, 0, 1])
+    return X.astype(dtype), y, nnfast.pack([W1, W2], dtype=dtype)
+
+
+@pytest.mark.parametrize("path", FIRST_LAYER_PATHS)
+@pytest.mark.parametrize("dtype,z", [(np.float64, 800.0), (np.float64, 1e300),
+                                     (np.float32, 100.0), (np.float32, 1e30)])
+@pytest.mark.parametrize("loss", ["cross_entropy", "squared_error"])
+def test_saturated_cost_and_gradient_equal_numpy(dtype, z, loss, path):
+    """Where NumPy's gradient is exactly 0 (saturated sigmoids: a (1 - a) = 0), so is
+    numba's, bitwise; the rest agrees to round-off."""
+    X, y, theta = _saturated_problem(z, dtype)
+    with first_layer(path):
+        J, g = evaluate("numba", X, y, (2, 3, 2), theta, 0.0, loss)
+    J_ref, g_ref = evaluate("numpy", X, y, (2, 3, 2), theta, 0.0, loss)
+    assert np.isfinite(J) and np.all(np.isfinite(g))
+    exact = g_ref == 0
+    assert exact.sum() >= 3  # a saturated hidden unit: its three weights
+    assert np.array_equal(g[exact], g_ref[exact])
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(g, g_ref, rtol=rtol, atol=0)
+    assert J == pytest.approx(J_ref, rel=rtol)
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e305, 1e307])
+def test_gradient_check_passes_on_saturated_inputs(scale):
+    """ex4's debug problem with X scaled far into saturation: numba passes the
+    gradient check as numpy does (before, its hidden sigmoids stopped at 1e-308
+    instead of 0, and a (1 - a) x gave gradients of 1e-3 where the truth is 0)."""
+    from nnfast.gradcheck import debug_problem
+
+    theta, X, y, sizes = debug_problem((3, 5, 3), 5)
+    results = {be: nnfast.gradient_check(theta, X * scale, y, sizes, backend=be, n_threads=1)
+               for be in ("numpy", "numba")}
+    assert results["numpy"].passed
+    assert results["numba"].passed
+
+
+def test_gradient_check_kernel_announces_a_cold_compile(tmp_path):
+    """The gradient check's own numba kernel says so on stderr when it compiles,
+    and not when a later process loads it from the cache."""
+    code = """
+        import json
+        import numpy as np
+        from nnfast.gradcheck import debug_problem, numerical_gradient
+        theta, X, y, sizes = debug_problem((3, 5, 3), 5)
+        g = numerical_gradient(theta, X, y, sizes, engine="numba", n_threads=1)
+        print(json.dumps({"g0": float(g[0])}))
+    """
+    from nnfast.backends._numba_notice import MESSAGE
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    first, first_err = _run(code, env, with_stderr=True)
+    second, second_err = _run(code, env, with_stderr=True)
+    assert first == second
+    line = MESSAGE.format(what=" (gradient check)")
+    assert first_err.splitlines().count(line) == 1
+    assert MESSAGE.split("{")[0] not in second_err

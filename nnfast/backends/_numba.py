@@ -3,27 +3,39 @@
 For each block of ``B`` rows of X, while it is in cache: forward through every
 layer, the loss and output error, the backward deltas and the gradient of
 every weight matrix, accumulated into a per-chunk gradient slab.  Chunks of
-consecutive blocks run in parallel (``prange``); the slabs are summed
-afterwards in chunk order, so a given ``n_threads`` gives bitwise identical
-results call after call.  Extra memory per call: one slab per chunk plus a few
+consecutive blocks run on several threads (the compiled drivers release the
+GIL); the slabs are summed afterwards in chunk order, and the chunks do not
+depend on the thread count, so results are bitwise identical for every
+``n_threads``.  Extra memory per call: one slab per chunk plus a few
 ``units x B`` buffers; no ``m x hidden`` temporaries.
 
+The first layer's two products run on register tiles (narrow layers such as
+ex4's 400 -> 25) or through BLAS, one gemm per block and direction, on one
+BLAS thread per chunk thread (784 -> 100 and wider, see
+:func:`_first_layer_by_blas`).
+
 The kernels live in :mod:`nnfast.backends._numba_kernels`.  Importing this
-module imports numba but compiles nothing: the kernels compile on first use
-(float64 and float32 separately) and are cached on disk, so later processes
-load them (see :meth:`NumbaBackend.warm_up`).
+module imports numba but compiles nothing: a call compiles only the driver it
+needs (loss only or loss and gradient, tiles or BLAS, per dtype) and numba
+caches it on disk, so later processes load it; a line on stderr says when a
+compile is happening (see :meth:`NumbaBackend.warm_up`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 import numba
+from numba.core import types
 
-from ._base import Backend
+from ._base import Backend, blas_threads
+from ._numba_notice import compile_notice
 
 __all__ = ["NumbaBackend"]
 
@@ -71,77 +83,119 @@ def _block_rows(m: int) -> int:
 
 _LOSS_IDS = {"cross_entropy": 0, "squared_error": 1}
 
-_layer_lock = threading.Lock()
-_layer_checked = False
-# serialises parallel launches when numba ends up on its workqueue layer,
-# which aborts on concurrent launches from several Python threads
-_workqueue_lock = threading.Lock()
+_pool_lock = threading.Lock()
+_pool = None
+_pool_size = 0
 
 
-def _choose_threading_layer() -> None:
-    """Prefer a thread-safe layer (tbb or omp) unless the user chose one.
-
-    Only touches ``numba.config.THREADING_LAYER`` when it is still "default",
-    no parallel region has been launched yet, and a thread-safe layer imports,
-    so other numba users in the process lose nothing ("threadsafe" is numba's
-    own name for "tbb or omp").
-    """
-    global _layer_checked
-    with _layer_lock:
-        if _layer_checked:
-            return
-        _layer_checked = True
-        if os.environ.get("NUMBA_THREADING_LAYER") or numba.config.THREADING_LAYER != "default":
-            return
-        try:
-            numba.threading_layer()
-            return  # already launched: nothing to choose any more
-        except ValueError:
-            pass
-        for module in ("numba.np.ufunc.tbbpool", "numba.np.ufunc.omppool"):
-            try:
-                __import__(module)
-            except Exception:
-                continue
-            numba.config.THREADING_LAYER = "threadsafe"
-            return
+def _thread_pool(n_workers: int) -> ThreadPoolExecutor:
+    """The process's worker threads for chunks (grown on demand, never shrunk)."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size < n_workers:
+            # an older, smaller pool finishes what it runs; its idle threads
+            # then wait, unused, until the interpreter exits
+            _pool = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="nnfast-numba")
+            _pool_size = n_workers
+        return _pool
 
 
-def _threading_layer_name() -> str:
+def _run_chunks(chunk_fn, common, starts, tail, slabs, costs, n_workers):
+    """``costs[c] = chunk_fn(*common, starts[c], starts[c + 1], *tail, slabs[c])`` for
+    every chunk c, on ``n_workers`` threads (the caller's and ``n_workers - 1``
+    from the pool) that take chunks one at a time: a thread that the OS delays
+    does not hold the others back.  The drivers release the GIL.  Which thread
+    runs which chunk changes nothing in the result."""
+    n_chunks = costs.shape[0]
+    claims = itertools.count()  # next() is atomic under the GIL
+
+    def work():
+        for c in iter(claims.__next__, None):
+            if c >= n_chunks:
+                return
+            costs[c] = chunk_fn(*common, starts[c], starts[c + 1], *tail, slabs[c])
+
+    helpers = [_thread_pool(n_workers - 1).submit(work) for _ in range(n_workers - 1)] \
+        if n_workers > 1 else []
     try:
-        return numba.threading_layer()
-    except ValueError:
-        return "not launched yet (configured: %s)" % numba.config.THREADING_LAYER
+        work()
+    finally:
+        for future in helpers:
+            future.result()  # waits, and re-raises a helper's exception
+
+
+#: the first layer's products go through BLAS (one gemm per block and
+#: direction, BLAS on one thread per chunk thread) when the layer has at
+#: least this many inputs and this many units; narrower layers keep the register
+#: tiles.  Measured (2 threads, 2026-12-02): see ``_first_layer_by_blas``.
+_BLAS_MIN_INPUTS = 512
+_BLAS_MIN_UNITS = 64
+
+
+def _first_layer_by_blas(layer_sizes) -> bool:
+    """Whether the first layer's forward and gradient products run through BLAS.
+
+    BLAS gemm per block wins once the products are wide enough for its
+    microkernels (784 -> 100 and wider), whatever the CPU: OpenBLAS picks its
+    kernel at run time, while the register tiles are tuned for 32 vector
+    registers (AVX-512) and spill with the 16 of AVX2.  On ex4's 400 -> 25 the
+    tiles are faster.
+    """
+    return layer_sizes[0] >= _BLAS_MIN_INPUTS and layer_sizes[1] >= _BLAS_MIN_UNITS
 
 
 class _Prepared:
-    """X, its block-transposed copy and the targets laid out for the kernels."""
+    """X, the targets laid out for the kernels and, on first need, X block-transposed."""
 
-    __slots__ = ("X", "Y", "Xf", "XTf", "YTf", "m", "n_in", "n_out", "B", "n_blocks")
+    __slots__ = ("X", "Y", "Xf", "YTf", "m", "n_in", "n_out", "B", "n_blocks", "_XTf", "_lock")
 
     def __init__(self, X, Y, B):
         m, n_in = X.shape
         n_out = Y.shape[1]
         n_blocks = max(1, -(-m // B))
-        XT = np.zeros((n_blocks, n_in, B), dtype=X.dtype)
         YT = np.zeros((n_blocks, n_out, B), dtype=X.dtype)
         for b in range(n_blocks):
             rows = slice(b * B, min(m, (b + 1) * B))
-            nb = rows.stop - rows.start
-            XT[b, :, :nb] = X[rows].T
-            YT[b, :, :nb] = Y[rows].T
+            YT[b, :, :rows.stop - rows.start] = Y[rows].T
         self.X, self.Y = X, Y
         self.Xf = X.reshape(-1)
-        self.XTf = XT.reshape(-1)
         self.YTf = YT.reshape(-1)
         self.m, self.n_in, self.n_out = m, n_in, n_out
         self.B, self.n_blocks = B, n_blocks
+        self._XTf = None
+        self._lock = threading.Lock()
+
+    @property
+    def XTf(self):
+        """(n_blocks, n_in, B) flat copy of X, each block transposed and zero padded.
+
+        Only the register-tile gradient reads it; built on first use (a second
+        copy of X), never for objectives whose first layer runs through BLAS.
+        """
+        if self._XTf is None:
+            with self._lock:
+                if self._XTf is None:
+                    m, n_in, B = self.m, self.n_in, self.B
+                    XT = np.zeros((self.n_blocks, n_in, B), dtype=self.X.dtype)
+                    for b in range(self.n_blocks):
+                        rows = slice(b * B, min(m, (b + 1) * B))
+                        XT[b, :, :rows.stop - rows.start] = self.X[rows].T
+                    self._XTf = XT.reshape(-1)
+        return self._XTf
+
+
+#: (need_grad, by BLAS, dtype) that ran in this process: no compile notice
+#: needed for them
+_ready = set()
 
 
 class NumbaBackend(Backend):
     name = "numba"
+    # Where the kernel calls BLAS (wide first layers) it limits BLAS to one
+    # thread itself, so optimisers may limit BLAS around it at no cost.
     uses_blas = False
-    description = "numba fused kernel (row blocks, register tiles, one slab per chunk)"
+    description = ("numba fused kernel (row blocks, register tiles or BLAS per block, "
+                   "one slab per chunk)")
 
     def __init__(self):
         # importing the kernels module compiles nothing (no signatures)
@@ -153,36 +207,46 @@ class NumbaBackend(Backend):
     def build_info(self) -> dict:
         k = self._k
         cache_dir = numba.config.CACHE_DIR or os.path.join(os.path.dirname(k.__file__), "__pycache__")
+        loaded = [f"{'loss' if isinstance(sig[15], types.NoneType) else 'loss+gradient'} "
+                  f"{'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} {sig[4].dtype}"
+                  for sig in k.chunk_loss_grad.signatures]
         return {
             "numba": numba.__version__,
-            "threading layer": _threading_layer_name(),
+            "threads": "Python threads, one chunk at a time (the kernels release the GIL)",
             "cache dir": cache_dir,
             # specialisations compiled or loaded from the cache in this process
-            "kernels loaded": ", ".join(
-                f"{label} {sig[3].dtype}"
-                for label, fn in (("serial", k.chunk_loss_grad), ("parallel", k.parallel_loss_grad))
-                for sig in fn.signatures) or "none yet (compiled on first use)",
+            "kernels loaded": ", ".join(loaded) or "none yet (compiled on first use)",
             "block rows": f"{_MIN_BLOCK_ROWS}..{_BLOCK_ROWS}",
+            "first layer by BLAS": f"from {_BLAS_MIN_INPUTS} inputs and {_BLAS_MIN_UNITS} units",
         }
 
-    def warm_up(self, dtypes=(np.float64,), serial=True, parallel=True) -> None:
-        """Compile (or load from the disk cache) the kernels for ``dtypes`` now,
-        rather than inside the first evaluation: the serial driver (small
-        problems) and/or the parallel one.  A cold compile takes 15-40 s per
-        dtype and driver; a load from the cache well under a second."""
+    def warm_up(self, dtypes=(np.float64,), gradient=True, loss_only=False, blas=False) -> None:
+        """Compile (or load from the disk cache) kernels now rather than inside the
+        first evaluation.
+
+        Parameters
+        ----------
+        dtypes : sequence of dtypes
+        gradient, loss_only : bool
+            The loss+gradient driver (what ``Objective.__call__`` runs) and/or the
+            loss-only one (``Objective.cost``).
+        blas : bool
+            The drivers whose first layer runs through BLAS (wide first layers)
+            instead of the register-tile ones.
+
+        A cold compile takes a few seconds per driver and dtype; a load from the
+        cache a fraction of a second.
+        """
         import nnfast
 
         sizes = (3, 2, 2)
         for dtype in dtypes:
-            for run_parallel, wanted in ((False, serial), (True, parallel)):
-                if not wanted:
-                    continue
-                X = np.zeros((4 * _MIN_BLOCK_ROWS + 1, 3), dtype=dtype)
-                Y = np.zeros((X.shape[0], 2), dtype=dtype)
+            for need_grad in [g for g, on in ((True, gradient), (False, loss_only)) if on]:
+                X = np.zeros((4, 3), dtype=dtype)
+                Y = np.zeros((4, 2), dtype=dtype)
                 theta = np.zeros(nnfast.n_params(sizes), dtype=dtype)
-                self._run(theta, sizes, nnfast.layer_offsets(sizes), self.prepare(X, Y), 0,
-                          2 if run_parallel else 1, np.empty_like(theta),
-                          force_parallel=run_parallel)
+                self._run(theta, sizes, nnfast.layer_offsets(sizes), self.prepare(X, Y), 0, 1,
+                          np.empty_like(theta) if need_grad else None, by_blas=blas)
 
     # -- contract ------------------------------------------------------------
     def prepare(self, X, Y):
@@ -192,61 +256,60 @@ class NumbaBackend(Backend):
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):
         return self._run(theta, layer_sizes, offsets, data, _LOSS_IDS[loss], n_threads, grad_out)
 
-    def _run(self, theta, layer_sizes, offsets, data, loss_id, n_threads, grad_out,
-             force_parallel=False):
-        k = self._k
+    def _run(self, theta, layer_sizes, offsets, data, loss_id, n_threads, grad_out, by_blas=None):
         dt = data.X.dtype
         theta = np.ascontiguousarray(theta, dtype=dt)
         sizes = np.asarray(layer_sizes, dtype=np.int64)
         woff = np.array([start for start, _, _ in offsets], dtype=np.int64)
-        aoff = np.zeros(len(layer_sizes), dtype=np.int64)
-        aoff[1:] = np.cumsum(sizes[1:]) * data.B
+        uoff = np.zeros(len(layer_sizes), dtype=np.int64)  # first unit of each layer
+        uoff[1:] = np.cumsum(sizes[1:])
         need_grad = grad_out is not None
         zero, one = dt.type(0), dt.type(1)
         n_params = theta.shape[0]
+        blas = _first_layer_by_blas(layer_sizes) if by_blas is None else bool(by_blas)
+        chunk_fn = self._k.chunk_loss_grad
+        # None for what this call does not need: the kernel compiles (and runs)
+        # only its own path
+        if blas:
+            n1, n_in = layer_sizes[1], layer_sizes[0]
+            start = offsets[0][0]
+            W1c = np.ascontiguousarray(
+                theta[start:start + n1 * (n_in + 1)].reshape(n1, n_in + 1)[:, 1:])
+        else:
+            W1c = None
+        XTf = data.XTf if need_grad and not blas else None
+        common = (data.Xf, XTf, data.YTf, W1c, theta, sizes, woff, uoff, data.B, data.m)
+        tail = (loss_id, zero, one)
 
         # The chunks (consecutive blocks, one gradient slab each) depend on the
         # data and the network, never on n_threads, and are reduced in chunk
         # order: the result is bitwise the same for every n_threads.
         n_chunks = _n_chunks(data.n_blocks, n_params, dt.itemsize)
-        lo = np.array([c * data.n_blocks // n_chunks for c in range(n_chunks + 1)], dtype=np.int64)
-        if n_chunks == 1:
-            g = grad_out if need_grad else np.empty(1, dtype=dt)
-            return float(k.chunk_loss_grad(data.Xf, data.XTf, data.YTf, theta, sizes, woff, aoff,
-                                           data.B, data.m, 0, data.n_blocks, loss_id, need_grad,
-                                           zero, one, g))
-        slabs = np.empty((n_chunks, n_params if need_grad else 1), dtype=dt)
-        costs = np.zeros(n_chunks, dtype=np.float64)
-        n_workers = min(int(n_threads), n_chunks)
-        # Serial or parallel driver by problem size only, never by n_threads: the
-        # two are compiled separately and need not round identically, so one
-        # thread count must not switch drivers.  (One thread runs the parallel
-        # driver with one worker.)
-        if not force_parallel and data.m * n_params < _SERIAL_WORK:
-            # small problem: the same chunks, serially, no thread start-up
-            for c in range(n_chunks):
-                costs[c] = k.chunk_loss_grad(data.Xf, data.XTf, data.YTf, theta, sizes, woff, aoff,
-                                             data.B, data.m, lo[c], lo[c + 1], loss_id, need_grad,
-                                             zero, one, slabs[c])
-        else:
-            _choose_threading_layer()
-            previous = numba.get_num_threads()
-            previous_chunksize = numba.get_parallel_chunksize()
-            numba.set_num_threads(min(n_workers, numba.config.NUMBA_NUM_THREADS))
-            # one chunk at a time, handed out dynamically: a thread that the OS
-            # delays does not hold the others back
-            numba.set_parallel_chunksize(1)
-            try:
-                args = (data.Xf, data.XTf, data.YTf, theta, sizes, woff, aoff, data.B, data.m,
-                        lo, loss_id, need_grad, zero, one, slabs, costs)
-                if _threading_layer_name() == "workqueue":
-                    with _workqueue_lock:
-                        k.parallel_loss_grad(*args)
-                else:
-                    k.parallel_loss_grad(*args)
-            finally:
-                numba.set_parallel_chunksize(previous_chunksize)
-                numba.set_num_threads(previous)
+        starts = [c * data.n_blocks // n_chunks for c in range(n_chunks + 1)]
+        # small problems run on the calling thread alone (no thread hand-offs)
+        n_workers = 1 if data.m * n_params < _SERIAL_WORK else \
+            min(int(n_threads), n_chunks, max(1, numba.config.NUMBA_NUM_THREADS))
+        key = (need_grad, blas, dt.name)
+        notice = contextlib.nullcontext() if key in _ready else compile_notice(
+            f"{'loss+gradient' if need_grad else 'loss'}, {dt.name}")
+        # BLAS on one thread: every chunk's thread calls it, and its own threads
+        # would oversubscribe the cores (and could sum in an order that
+        # depends on them)
+        limit = blas_threads(1) if blas else contextlib.nullcontext()
+        with notice, limit:
+            if n_chunks == 1:
+                total = float(chunk_fn(*common, 0, data.n_blocks, *tail, grad_out))
+                _ready.add(key)
+                return total
+            slabs = np.empty((n_chunks, n_params), dtype=dt) if need_grad else [None] * n_chunks
+            costs = np.zeros(n_chunks, dtype=np.float64)
+            if n_workers > 1 and key not in _ready:
+                # compile (or load) on this thread first, not in several at once
+                costs[0] = chunk_fn(*common, starts[0], starts[1], *tail, slabs[0])
+                _run_chunks(chunk_fn, common, starts[1:], tail, slabs[1:], costs[1:], n_workers)
+            else:
+                _run_chunks(chunk_fn, common, starts, tail, slabs, costs, n_workers)
+        _ready.add(key)
         total = 0.0
         for c in range(n_chunks):
             total += float(costs[c])

@@ -1,38 +1,72 @@
 """numba kernels of the ``numba`` backend: one fused pass over row blocks.
 
 Nothing here is compiled at import: the functions are ``@njit`` without
-signatures (compiled on first call, one specialisation per dtype) and
-``cache=True`` (a second process loads the machine code from disk).
+signatures (compiled on the first call, one specialisation per dtype) and
+``cache=True`` (a later process loads the machine code from disk).  Each
+call compiles only the path it runs: :func:`chunk_loss_grad` gets ``None`` for
+what a call does not need (the gradient ``G`` for the loss only; ``W1c`` for
+the register-tile first layer, ``XTf`` for the BLAS one), and numba makes each
+combination its own specialisation, in which the other paths are never typed
+(overloads on the type of ``W1c``, and numba's pruning of ``is None`` branches
+on arguments):
+
+=====================  ===============  =====================================
+``G``                  ``W1c``          path
+=====================  ===============  =====================================
+None                   None             loss only, first layer by tiles
+array                  None             loss and gradient, tiles
+None                   array            loss only, first layer by BLAS
+array                  array            loss and gradient, BLAS
+=====================  ===============  =====================================
+
+The driver runs the blocks of one chunk; the backend runs chunks on several
+threads (the driver releases the GIL), which spares the compile of a
+``prange`` wrapper (29% of a cold compile).  The building blocks
+(``_forward_*``, ``_output_layer``, ``_backward_hidden``, ``_grad_first_*``)
+are compiled once per dtype.
 
 Layout (see :mod:`nnfast.backends._numba`):
 
-* ``Xf``   flat view of X (m, n_in), rows contiguous: the first layer's forward
-  product runs along features with a register tile of 4 rows x 5 units.
-* ``XTf``  flat (n_blocks, n_in, B) copy of X, each block transposed and zero
-  padded: the first layer's gradient runs along the rows of a block with the
-  same register tile (4 x 5 of ``G1``), written once per block.
-* ``YTf``  flat (n_blocks, n_out, B) targets, units-major like the activations.
-* After the first layer every activation and delta is units-major (unit, row)
-  inside a block, so the small layers, sigmoids and deltas are vector loops
-  over rows.
+* ``Xf``   flat view of X (m, n_in), rows contiguous.
+* ``XTf``  (tiles, gradient; else None) flat (n_blocks, n_in, B) copy of X, each block
+  transposed and zero padded: the first layer's gradient runs along the rows
+  of a block with a 4 x 5 register tile of ``G1``, written once per block.
+* ``YTf``  flat (n_blocks, n_out, B) targets, units-major.
+* ``W1c``  (BLAS; else None) the first layer's weights without their bias column,
+  (n1, n_in), C-contiguous.
+* Inside a block of ``nb`` rows every activation and delta is units-major
+  with row stride ``nb``: layer l is one contiguous (n_l, nb) matrix, which
+  BLAS takes as it is and the sigmoid runs over in one call.
 
-Every array argument is 1-D and C-contiguous, so each function has exactly one
-specialisation per dtype; float32 kernels get typed ``zero``/``one`` scalars
+Every other array argument is 1-D and C-contiguous, so the driver has one
+specialisation per dtype and path; float32 kernels get typed ``zero``/``one`` scalars
 so that no float64 literal promotes them.  The loss is accumulated in float64.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, types
+from numba.extending import overload
+
+from ._numba_math import log1p_exp_neg_abs, sigmoid_inplace
 
 # Reassociation lets LLVM vectorise the dot-product reductions; no
-# nnan/ninf: sigmoid relies on exp overflowing to inf for very negative z.
+# nnan/ninf: the sigmoid relies on exp overflowing to inf for very negative
+# z.  (The exp itself is compiled without fastmath, in _numba_math.)
 _FM = {"reassoc", "contract", "nsz", "arcp"}
+_OPTS = dict(nogil=True, cache=True, error_model="numpy", fastmath=_FM)
 
 LOSS_CROSS_ENTROPY = 0
 LOSS_SQUARED_ERROR = 1
 
+# A constant argument reaches a called @njit function as a Literal type, and
+# every distinct literal compiles another specialisation of it (the tile
+# function took 3 before).  Module-level NumPy scalars are typed plain int64,
+# so calls pass these instead of the literals 0 and 1.
+_I0 = np.int64(0)
+_I1 = np.int64(1)
 
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FM)
+
+@njit(**_OPTS)
 def _tile_dots(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, accumulate, zero):
     """out[o_off + i*o_si + j*o_sj] (+)= dot(P row i, Q row j) over n, for i < I, j < J.
 
@@ -165,310 +199,258 @@ def _tile_dots(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, 
                 out[o_off + i3 * o_si + j4 * o_sj] = c34
 
 
-# ---- vectorisable sigmoid -------------------------------------------------
-# np.exp is a libm call that LLVM cannot vectorise (no SVML here), and the
-# hidden-layer sigmoids are ~20% of a forward pass.  exp(x) = 2**k * exp(t)
-# with k = round(x / ln 2), t = x - k ln 2 (Cody-Waite, two-part ln 2) and a
-# Taylor polynomial for exp(t), |t| <= ln(2)/2, accurate to about 1 ulp;
-# 2**k is built from its bits in an integer buffer viewed as floats.  These two
-# functions keep strict IEEE arithmetic (no reassociation) so that the range
-# reduction stays exact.  x is clamped to the range where 2**k is a normal
-# number; beyond it the sigmoid is 0 or 1 to working precision anyway.
-_LOG2E = 1.4426950408889634
-_LN2_HI64 = 6.93147180369123816490e-01
-_LN2_LO64 = 1.90821492927058770002e-10
 
-
-@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
-def _exp_neg_f64(z, ib, fb):
-    """z[:] = exp(-z) in float64; ib, fb: int64 buffer and its float64 view."""
-    n = z.shape[0]
-    for r in range(n):
-        x = min(max(-z[r], -708.0), 709.0)
-        k = np.floor(x * _LOG2E + 0.5)
-        t = x - k * _LN2_HI64
-        t = t - k * _LN2_LO64
-        p = 1.0 / 6227020800.0
-        p = p * t + 1.0 / 479001600.0
-        p = p * t + 1.0 / 39916800.0
-        p = p * t + 1.0 / 3628800.0
-        p = p * t + 1.0 / 362880.0
-        p = p * t + 1.0 / 40320.0
-        p = p * t + 1.0 / 5040.0
-        p = p * t + 1.0 / 720.0
-        p = p * t + 1.0 / 120.0
-        p = p * t + 1.0 / 24.0
-        p = p * t + 1.0 / 6.0
-        p = p * t + 0.5
-        p = p * t + 1.0
-        p = p * t + 1.0
-        z[r] = p
-        ib[r] = (np.int64(k) + 1023) << 52
-    for r in range(n):
-        z[r] = z[r] * fb[r]
-
-
-@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
-def _sigmoid_f64(z, ib, fb):
-    """z[:] = 1 / (1 + exp(-z)) in float64."""
-    _exp_neg_f64(z, ib, fb)
-    for r in range(z.shape[0]):
-        z[r] = 1.0 / (1.0 + z[r])
-
-
-@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
-def _exp_neg_f32(z, ib, fb):
-    """float32 exp(-z): degree-7 polynomial, 2**k from int32 bits."""
-    n = z.shape[0]
-    one = np.float32(1.0)
-    for r in range(n):
-        x = min(max(-z[r], np.float32(-87.0)), np.float32(88.0))
-        k = np.floor(x * np.float32(_LOG2E) + np.float32(0.5))
-        t = x - k * np.float32(0.693359375)
-        t = t - k * np.float32(-2.12194440e-4)
-        p = np.float32(1.0 / 5040.0)
-        p = p * t + np.float32(1.0 / 720.0)
-        p = p * t + np.float32(1.0 / 120.0)
-        p = p * t + np.float32(1.0 / 24.0)
-        p = p * t + np.float32(1.0 / 6.0)
-        p = p * t + np.float32(0.5)
-        p = p * t + one
-        p = p * t + one
-        z[r] = p
-        ib[r] = (np.int32(k) + np.int32(127)) << np.int32(23)
-    for r in range(n):
-        z[r] = z[r] * fb[r]
-
-
-@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
-def _sigmoid_f32(z, ib, fb):
-    """z[:] = 1 / (1 + exp(-z)) in float32."""
-    _exp_neg_f32(z, ib, fb)
-    one = np.float32(1.0)
-    for r in range(z.shape[0]):
-        z[r] = one / (one + z[r])
-
-
-# ---- vectorisable cross-entropy term --------------------------------------
-# log1p(exp(-|z|)) per output: e = exp(-|z|) in (0, 1] from the same exp as the
-# sigmoid, then log1p(e) = log(u) * e / (u - 1) with u = 1 + e (Goldberg's
-# correction restores the bits of e lost in 1 + e), log(u) = k ln 2 +
-# 2 atanh(s), s = (f - 1) / (f + 1), f = u or u / 2 in [0.707, 1.414].
-_LN2 = 0.6931471805599453
-
-
-@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
-def _softplus_neg_abs_f64(z, out, ib, fb):
-    """out[:] = log1p(exp(-|z|)) in float64 (z unchanged)."""
-    n = z.shape[0]
-    for r in range(n):
-        out[r] = abs(z[r])
-    _exp_neg_f64(out, ib, fb)
-    for r in range(n):
-        e = out[r]
-        u = 1.0 + e
-        big = u > 1.4142135623730951
-        f = u * 0.5 if big else u
-        s = (f - 1.0) / (f + 1.0)
-        s2 = s * s
-        p = 1.0 / 23.0
-        p = p * s2 + 1.0 / 21.0
-        p = p * s2 + 1.0 / 19.0
-        p = p * s2 + 1.0 / 17.0
-        p = p * s2 + 1.0 / 15.0
-        p = p * s2 + 1.0 / 13.0
-        p = p * s2 + 1.0 / 11.0
-        p = p * s2 + 1.0 / 9.0
-        p = p * s2 + 1.0 / 7.0
-        p = p * s2 + 1.0 / 5.0
-        p = p * s2 + 1.0 / 3.0
-        p = p * s2 + 1.0
-        lg = 2.0 * s * p + (_LN2 if big else 0.0)
-        c = u - 1.0
-        out[r] = lg * (e / c) if c != 0.0 else e
-
-
-@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
-def _softplus_neg_abs_f32(z, out, ib, fb):
-    """float32 version of :func:`_softplus_neg_abs_f64`."""
-    n = z.shape[0]
-    one = np.float32(1.0)
-    zero = np.float32(0.0)
-    for r in range(n):
-        out[r] = abs(z[r])
-    _exp_neg_f32(out, ib, fb)
-    for r in range(n):
-        e = out[r]
-        u = one + e
-        big = u > np.float32(1.4142135623730951)
-        f = u * np.float32(0.5) if big else u
-        s = (f - one) / (f + one)
-        s2 = s * s
-        p = np.float32(1.0 / 11.0)
-        p = p * s2 + np.float32(1.0 / 9.0)
-        p = p * s2 + np.float32(1.0 / 7.0)
-        p = p * s2 + np.float32(1.0 / 5.0)
-        p = p * s2 + np.float32(1.0 / 3.0)
-        p = p * s2 + one
-        lg = np.float32(2.0) * s * p + (np.float32(_LN2) if big else zero)
-        c = u - one
-        out[r] = lg * (e / c) if c != zero else e
-
-
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FM)
-def _sigmoid_inplace(z, ib64, fb64, ib32, fb32):
-    if z.itemsize == 8:
-        _sigmoid_f64(z, ib64, fb64)
-    else:
-        _sigmoid_f32(z, ib32, fb32)
-
-
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FM)
-def _softplus_neg_abs(z, out, ib64, fb64, ib32, fb32):
-    """out[:] = log1p(exp(-|z|))."""
-    if z.itemsize == 8:
-        _softplus_neg_abs_f64(z, out, ib64, fb64)
-    else:
-        _softplus_neg_abs_f32(z, out, ib32, fb32)
-
-
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FM)
-def _dots_acc_best(P, p_off, I, Q, q_off, J, n, st, out, o_off, o_si, o_sj, zero):
-    """``out[o_off + i*o_si + j*o_sj] += dot(P row i, Q row j)`` (rows ``st`` apart),
-    with the operands in the order that wastes the fewest tile lanes."""
+@njit(**_OPTS)
+def _dots_acc_best(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, zero):
+    """``out[o_off + i*o_si + j*o_sj] += dot(P row i, Q row j)`` (rows ``p_st`` and
+    ``q_st`` apart), with the operands in the order that wastes the fewest tile lanes."""
     waste_ij = ((I + 3) // 4) * 4 * ((J + 4) // 5) * 5
     waste_ji = ((J + 3) // 4) * 4 * ((I + 4) // 5) * 5
     if waste_ij <= waste_ji:
-        _tile_dots(P, p_off, st, I, Q, q_off, st, J, n, out, o_off, o_si, o_sj, True, zero)
+        _tile_dots(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj,
+                   np.bool_(True), zero)
     else:
-        _tile_dots(Q, q_off, st, J, P, p_off, st, I, n, out, o_off, o_sj, o_si, True, zero)
+        _tile_dots(Q, q_off, q_st, J, P, p_off, p_st, I, n, out, o_off, o_sj, o_si,
+                   np.bool_(True), zero)
 
 
-@njit(nogil=True, cache=True, error_model="numpy", fastmath=_FM)
-def chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, b_lo, b_hi,
-                    loss_id, need_grad, zero, one, G):
-    """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1``; if
-    ``need_grad``, ``G`` (n_params,) is overwritten with their summed gradient.
+# ---- building blocks of one block of nb rows --------------------------------
+@njit(nogil=True, cache=True, error_model="numpy")
+def _block_buffers(theta, sizes, uoff, B):
+    """Per-chunk work arrays: activations ``A`` (all layers, units x rows), output
+    logits ``Zo``, deltas ``D``/``Dn``, loss terms ``E`` and the exp scratch ``work``."""
+    L = sizes.shape[0] - 1
+    widest = 1
+    for l in range(1, L + 1):
+        widest = max(widest, sizes[l])
+    A = np.empty(uoff[L] * B, dtype=theta.dtype)
+    Zo = np.empty(sizes[L] * B, dtype=theta.dtype)
+    D = np.empty(widest * B, dtype=theta.dtype)
+    Dn = np.empty(widest * B, dtype=theta.dtype)
+    E = np.empty(sizes[L] * B, dtype=theta.dtype)
+    work = np.empty(2 * widest * B, dtype=np.int64)
+    return A, Zo, D, Dn, E, work
 
-    sizes : int64 (L + 1,) layer sizes;  woff : int64 (L,) start of each weight
-    matrix in theta;  aoff : int64 (L + 1,) start of layer l + 1's activations in
-    the per-chunk buffer (units x B each).
-    """
+
+@njit(**_OPTS)
+def _forward_first_tiles(Xf, theta, sizes, woff, r0, nb, A, zero):
+    """A[o*nb + r] = W1[o, 1:] . X[r0 + r] (no bias) by 4 x 5 register tiles."""
+    n_in = sizes[0]
+    _tile_dots(Xf, r0 * n_in, n_in, nb, theta, woff[0] + 1, n_in + 1, sizes[1], n_in,
+               A, _I0, _I1, nb, np.bool_(False), zero)
+
+
+@njit(**_OPTS)
+def _forward_first_blas(Xf, W1c, sizes, r0, nb, A):
+    """A[:n1*nb] as (n1, nb) = W1c . X[r0:r0+nb]^T (no bias), one BLAS gemm."""
+    n_in = sizes[0]
+    Xb = Xf[r0 * n_in:(r0 + nb) * n_in].reshape((nb, n_in))
+    np.dot(W1c, Xb.T, A[:sizes[1] * nb].reshape((sizes[1], nb)))
+
+
+@njit(**_OPTS)
+def _forward_hidden(theta, sizes, woff, uoff, nb, A, Zo, work):
+    """Bias and sigmoid of layer 1 (its products are in A already), then every
+    later layer; the output layer's logits are also copied to ``Zo``."""
     L = sizes.shape[0] - 1
     n_in = sizes[0]
-    n_out = sizes[L]
-    maxw = 1
     for l in range(1, L + 1):
-        maxw = max(maxw, sizes[l])
-    A = np.empty(aoff[L], dtype=theta.dtype)
-    Zo = np.empty(n_out * B, dtype=theta.dtype)
-    D = np.empty(maxw * B, dtype=theta.dtype)
-    Dn = np.empty(maxw * B, dtype=theta.dtype)
+        nl = sizes[l]
+        npv = sizes[l - 1]
+        base = uoff[l - 1] * nb
+        if l == 1:
+            for o in range(nl):
+                bo = theta[woff[0] + o * (n_in + 1)]
+                zr = A[base + o * nb:base + (o + 1) * nb]
+                for r in range(nb):
+                    zr[r] += bo
+        else:
+            prev = uoff[l - 2] * nb
+            for o in range(nl):
+                wrow = woff[l - 1] + o * (npv + 1)
+                bo = theta[wrow]
+                zr = A[base + o * nb:base + (o + 1) * nb]
+                for r in range(nb):
+                    zr[r] = bo
+                for j in range(npv):
+                    w = theta[wrow + 1 + j]
+                    ar = A[prev + j * nb:prev + (j + 1) * nb]
+                    for r in range(nb):
+                        zr[r] += w * ar[r]
+        layer = A[base:base + nl * nb]
+        if l == L:
+            for i in range(nl * nb):
+                Zo[i] = layer[i]
+        sigmoid_inplace(layer, work)
+
+
+@njit(**_OPTS)
+def _output_layer(Zo, A, YTf, sizes, uoff, b, B, nb, loss_id, need_grad, D, E, work, zero, one):
+    """Summed loss (float64) of block ``b``; if ``need_grad``, the output error
+    dJ/dz into ``D`` (n_out x nb)."""
+    L = sizes.shape[0] - 1
+    n_out = sizes[L]
+    hb = uoff[L - 1] * nb
+    yb = b * n_out * B
     half = one / (one + one)
-    ib64 = np.empty(B, dtype=np.int64)
-    fb64 = ib64.view(np.float64)
-    ib32 = np.empty(B, dtype=np.int32)
-    fb32 = ib32.view(np.float32)
-    E = np.empty(B, dtype=theta.dtype)
-    if need_grad:
-        G[:] = zero
+    cost = 0.0
+    if loss_id == LOSS_CROSS_ENTROPY:
+        # max(z, 0) - y z + log1p(exp(-|z|)): finite for saturated outputs
+        log1p_exp_neg_abs(Zo[:n_out * nb], E[:n_out * nb], work)
+    for o in range(n_out):
+        z = Zo[o * nb:(o + 1) * nb]
+        h = A[hb + o * nb:hb + (o + 1) * nb]
+        y = YTf[yb + o * B:yb + o * B + nb]
+        d = D[o * nb:(o + 1) * nb]
+        if loss_id == LOSS_CROSS_ENTROPY:
+            sp = E[o * nb:(o + 1) * nb]
+            for r in range(nb):
+                zz = z[r]
+                cost += max(zz, zero) - y[r] * zz + sp[r]
+            if need_grad:
+                for r in range(nb):
+                    d[r] = h[r] - y[r]
+        else:
+            for r in range(nb):
+                e = h[r] - y[r]
+                cost += half * e * e
+            if need_grad:
+                for r in range(nb):
+                    d[r] = (h[r] - y[r]) * h[r] * (one - h[r])
+    return cost
+
+
+@njit(**_OPTS)
+def _backward_hidden(theta, sizes, woff, uoff, nb, A, D, Dn, G, zero, one):
+    """Backpropagate the output error in ``D`` through every layer: bias
+    gradients of all layers and weight gradients of layers 2..L into ``G``.
+    Returns the array (``D`` or ``Dn``) that holds layer 1's delta (n1 x nb)."""
+    L = sizes.shape[0] - 1
+    for l in range(L, 0, -1):
+        nl = sizes[l]
+        npv = sizes[l - 1]
+        wl = woff[l - 1]
+        for o in range(nl):
+            dr = D[o * nb:(o + 1) * nb]
+            s = zero
+            for r in range(nb):
+                s += dr[r]
+            G[wl + o * (npv + 1)] += s
+        if l == 1:
+            break
+        prev = uoff[l - 2] * nb
+        _dots_acc_best(D, _I0, nb, nl, A, prev, nb, npv, nb, G, wl + 1, npv + 1, _I1, zero)
+        for j in range(npv):
+            dn = Dn[j * nb:(j + 1) * nb]
+            for r in range(nb):
+                dn[r] = zero
+            for o in range(nl):
+                w = theta[wl + o * (npv + 1) + 1 + j]
+                dr = D[o * nb:(o + 1) * nb]
+                for r in range(nb):
+                    dn[r] += w * dr[r]
+            a = A[prev + j * nb:prev + (j + 1) * nb]
+            for r in range(nb):
+                dn[r] *= a[r] * (one - a[r])
+        D, Dn = Dn, D
+    return D
+
+
+@njit(**_OPTS)
+def _grad_first_tiles(D1, XTf, sizes, woff, b, B, nb, G, zero):
+    """G1[:, 1:] += D1 (n1 x nb) . X_block (from its transposed copy), register tiles."""
+    n_in = sizes[0]
+    _dots_acc_best(D1, _I0, nb, sizes[1], XTf, b * n_in * B, B, n_in, nb,
+                   G, woff[0] + 1, n_in + 1, _I1, zero)
+
+
+@njit(**_OPTS)
+def _grad_first_blas(D1, Xf, sizes, woff, r0, nb, G1, G):
+    """G1[:, 1:] += D1 (n1 x nb) . X[r0:r0+nb] by one BLAS gemm into ``G1`` (n1, n_in)."""
+    n_in = sizes[0]
+    n1 = sizes[1]
+    Xb = Xf[r0 * n_in:(r0 + nb) * n_in].reshape((nb, n_in))
+    np.dot(D1[:n1 * nb].reshape((n1, nb)), Xb, G1)
+    for o in range(n1):
+        g = G[woff[0] + o * (n_in + 1) + 1:woff[0] + (o + 1) * (n_in + 1)]
+        t = G1[o]
+        for k in range(n_in):
+            g[k] += t[k]
+
+
+# ---- the first layer's path, chosen by the type of W1c when the caller is typed
+def _first_forward(Xf, theta, W1c, sizes, woff, r0, nb, A, zero):
+    """A[:n1*nb] = the first layer's products (no bias) of block rows r0 .. r0 + nb."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+def _first_grad(D1, Xf, XTf, W1c, G1, sizes, woff, b, B, r0, nb, G, zero):
+    """G1[:, 1:] += D1 . X_block, the first layer's weight gradient of block b."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+def _first_grad_shape(W1c):
+    """Shape of the BLAS path's gradient buffer: W1c's, or (0, 0) for the tiles."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+@overload(_first_forward, jit_options=_OPTS)
+def _first_forward_ov(Xf, theta, W1c, sizes, woff, r0, nb, A, zero):
+    if isinstance(W1c, types.NoneType):
+        return lambda Xf, theta, W1c, sizes, woff, r0, nb, A, zero: _forward_first_tiles(
+            Xf, theta, sizes, woff, r0, nb, A, zero)
+    return lambda Xf, theta, W1c, sizes, woff, r0, nb, A, zero: _forward_first_blas(
+        Xf, W1c, sizes, r0, nb, A)
+
+
+@overload(_first_grad, jit_options=_OPTS)
+def _first_grad_ov(D1, Xf, XTf, W1c, G1, sizes, woff, b, B, r0, nb, G, zero):
+    if isinstance(W1c, types.NoneType):
+        return lambda D1, Xf, XTf, W1c, G1, sizes, woff, b, B, r0, nb, G, zero: \
+            _grad_first_tiles(D1, XTf, sizes, woff, b, B, nb, G, zero)
+    return lambda D1, Xf, XTf, W1c, G1, sizes, woff, b, B, r0, nb, G, zero: \
+        _grad_first_blas(D1, Xf, sizes, woff, r0, nb, G1, G)
+
+
+@overload(_first_grad_shape, jit_options=_OPTS)
+def _first_grad_shape_ov(W1c):
+    if isinstance(W1c, types.NoneType):
+        return lambda W1c: (0, 0)
+    return lambda W1c: W1c.shape
+
+
+# ---- the driver: the blocks b_lo .. b_hi - 1 of one chunk --------------------
+@njit(**_OPTS)
+def chunk_loss_grad(Xf, XTf, YTf, W1c, theta, sizes, woff, uoff, B, m, b_lo, b_hi,
+                    loss_id, zero, one, G):
+    """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1`` and, unless ``G``
+    is None, their summed gradient written to ``G`` (n_params,).
+
+    ``W1c`` None: the first layer runs on register tiles (its gradient reads
+    ``XTf``, which may be None for the loss only); ``W1c`` (n1, n_in): through
+    BLAS (``XTf`` None).  Each of the four combinations is its own
+    specialisation that compiles only its own path: the first layer's path is
+    picked by overloads on the type of ``W1c``, and numba prunes the
+    ``G is not None`` branch by the argument's type before it types the body.
+
+    sizes : int64 (L + 1,) layer sizes;  woff : int64 (L,) start of each weight
+    matrix in theta;  uoff : int64 (L + 1,) first unit of each layer in the
+    activation buffer (layer l + 1 at ``uoff[l] * nb``).
+    """
+    A, Zo, D, Dn, E, work = _block_buffers(theta, sizes, uoff, B)
+    G1 = np.empty(_first_grad_shape(W1c), dtype=theta.dtype)
+    if G is not None:
+        for i in range(G.shape[0]):
+            G[i] = zero
     cost = 0.0
     for b in range(b_lo, b_hi):
         r0 = b * B
         nb = min(B, m - r0)
-        # ---- forward, first layer: z1 (units x rows) = W1[:, 1:] . X_block^T
-        _tile_dots(Xf, r0 * n_in, n_in, nb, theta, woff[0] + 1, n_in + 1, sizes[1], n_in,
-                   A, aoff[0], 1, B, False, zero)
-        for l in range(1, L + 1):
-            nl = sizes[l]
-            npv = sizes[l - 1]
-            base = aoff[l - 1]
-            if l == 1:
-                for o in range(nl):
-                    bo = theta[woff[0] + o * (n_in + 1)]
-                    zr = A[base + o * B:base + o * B + nb]
-                    for r in range(nb):
-                        zr[r] += bo
-            else:
-                prev = aoff[l - 2]
-                for o in range(nl):
-                    wrow = woff[l - 1] + o * (npv + 1)
-                    bo = theta[wrow]
-                    zr = A[base + o * B:base + o * B + nb]
-                    for r in range(nb):
-                        zr[r] = bo
-                    for j in range(npv):
-                        w = theta[wrow + 1 + j]
-                        ar = A[prev + j * B:prev + j * B + nb]
-                        for r in range(nb):
-                            zr[r] += w * ar[r]
-            if l == L:
-                Zo[:nl * B] = A[base:base + nl * B]
-            for o in range(nl):
-                _sigmoid_inplace(A[base + o * B:base + o * B + nb], ib64, fb64, ib32, fb32)
-        # ---- output layer: loss and output error
-        hb = aoff[L - 1]
-        yb = b * n_out * B
-        for o in range(n_out):
-            z = Zo[o * B:o * B + nb]
-            h = A[hb + o * B:hb + o * B + nb]
-            y = YTf[yb + o * B:yb + o * B + nb]
-            d = D[o * B:o * B + nb]
-            if loss_id == 0:
-                sp = E[:nb]
-                _softplus_neg_abs(z, sp, ib64, fb64, ib32, fb32)
-                for r in range(nb):
-                    zz = z[r]
-                    cost += max(zz, zero) - y[r] * zz + sp[r]
-                    d[r] = h[r] - y[r]
-            else:
-                for r in range(nb):
-                    e = h[r] - y[r]
-                    cost += half * e * e
-                    d[r] = e * h[r] * (one - h[r])
-        if not need_grad:
-            continue
-        # ---- backward: D holds the delta of layer l (units x rows)
-        for l in range(L, 0, -1):
-            nl = sizes[l]
-            npv = sizes[l - 1]
-            wl = woff[l - 1]
-            for o in range(nl):
-                dr = D[o * B:o * B + nb]
-                s = zero
-                for r in range(nb):
-                    s += dr[r]
-                G[wl + o * (npv + 1)] += s
-            if l == 1:
-                _dots_acc_best(D, 0, nl, XTf, b * n_in * B, n_in, nb, B,
-                               G, wl + 1, npv + 1, 1, zero)
-            else:
-                prev = aoff[l - 2]
-                _dots_acc_best(D, 0, nl, A, prev, npv, nb, B, G, wl + 1, npv + 1, 1, zero)
-                for j in range(npv):
-                    dn = Dn[j * B:j * B + nb]
-                    dn[:] = zero
-                    for o in range(nl):
-                        w = theta[wl + o * (npv + 1) + 1 + j]
-                        dr = D[o * B:o * B + nb]
-                        for r in range(nb):
-                            dn[r] += w * dr[r]
-                    a = A[prev + j * B:prev + j * B + nb]
-                    for r in range(nb):
-                        dn[r] *= a[r] * (one - a[r])
-                D, Dn = Dn, D
+        _first_forward(Xf, theta, W1c, sizes, woff, r0, nb, A, zero)
+        _forward_hidden(theta, sizes, woff, uoff, nb, A, Zo, work)
+        cost += _output_layer(Zo, A, YTf, sizes, uoff, b, B, nb, loss_id, G is not None, D, E,
+                              work, zero, one)
+        if G is not None:
+            D1 = _backward_hidden(theta, sizes, woff, uoff, nb, A, D, Dn, G, zero, one)
+            _first_grad(D1, Xf, XTf, W1c, G1, sizes, woff, b, B, r0, nb, G, zero)
     return cost
-
-
-@njit(nogil=True, cache=True, error_model="numpy", parallel=True, fastmath=_FM)
-def parallel_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m, chunk_starts,
-                       loss_id, need_grad, zero, one, slabs, costs):
-    """Chunk c (blocks ``chunk_starts[c] .. chunk_starts[c + 1] - 1``) per prange
-    iteration, with its own gradient slab ``slabs[c]`` and loss ``costs[c]``; the
-    caller reduces them in chunk order.  A prange index is not a thread id:
-    nothing here depends on which thread runs which chunk."""
-    n_chunks = costs.shape[0]
-    for c in prange(n_chunks):
-        costs[c] = chunk_loss_grad(Xf, XTf, YTf, theta, sizes, woff, aoff, B, m,
-                                   chunk_starts[c], chunk_starts[c + 1],
-                                   loss_id, need_grad, zero, one, slabs[c])

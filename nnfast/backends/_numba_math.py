@@ -1,0 +1,292 @@
+"""Vectorisable ``exp``, sigmoid and ``log1p(exp(-|z|))`` for the numba kernels.
+
+``np.exp`` inside ``@njit`` is a libm call that LLVM cannot vectorise (no SVML
+here), and the sigmoids are a large share of a forward pass.  This module
+computes exp with the algorithm that the C kernel (``nnfast/_kernels``) uses,
+so that the two compiled backends agree:
+
+float64
+    clamp x to [-746, 710]; ``n = round(x log2 e)`` by the magic-number trick
+    (``t = x log2 e + 0x1.8p52``, ``n = t - 0x1.8p52``);
+    ``r = x - n ln2_hi - n ln2_lo`` (Cody-Waite, two-part ln 2); ``p`` = the
+    degree-12 Taylor polynomial of ``e**r`` by Horner; the exponent is split,
+    ``n1 = n >> 1`` (floor), ``n2 = n - n1``, and the result is
+    ``p * 2**n1 * 2**n2`` with each power of two built from its bits,
+    ``(k + 1023) << 52``.
+float32
+    clamp to [-104, 89], magic ``0x1.8p23``, ``ln2_hi = 0.693359375``,
+    ``ln2_lo = -2.12194440e-4``, degree-7 polynomial, bias 127, shift 23.
+
+Splitting the exponent keeps both powers of two normal numbers, so the last
+multiplication rounds once: exp overflows to ``inf`` above ~709.78 (float32:
+~88.72), where ``1 / (1 + exp(-z))`` then gives exactly 0, and underflows
+through the subnormals to exactly 0 below ~-745 (float32: ~-103.9), as
+libm's exp and so NumPy/SciPy do.  The exp functions use strict IEEE
+arithmetic (no ``fastmath``): the magic-number rounding needs the additions
+in the order written, and without contraction the result does not depend on
+whether the target CPU has FMA.
+
+Every function works on 1-D C-contiguous arrays in place; ``work`` is an int64
+scratch array of at least ``2 * len(z)`` elements (viewed as int32 for
+float32) that holds the powers of two.  :func:`sigmoid_inplace` and
+:func:`log1p_exp_neg_abs` dispatch on the dtype at compile time, so a float64
+kernel compiles no float32 code.
+"""
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+__all__ = ["sigmoid_inplace", "log1p_exp_neg_abs", "exp_inplace"]
+
+# fastmath=False must be explicit: a callee without a fastmath option inherits
+# its caller's flags (numba's ConfigStack), and reassociation folds the
+# magic-number rounding away ((x log2e + M) - M -> x log2e).
+_STRICT = dict(nogil=True, cache=True, error_model="numpy", fastmath=False)
+
+_LOG2E = 1.4426950408889634
+_SHIFT_F64 = 6755399441055744.0  # 0x1.8p52
+_LN2_HI_F64 = 6.93147180369123816490e-01
+_LN2_LO_F64 = 1.90821492927058770002e-10
+_EXP_LO_F64 = -746.0
+_EXP_HI_F64 = 710.0
+
+_LOG2E_F32 = np.float32(_LOG2E)
+_SHIFT_F32 = np.float32(12582912.0)  # 0x1.8p23
+_LN2_HI_F32 = np.float32(0.693359375)
+_LN2_LO_F32 = np.float32(-2.12194440e-4)
+_EXP_LO_F32 = np.float32(-104.0)
+_EXP_HI_F32 = np.float32(89.0)
+
+# Taylor coefficients 1/k!, highest degree first (Horner order)
+_C12 = (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+        1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5)
+_C7_F32 = tuple(np.float32(c) for c in (1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
+                                        1.0 / 6.0, 0.5))
+_LN2 = 0.6931471805599453
+_SQRT2 = 1.4142135623730951
+
+
+@njit(**_STRICT)
+def _exp_f64(z, work):
+    """z[:] = exp(z) in float64 (algorithm in the module docstring)."""
+    n = z.shape[0]
+    bits1 = work[:n]
+    bits2 = work[n:2 * n]
+    for i in range(n):
+        x = min(max(z[i], _EXP_LO_F64), _EXP_HI_F64)
+        t = x * _LOG2E + _SHIFT_F64
+        k = t - _SHIFT_F64
+        r = x - k * _LN2_HI_F64
+        r = r - k * _LN2_LO_F64
+        p = _C12[0]
+        p = p * r + _C12[1]
+        p = p * r + _C12[2]
+        p = p * r + _C12[3]
+        p = p * r + _C12[4]
+        p = p * r + _C12[5]
+        p = p * r + _C12[6]
+        p = p * r + _C12[7]
+        p = p * r + _C12[8]
+        p = p * r + _C12[9]
+        p = p * r + _C12[10]
+        p = p * r + 1.0
+        p = p * r + 1.0
+        z[i] = p
+        # int32 arithmetic: AVX2 has packed conversions and shifts for it
+        k32 = np.int32(k)
+        k1 = k32 >> np.int32(1)
+        k2 = k32 - k1
+        bits1[i] = np.int64(k1 + np.int32(1023)) << np.int64(52)
+        bits2[i] = np.int64(k2 + np.int32(1023)) << np.int64(52)
+    pow1 = bits1.view(np.float64)
+    pow2 = bits2.view(np.float64)
+    for i in range(n):
+        z[i] = z[i] * pow1[i] * pow2[i]
+
+
+@njit(**_STRICT)
+def _exp_f32(z, work):
+    """z[:] = exp(z) in float32 (algorithm in the module docstring)."""
+    n = z.shape[0]
+    work32 = work.view(np.int32)
+    bits1 = work32[:n]
+    bits2 = work32[n:2 * n]
+    one = np.float32(1.0)
+    for i in range(n):
+        x = min(max(z[i], _EXP_LO_F32), _EXP_HI_F32)
+        t = x * _LOG2E_F32 + _SHIFT_F32
+        k = t - _SHIFT_F32
+        r = x - k * _LN2_HI_F32
+        r = r - k * _LN2_LO_F32
+        p = _C7_F32[0]
+        p = p * r + _C7_F32[1]
+        p = p * r + _C7_F32[2]
+        p = p * r + _C7_F32[3]
+        p = p * r + _C7_F32[4]
+        p = p * r + _C7_F32[5]
+        p = p * r + one
+        p = p * r + one
+        z[i] = p
+        k32 = np.int32(k)
+        k1 = k32 >> np.int32(1)
+        k2 = k32 - k1
+        bits1[i] = (k1 + np.int32(127)) << np.int32(23)
+        bits2[i] = (k2 + np.int32(127)) << np.int32(23)
+    pow1 = bits1.view(np.float32)
+    pow2 = bits2.view(np.float32)
+    for i in range(n):
+        z[i] = z[i] * pow1[i] * pow2[i]
+
+
+@njit(**_STRICT)
+def _sigmoid_f64(z, work):
+    """z[:] = 1 / (1 + exp(-z)) in float64."""
+    for i in range(z.shape[0]):
+        z[i] = -z[i]
+    _exp_f64(z, work)
+    for i in range(z.shape[0]):
+        z[i] = 1.0 / (1.0 + z[i])
+
+
+@njit(**_STRICT)
+def _sigmoid_f32(z, work):
+    """z[:] = 1 / (1 + exp(-z)) in float32."""
+    one = np.float32(1.0)
+    for i in range(z.shape[0]):
+        z[i] = -z[i]
+    _exp_f32(z, work)
+    for i in range(z.shape[0]):
+        z[i] = one / (one + z[i])
+
+
+# log1p(e) for e = exp(-|z|) in [0, 1]: log(u) * e / (u - 1) with u = 1 + e
+# (Goldberg's correction restores the bits of e lost in 1 + e), and
+# log(u) = j ln 2 + 2 atanh(s), s = (f - 1) / (f + 1), f = u or u / 2 in
+# [0.707, 1.414].  Where 1 + e rounds to 1 (e < 2**-53, which includes the
+# subnormal and zero e of saturated outputs) log1p(e) = e exactly.
+@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+def _log1p_exp_neg_abs_f64(z, out, work):
+    """out[:] = log1p(exp(-|z|)) in float64 (z unchanged)."""
+    n = z.shape[0]
+    for i in range(n):
+        out[i] = -abs(z[i])
+    _exp_f64(out, work)
+    for i in range(n):
+        e = out[i]
+        u = 1.0 + e
+        big = u > _SQRT2
+        f = u * 0.5 if big else u
+        s = (f - 1.0) / (f + 1.0)
+        s2 = s * s
+        p = 1.0 / 23.0
+        p = p * s2 + 1.0 / 21.0
+        p = p * s2 + 1.0 / 19.0
+        p = p * s2 + 1.0 / 17.0
+        p = p * s2 + 1.0 / 15.0
+        p = p * s2 + 1.0 / 13.0
+        p = p * s2 + 1.0 / 11.0
+        p = p * s2 + 1.0 / 9.0
+        p = p * s2 + 1.0 / 7.0
+        p = p * s2 + 1.0 / 5.0
+        p = p * s2 + 1.0 / 3.0
+        p = p * s2 + 1.0
+        lg = 2.0 * s * p + (_LN2 if big else 0.0)
+        c = u - 1.0
+        out[i] = lg * (e / c) if c != 0.0 else e
+
+
+@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+def _log1p_exp_neg_abs_f32(z, out, work):
+    """float32 version of :func:`_log1p_exp_neg_abs_f64`."""
+    n = z.shape[0]
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    for i in range(n):
+        out[i] = -abs(z[i])
+    _exp_f32(out, work)
+    for i in range(n):
+        e = out[i]
+        u = one + e
+        big = u > np.float32(_SQRT2)
+        f = u * np.float32(0.5) if big else u
+        s = (f - one) / (f + one)
+        s2 = s * s
+        p = np.float32(1.0 / 11.0)
+        p = p * s2 + np.float32(1.0 / 9.0)
+        p = p * s2 + np.float32(1.0 / 7.0)
+        p = p * s2 + np.float32(1.0 / 5.0)
+        p = p * s2 + np.float32(1.0 / 3.0)
+        p = p * s2 + one
+        lg = np.float32(2.0) * s * p + (np.float32(_LN2) if big else zero)
+        c = u - one
+        out[i] = lg * (e / c) if c != zero else e
+
+
+# ---- dtype dispatch at compile time ---------------------------------------
+def exp_inplace(z, work):
+    """z[:] = exp(z) (z float32 or float64, 1-D; work int64 of >= 2 len(z))."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+def sigmoid_inplace(z, work):
+    """z[:] = 1 / (1 + exp(-z)) (z float32 or float64, 1-D; work int64 of >= 2 len(z))."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+def log1p_exp_neg_abs(z, out, work):
+    """out[:] = log1p(exp(-|z|)) (z, out of one dtype, 1-D; work int64 of >= 2 len(z))."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+def _by_dtype(dtype, f64, f32):
+    if dtype == types.float64:
+        return f64
+    if dtype == types.float32:
+        return f32
+    return None
+
+
+@overload(exp_inplace, jit_options=_STRICT)
+def _exp_inplace_ov(z, work):
+    impl = _by_dtype(z.dtype, _exp_f64, _exp_f32)
+    if impl is not None:
+        return lambda z, work: impl(z, work)
+
+
+@overload(sigmoid_inplace, jit_options=_STRICT)
+def _sigmoid_inplace_ov(z, work):
+    impl = _by_dtype(z.dtype, _sigmoid_f64, _sigmoid_f32)
+    if impl is not None:
+        return lambda z, work: impl(z, work)
+
+
+@overload(log1p_exp_neg_abs, jit_options=_STRICT)
+def _log1p_exp_neg_abs_ov(z, out, work):
+    impl = _by_dtype(z.dtype, _log1p_exp_neg_abs_f64, _log1p_exp_neg_abs_f32)
+    if impl is not None:
+        return lambda z, out, work: impl(z, out, work)
+
+
+@njit(**_STRICT)
+def exp_array(x):
+    """exp of a 1-D array by this module's algorithm (for tests and comparisons)."""
+    z = x.copy()
+    exp_inplace(z, np.empty(2 * z.shape[0], dtype=np.int64))
+    return z
+
+
+@njit(**_STRICT)
+def sigmoid_array(x):
+    """sigmoid of a 1-D array by this module's algorithm (for tests)."""
+    z = x.copy()
+    sigmoid_inplace(z, np.empty(2 * z.shape[0], dtype=np.int64))
+    return z
+
+
+@njit(**_STRICT)
+def log1p_exp_neg_abs_array(x):
+    """log1p(exp(-|x|)) of a 1-D array by this module's algorithm (for tests)."""
+    out = np.empty_like(x)
+    log1p_exp_neg_abs(x, out, np.empty(2 * x.shape[0], dtype=np.int64))
+    return out
