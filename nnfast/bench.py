@@ -44,7 +44,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 __all__ = ["SHAPES", "flop_count", "ex4_shaped_mnist", "run_bench", "run_scaling", "memory_use",
-           "machine_info", "gemm_rate", "format_table", "plot_results", "BenchResult"]
+           "machine_info", "gemm_rate", "format_table", "goal_summary", "plot_results", "BenchResult",
+           "AVX2_ENV", "avx2_environment", "runner_simd"]
 
 #: name -> (m, layer sizes)
 SHAPES: Dict[str, tuple] = {
@@ -116,6 +117,72 @@ def _data_for(m, sizes, seed=0):
 # the machine
 
 
+#: Environment that makes every runner use its AVX2 code on a CPU with AVX-512, so that
+#: one machine can stand in for the AVX2-only CPUs most users have (each library reads
+#: its variable when it loads, hence ``nnfast bench --simd avx2`` starts a new process):
+#: nnfast's kernel, numba's LLVM target, OpenBLAS (numpy/scipy), PyTorch's own kernels
+#: and its MKL and oneDNN, and XLA (JAX).
+AVX2_ENV = {
+    "NNFAST_SIMD": "avx2+fma",
+    "NUMBA_CPU_NAME": "haswell",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "DNNL_MAX_CPU_ISA": "AVX2",
+}
+AVX2_XLA_FLAG = "--xla_cpu_max_isa=AVX2"
+
+
+def avx2_environment(environ=None) -> dict:
+    """``environ`` (default ``os.environ``) with :data:`AVX2_ENV` and XLA's AVX2 flag set."""
+    env = dict(os.environ if environ is None else environ)
+    env.update(AVX2_ENV)
+    if AVX2_XLA_FLAG not in env.get("XLA_FLAGS", ""):
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + AVX2_XLA_FLAG).strip()
+    return env
+
+
+def _openblas_simd() -> str:
+    """The kernel family numpy's OpenBLAS runs (e.g. SkylakeX = AVX-512, Haswell = AVX2)."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        archs = sorted({p.get("architecture") or "?" for p in threadpool_info()
+                        if p.get("internal_api") == "openblas"})
+        if archs:
+            return "openblas " + "/".join(archs)
+        apis = sorted({p.get("internal_api") for p in threadpool_info() if p.get("user_api") == "blas"})
+        return "/".join(apis) or "?"
+    except Exception:
+        return "?"
+
+
+def runner_simd(name: str) -> str:
+    """The instruction set a runner's arithmetic uses here, as each library reports it."""
+    try:
+        if name == "cython":
+            from .backends._cython import _fused
+            return _fused.simd_level()
+        if name == "numba":
+            forced = os.environ.get("NUMBA_CPU_NAME")
+            if forced:
+                return f"llvm {forced}"
+            import llvmlite.binding as llvm
+            features = llvm.get_host_cpu_features()
+            return ("llvm avx512f" if features.get("avx512f") else
+                    "llvm avx2" if features.get("avx2") else f"llvm {llvm.get_host_cpu_name()}")
+        if name in ("numpy", "loop"):
+            return _openblas_simd()
+        if name == "pytorch":
+            import torch
+            return "torch " + torch.backends.cpu.get_cpu_capability().lower()
+        if name == "jax":
+            return "xla avx2" if AVX2_XLA_FLAG in os.environ.get("XLA_FLAGS", "") else "xla native"
+    except Exception:
+        return "?"
+    return "?"
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as fh:
@@ -170,6 +237,7 @@ def machine_info() -> dict:
         info["versions"][name] = _version(name)
     for name in ("torch", "jax"):  # only if already imported or importable cheaply
         info["versions"][name] = _installed_version(name)
+    info["simd_forced"] = {k: os.environ[k] for k in (*AVX2_ENV, "XLA_FLAGS") if os.environ.get(k)}
     try:
         from threadpoolctl import threadpool_info
 
@@ -359,6 +427,7 @@ class BenchResult:
     ok: bool = False
     skipped: str = ""
     data: str = ""
+    simd: str = ""
 
 
 #: pause before each block of timed calls, long enough for idle OpenMP/OpenBLAS
@@ -416,6 +485,7 @@ def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=L
                     fun(th)                      # warm-up: compilation, JIT, caches
                     r.first_call_s = time.perf_counter() - t
                     fun(th)
+                    r.simd = runner_simd(name)
             except Skip as exc:
                 r.skipped = str(exc)
                 continue
@@ -562,8 +632,11 @@ def run_bench(shapes=DEFAULT_SHAPES, dtypes=("float64", "float32"), threads=None
     n_gemm = 500 if quick else 2000
     doc["gemm_gflops"] = {d: gemm_rate(np.dtype(d), n=n_gemm, threads=threads) for d in dtypes}
     doc["gemm_n"] = n_gemm
+    forced = doc["machine"]["simd_forced"]
     log(f"machine: {doc['machine']['cpu']}, {threads} threads; large gemm "
-        + ", ".join(f"{d} {v:.1f} GFLOP/s" for d, v in doc["gemm_gflops"].items()))
+        + ", ".join(f"{d} {v:.1f} GFLOP/s" for d, v in doc["gemm_gflops"].items())
+        + f" ({_openblas_simd()})"
+        + (f"; forced: {' '.join(f'{k}={v}' for k, v in forced.items())}" if forced else ""))
     runner_map = runners(include_peers=peers, backends=backends)
     results = []
     for name in shapes:
@@ -748,10 +821,13 @@ def format_table(doc) -> str:
     blas_text = ", ".join(sorted({f"{b.get('internal_api')} {b.get('version') or ''}".strip()
                                   for b in blas if b.get("user_api") == "blas"})) \
         if isinstance(blas, list) else str(blas)
+    forced = doc["machine"].get("simd_forced")
+    if forced:
+        lines.append("SIMD forced by: " + " ".join(f"{k}={v}" for k, v in forced.items()))
     lines.append(f"{doc['machine']['cpu']} ({doc['machine']['usable_cpus']} cores usable) | threads "
                  f"{doc['settings']['threads']} | BLAS: {blas_text} | large gemm (best of 7, n = "
                  f"{doc.get('gemm_n')}): " + ", ".join(f"{d} {v:.1f} GFLOP/s" for d, v in gemm.items()))
-    header = (f"{'shape':<13} {'dtype':<8} {'runner':<8} {'median ms':>10} {'min ms':>9} "
+    header = (f"{'shape':<13} {'dtype':<8} {'runner':<8} {'simd':<18} {'median ms':>10} {'min ms':>9} "
               f"{'x numpy':>8} {'(min)':>6} {'GFLOP/s':>8} {'(min)':>6} {'% gemm':>7} "
               f"{'grad err':>9}  check")
     lines.append(header)
@@ -766,10 +842,21 @@ def format_table(doc) -> str:
             lines.append(f"{r['shape']:<13} {r['dtype']:<8} {r['runner']:<8} skipped: {r['skipped']}")
             continue
         lines.append(
-            f"{r['shape']:<13} {r['dtype']:<8} {r['runner']:<8} {1e3 * r['median_s']:10.2f} "
+            f"{r['shape']:<13} {r['dtype']:<8} {r['runner']:<8} {r.get('simd', ''):<18} {1e3 * r['median_s']:10.2f} "
             f"{1e3 * r['min_s']:9.2f} {r['speedup_vs_numpy']:8.2f} {r['speedup_vs_numpy_min']:6.2f} "
             f"{r['gflops']:8.1f} {r['gflops_best']:6.1f} {r['pct_of_gemm']:7.1f} "
             f"{r['grad_rel_err']:9.1e}  {'ok' if r['ok'] else 'MISMATCH'}")
+    goals = goal_summary(doc)
+    if goals:
+        lines.append("")
+        lines.append("against the goals (medians of this run): best fused backend vs the fastest of "
+                     "numpy, PyTorch and JAX, and vs the large-gemm rate")
+        for g in goals:
+            auto = (f"; auto {g['auto_ms']:.2f} ms = {g['auto_vs_best_backend']:.2f}x the fastest "
+                    f"backend ({g['fastest_backend']})" if g.get("auto_ms") else "")
+            lines.append(f"  {g['shape']:<13} {g['dtype']:<8} {g['fused']:<7} {g['fused_ms']:8.2f} ms "
+                         f"= {g['vs_fastest_peer']:5.2f}x {g['fastest_peer']:<8} "
+                         f"{g['pct_of_gemm']:5.1f}% of gemm{auto}")
     if doc.get("training"):
         lines.append("")
         lines.append("training, ex4 shape" + (" (quick: tiny shape)" if doc["settings"]["quick"] else "")
@@ -783,6 +870,35 @@ def format_table(doc) -> str:
                  "GFLOP/s: " + doc["flop_formula"] + " over the median ((min): over the fastest call); "
                  "% gemm: median GFLOP/s over the best large-gemm rate")
     return "\n".join(lines)
+
+
+def goal_summary(doc) -> List[dict]:
+    """Per shape and dtype: the faster fused backend (cython, numba) against the fastest
+    peer (numpy, PyTorch, JAX) and the gemm rate, and ``auto`` against the fastest backend
+    (the ratios the kernel issue states its targets in)."""
+    by_key: Dict[tuple, Dict[str, dict]] = {}
+    for r in doc.get("results", []):
+        if r.get("rounds") and not r.get("skipped"):
+            by_key.setdefault((r["shape"], r["dtype"]), {})[r["runner"]] = r
+    out = []
+    for (shape, dtype), rows in by_key.items():
+        fused = [rows[n] for n in ("cython", "numba") if n in rows]
+        peers = [rows[n] for n in ("numpy", "pytorch", "jax") if n in rows]
+        if not fused or not peers:
+            continue
+        best = min(fused, key=lambda r: r["median_s"])
+        peer = min(peers, key=lambda r: r["median_s"])
+        g = dict(shape=shape, dtype=dtype, fused=best["runner"], fused_ms=1e3 * best["median_s"],
+                 fastest_peer=peer["runner"], peer_ms=1e3 * peer["median_s"],
+                 vs_fastest_peer=peer["median_s"] / best["median_s"],
+                 pct_of_gemm=best["pct_of_gemm"], simd=best.get("simd", ""))
+        backends = [r for n, r in rows.items() if n in ("cython", "numba", "numpy")]
+        if "auto" in rows and backends:
+            fastest = min(backends, key=lambda r: r["median_s"])
+            g.update(auto_ms=1e3 * rows["auto"]["median_s"], fastest_backend=fastest["runner"],
+                     auto_vs_best_backend=rows["auto"]["median_s"] / fastest["median_s"])
+        out.append(g)
+    return out
 
 
 def plot_results(doc, path) -> None:

@@ -12,7 +12,7 @@ EXPECTED_KEYS = {"machine", "settings", "gemm_gflops", "gemm_n", "flop_formula",
                  "training", "versions", "memory"}
 RESULT_KEYS = {"shape", "layers", "m", "dtype", "runner", "threads", "median_s", "min_s",
                "gflops_best", "speedup_vs_numpy_min", "gflops", "pct_of_gemm", "speedup_vs_numpy", "cost_rel_err", "grad_rel_err", "ok",
-               "skipped", "rounds"}
+               "skipped", "rounds", "simd"}
 
 
 def _is_png(path):
@@ -53,6 +53,56 @@ def test_quick_run_writes_json_and_png(tmp_path):
     assert "numpy" in table and "GFLOP/s" in table and "tiny" in table
     assert {r["m"] for r in data["memory"]["rows"]} == {300, 1200}
     assert "later calls" in bench.format_memory(doc["memory"])
+    # the SIMD level next to every figure, as each library reports it
+    from nnfast.backends._cython import _fused
+    by_runner = {r["runner"]: r for r in data["results"]}
+    assert by_runner["cython"]["simd"] == _fused.simd_level()
+    assert all(r["simd"] and r["simd"] != "?" for r in data["results"]), data["results"]
+    assert _fused.simd_level() in table
+    # the goals: the faster fused backend against the fastest peer, per dtype
+    goals = bench.goal_summary(doc)
+    assert {(g["shape"], g["dtype"]) for g in goals} == {("tiny", "float64"), ("tiny", "float32")}
+    for g in goals:
+        fused = min((r for r in data["results"] if r["dtype"] == g["dtype"]
+                     and r["runner"] in ("cython", "numba")), key=lambda r: r["median_s"])
+        assert g["fused"] == fused["runner"]
+        assert g["vs_fastest_peer"] == pytest.approx(
+            by_dtype_runner(data, g["dtype"], "numpy")["median_s"] / fused["median_s"])
+    assert "against the goals" in table
+
+
+def by_dtype_runner(data, dtype, runner):
+    return next(r for r in data["results"] if r["dtype"] == dtype and r["runner"] == runner)
+
+
+def test_avx2_environment_forces_every_library():
+    env = bench.avx2_environment({"XLA_FLAGS": "--xla_foo=1", "PATH": "/bin"})
+    assert env["NNFAST_SIMD"] == "avx2+fma" and env["OPENBLAS_CORETYPE"] == "Haswell"
+    assert env["NUMBA_CPU_NAME"] == "haswell" and env["ATEN_CPU_CAPABILITY"] == "avx2"
+    assert env["MKL_ENABLE_INSTRUCTIONS"] == "AVX2" and env["DNNL_MAX_CPU_ISA"] == "AVX2"
+    assert env["XLA_FLAGS"] == "--xla_foo=1 --xla_cpu_max_isa=AVX2" and env["PATH"] == "/bin"
+    assert bench.avx2_environment(env)["XLA_FLAGS"] == env["XLA_FLAGS"]   # not added twice
+
+
+def test_cli_bench_simd_avx2_reruns_in_a_forced_process(monkeypatch, tmp_path):
+    """Each library reads its SIMD variable when it loads: `--simd avx2` starts a new
+    process with the same options and the AVX2 environment."""
+    import subprocess
+    from nnfast import cli
+
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda argv, env: calls.append((argv, env)) or 0)
+    for k in bench.AVX2_ENV:
+        monkeypatch.delenv(k, raising=False)
+    code = cli.main(["bench", "--simd", "avx2", "--quick", "--shapes", "tiny", "--threads", "1",
+                     "--output", str(tmp_path), "--no-peers"])
+    assert code == 0 and len(calls) == 1
+    argv, env = calls[0]
+    assert argv[1:5] == ["-m", "nnfast.cli", "bench", "--simd"] and "avx2" in argv
+    for opt in ("--quick", "--no-peers"):
+        assert opt in argv
+    assert argv[argv.index("--threads") + 1] == "1" and argv[argv.index("--output") + 1] == str(tmp_path)
+    assert all(env[k] == v for k, v in bench.AVX2_ENV.items())
 
 
 def test_fused_kernel_memory_per_call_does_not_grow_with_m():

@@ -34,10 +34,41 @@ def configure(parser):
     parser.add_argument("--no-train", action="store_true", help="leave out the training comparison")
     parser.add_argument("--train-iters", type=positive_int, default=400,
                         help="L-BFGS-B iterations (default 400)")
+    parser.add_argument("--simd", choices=("native", "avx2"), default="native",
+                        help="avx2: every runner (nnfast, numba, OpenBLAS, PyTorch, JAX) uses its "
+                             "AVX2 code, to stand in for an AVX2-only CPU on one with AVX-512; "
+                             "runs the benchmark in a new process with the libraries' variables "
+                             "set (default native: each library's best)")
+
+
+def _rerun_with_avx2(args):
+    """Run the same benchmark in a new process whose environment forces AVX2 everywhere
+    (each library reads its variable when it loads, so this process cannot switch)."""
+    import subprocess
+    import sys
+
+    from ..bench import avx2_environment
+
+    argv = [sys.executable, "-m", "nnfast.cli", "bench", "--simd", "avx2",
+            "--shapes", args.shapes, "--dtype", args.dtype, "--repeat", str(args.repeat),
+            "--output", args.output, "--train-iters", str(args.train_iters)]
+    if args.threads is not None:
+        argv += ["--threads", str(args.threads)]
+    if args.backends:
+        argv += ["--backends", args.backends]
+    for flag in ("quick", "scaling", "no_peers", "no_train"):
+        if getattr(args, flag):
+            argv.append("--" + flag.replace("_", "-"))
+    return subprocess.call(argv, env=avx2_environment())
 
 
 def run(args):
-    from ..bench import SHAPES, run_bench
+    import os
+
+    from ..bench import AVX2_ENV, SHAPES, run_bench
+
+    if args.simd == "avx2" and any(os.environ.get(k) != v for k, v in AVX2_ENV.items()):
+        return _rerun_with_avx2(args)
 
     dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
     shapes = tuple(s.strip() for s in args.shapes.split(",") if s.strip())
