@@ -7,7 +7,7 @@ import numpy as np
 from ._losses import check_loss
 from ._network import check_layer_sizes, check_network_memory, layer_offsets, n_params
 from ._validation import check_lam, check_n_threads, check_targets, check_theta, check_X
-from .backends import get_backend
+from .backends import backend_for_data, get_backend
 
 
 def l2_mask(layer_sizes) -> np.ndarray:
@@ -105,7 +105,9 @@ class Objective(ObjectiveCalls):
         L2 strength λ; the penalty is ``λ / (2 m) Σ θ²`` over non-bias weights.
     loss : {"cross_entropy", "squared_error"}, default "cross_entropy"
     backend : str, default "auto"
-        A name from ``nnfast.available_backends()``; ``"auto"`` takes the fastest.
+        A name from ``nnfast.available_backends()``; ``"auto"`` takes the fastest for
+        this network, dtype and size of data, measured on a sample of the rows the
+        first time (see ``nnfast.backends._auto``); ``self.backend`` is the one chosen.
     n_threads : int or None
         Threads for backends that use them; ``None`` means all cores.
     dtype : float64, float32 or None
@@ -128,7 +130,7 @@ class Objective(ObjectiveCalls):
         self.n_params = n_params(self.layer_sizes)
         self.lam = check_lam(lam)
         self.loss = check_loss(loss)
-        self.backend = get_backend(backend)
+        get_backend(backend)   # an unknown or unavailable name fails before any work
         self.n_threads = check_n_threads(n_threads)
         X = check_X(X, self.layer_sizes[0], dtype)
         self.dtype = X.dtype
@@ -136,6 +138,8 @@ class Objective(ObjectiveCalls):
         # before the targets, the mask and the backend's layout are allocated
         check_network_memory(self.layer_sizes, self.m, self.dtype.itemsize)
         Y = check_targets(y, self.m, self.layer_sizes[-1], self.dtype)
+        self.backend = backend_for_data(backend, X, Y, self.layer_sizes, self.offsets, self.loss,
+                                        self.n_threads)
         self._data = self.backend.prepare(X, Y)
         self._mask = l2_mask(self.layer_sizes)
         self.n_evals = 0

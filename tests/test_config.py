@@ -40,7 +40,8 @@ def test_auto_is_an_available_backend():
 
 
 def test_register_custom_backend():
-    from nnfast.backends import _REGISTRY, _AUTO_ORDER
+    import nnfast.backends
+    from nnfast.backends import _AUTO_ORDER
     from nnfast.backends._numpy import NumpyBackend
 
     class Doubled(NumpyBackend):
@@ -55,7 +56,7 @@ def test_register_custom_backend():
         J = nnfast.cost([0.0] * 6, X, y, [2, 2], backend="doubled")
         assert J == pytest.approx(4 * 0.6931471805599453)
     finally:
-        _REGISTRY.pop("doubled")
+        nnfast.backends.unregister_backend("doubled")
     assert "doubled" not in _AUTO_ORDER
     with pytest.raises(ValueError, match="backend name"):
         nnfast.register_backend("", Doubled)

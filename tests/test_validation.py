@@ -146,7 +146,7 @@ def test_unknown_backend_lists_valid_ones(problem):
 
 
 def test_unavailable_backend_says_why(problem):
-    from nnfast.backends import _REGISTRY, BackendUnavailable, register_backend
+    from nnfast.backends import BackendUnavailable, register_backend, unregister_backend
 
     X, y, _ = problem
     register_backend("broken", "nnfast.backends._does_not_exist:Nothing")
@@ -155,7 +155,7 @@ def test_unavailable_backend_says_why(problem):
             Objective(X, y, SIZES, backend="broken")
         assert "broken" not in nnfast.available_backends()
     finally:
-        _REGISTRY.pop("broken")
+        unregister_backend("broken")
 
 
 def test_dtype_follows_X_and_can_be_forced(problem):

@@ -18,8 +18,9 @@ from typing import Dict, List, Optional, Tuple
 from ._base import Backend, BackendUnavailable, optimizer_blas_limit
 
 __all__ = [
-    "Backend", "BackendUnavailable", "register_backend", "get_backend",
+    "Backend", "BackendUnavailable", "register_backend", "unregister_backend", "get_backend",
     "available_backends", "backend_status", "resolve_backend", "optimizer_blas_limit",
+    "backend_for_data",
 ]
 
 # name -> "module:Class"; the built-in backends, fastest first for "auto".
@@ -31,6 +32,7 @@ _REGISTRY: Dict[str, str] = {
 }
 # backends "auto" may choose, in order of preference
 _AUTO_ORDER: List[str] = ["cython", "numba", "numpy"]
+_BUILTIN = frozenset(_REGISTRY)
 
 _instances: Dict[str, Backend] = {}
 _failures: Dict[str, str] = {}
@@ -56,6 +58,20 @@ def register_backend(name: str, target, auto: bool = False) -> None:
         _failures.pop(name, None)
         if auto and name not in _AUTO_ORDER:
             _AUTO_ORDER.insert(0, name)
+
+
+def unregister_backend(name: str) -> None:
+    """Remove a backend registered with :func:`register_backend` (built-in ones stay)."""
+    if name in _BUILTIN:
+        raise ValueError(f"{name!r} is a built-in backend and cannot be unregistered")
+    with _lock:
+        if name not in _REGISTRY:
+            raise ValueError(f"no backend called {name!r} is registered")
+        del _REGISTRY[name]
+        _instances.pop(name, None)
+        _failures.pop(name, None)
+        if name in _AUTO_ORDER:
+            _AUTO_ORDER.remove(name)
 
 
 def _load(name: str) -> Optional[Backend]:
@@ -120,6 +136,17 @@ def get_backend(name: str = "auto") -> Backend:
     if backend is None:
         raise BackendUnavailable(f"backend {name!r} is not available here: {_failures[name]}")
     return backend
+
+
+def backend_for_data(name, X, Y, layer_sizes, offsets, loss, n_threads) -> Backend:
+    """The backend an objective on ``(X, Y)`` uses: ``name``'s, or for ``"auto"`` the
+    fastest one for this network and data, measured (see ``nnfast.backends._auto``)."""
+    if not (isinstance(name, str) and name == "auto"):
+        return get_backend(name)
+    from ._auto import choose_backend
+
+    return choose_backend(X, Y, layer_sizes, offsets, loss, n_threads,
+                          order=[n for n in _AUTO_ORDER if n in _REGISTRY], load=_load)
 
 
 def resolve_backend(name="auto") -> Backend:

@@ -1,0 +1,139 @@
+"""``backend="auto"`` for an objective: the fastest backend for its shape, measured.
+
+Which backend is fastest depends on the machine (AVX-512 or AVX2, cache sizes,
+how fast its BLAS is on the layer widths), the network and the dtype, so no
+fixed order is right everywhere.  For a data set large enough for the choice
+to matter, the candidates (the first available fused backend and ``numpy``)
+each run a few evaluations on a sample of its rows, and the fastest is kept.
+The choice is remembered per network, dtype, loss, thread count and order of
+magnitude of ``m``, so one-shot calls measure once per process.
+
+numba is a candidate only when it is the first fused backend available (a
+first call compiles for seconds: measuring it would cost more than it saves).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from ._base import Backend
+
+__all__ = ["choose_backend", "forget_choices", "remembered_choices", "MEASURE_ABOVE",
+           "SAMPLE_ROWS", "PREFERENCE_MARGIN"]
+
+#: below this many multiply-adds per evaluation (m x parameters) the first available
+#: backend is taken unmeasured: measuring would take longer than any difference
+MEASURE_ABOVE = 5_000_000
+#: rows of the sample the candidates are timed on
+SAMPLE_ROWS = 4096
+#: a later candidate is chosen only if its time is below this fraction of the earlier's
+PREFERENCE_MARGIN = 0.9
+#: timed evaluations per candidate (after one untimed warm-up), taken in turns
+CALLS = 4
+
+_choices: Dict[tuple, str] = {}
+_lock = threading.Lock()
+
+
+def _candidates(order: Sequence[str], load) -> List[Backend]:
+    """The first available fused backend and numpy, in order of preference."""
+    chosen = []
+    for name in order:
+        backend = load(name)
+        if backend is None:
+            continue
+        if name == "numpy" or not any(b.name != "numpy" for b in chosen):
+            chosen.append(backend)
+    return chosen
+
+
+def _time_backends(candidates, X, Y, layer_sizes, offsets, loss, n_threads, theta) -> Dict[str, float]:
+    """Fastest seconds of one cost+gradient evaluation on (X, Y), per candidate.
+
+    The candidates take turns, call by call, and each keeps its fastest call: on a
+    shared machine the load then falls on all of them alike, and the minimum is the
+    least disturbed estimate of what each can do.
+    """
+    from ._base import blas_threads
+
+    prepared = [(b, b.prepare(X, Y)) for b in candidates]
+    grad = np.empty(theta.shape[0], dtype=theta.dtype)
+    best = {b.name: math.inf for b in candidates}
+    with blas_threads(n_threads):
+        for b, data in prepared:      # warm-up: work buffers, thread pools, caches
+            b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad)
+        for _ in range(CALLS):
+            for b, data in prepared:
+                t = time.perf_counter()
+                b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad)
+                best[b.name] = min(best[b.name], time.perf_counter() - t)
+    return best
+
+
+def choose_backend(X: np.ndarray, Y: np.ndarray, layer_sizes: Tuple[int, ...], offsets, loss: str,
+                   n_threads: int, order: Sequence[str], load) -> Backend:
+    """The backend ``"auto"`` resolves to for this data and network.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, n_in), checked, in the working dtype
+    Y : ndarray of shape (m, n_out), checked targets
+    layer_sizes, offsets : the network and its ``layer_offsets``
+    loss : str
+    n_threads : int
+    order : sequence of str
+        Backend names in order of preference.
+    load : callable
+        ``name -> Backend or None`` (None when it is not available here).
+
+    Returns
+    -------
+    Backend
+        Measured fastest of the candidates; the first available one when the
+        problem is small or only one candidate exists.
+    """
+    candidates = _candidates(order, load)
+    if not candidates:
+        from ._base import BackendUnavailable
+        raise BackendUnavailable("no backend is available")
+    m = X.shape[0]
+    n_par = sum(end - start for start, end, _ in offsets)
+    if len(candidates) == 1 or m * n_par < MEASURE_ABOVE:
+        return candidates[0]
+    key = (tuple(layer_sizes), X.dtype.name, loss, int(n_threads), round(math.log2(m)),
+           tuple(b.name for b in candidates))
+    with _lock:
+        name = _choices.get(key)
+    if name is None:
+        rows = min(m, SAMPLE_ROWS)
+        sample = np.linspace(0, m - 1, rows).astype(np.intp)   # spread over the data
+        Xs, Ys = np.ascontiguousarray(X[sample]), np.ascontiguousarray(Y[sample])
+        rng = np.random.default_rng(0)
+        theta = rng.uniform(-0.12, 0.12, n_par).astype(X.dtype)
+        timed = _time_backends(candidates, Xs, Ys, layer_sizes, offsets, loss, n_threads, theta)
+        # a later candidate must be clearly faster to displace an earlier one: a close
+        # call on a noisy machine is not worth leaving the order of preference for
+        name = candidates[0].name
+        for b in candidates[1:]:
+            if timed[b.name] < PREFERENCE_MARGIN * timed[name]:
+                name = b.name
+        with _lock:
+            _choices[key] = name
+    return next(b for b in candidates if b.name == name)
+
+
+def forget_choices() -> None:
+    """Drop the remembered choices (the next objective of each kind measures again)."""
+    with _lock:
+        _choices.clear()
+
+
+def remembered_choices() -> Dict[tuple, str]:
+    """A copy of the choices made so far: ``{(sizes, dtype, loss, threads, log2 m, candidates): name}``."""
+    with _lock:
+        return dict(_choices)

@@ -1,0 +1,115 @@
+"""backend="auto": a measured choice per network, dtype and size of data."""
+
+import time
+
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast.backends import _auto, register_backend, unregister_backend
+from nnfast.backends._numpy import NumpyBackend
+
+SIZES = [60, 40, 5]
+
+
+@pytest.fixture(autouse=True)
+def fresh_choices():
+    _auto.forget_choices()
+    yield
+    _auto.forget_choices()
+
+
+def _data(m, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, (m, SIZES[0])), rng.integers(0, SIZES[-1], m)
+
+
+class _Slow(NumpyBackend):
+    """numpy's arithmetic, 20 ms later: a fused backend that loses on this machine."""
+    name = "slow_for_test"
+
+    def loss_grad_sum(self, *args):
+        time.sleep(0.02)
+        return super().loss_grad_sum(*args)
+
+
+class _AsFast(NumpyBackend):
+    """numpy's arithmetic at numpy's speed: a tie, which keeps the order of preference."""
+    name = "as_fast_for_test"
+
+
+@pytest.fixture
+def registered(request):
+    cls = request.param
+    register_backend(cls.name, cls, auto=True)
+    yield cls.name
+    unregister_backend(cls.name)
+
+
+def test_auto_resolves_to_a_concrete_backend():
+    X, y = _data(3000)
+    fun = nnfast.Objective(X, y, SIZES, backend="auto")
+    assert fun.backend.name in nnfast.available_backends() and fun.backend.name != "auto"
+    J, g = fun(nnfast.init_theta(SIZES, random_state=0))
+    J_ref, g_ref = nnfast.Objective(X, y, SIZES, backend="numpy")(nnfast.init_theta(SIZES, random_state=0))
+    np.testing.assert_allclose(J, J_ref, rtol=1e-10)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("registered", [_Slow], indirect=True)
+def test_a_slower_preferred_backend_is_passed_over(registered):
+    X, y = _data(3000)      # 3000 x 2645 parameters: above MEASURE_ABOVE
+    assert X.shape[0] * nnfast.n_params(SIZES) >= _auto.MEASURE_ABOVE
+    fun = nnfast.Objective(X, y, SIZES, backend="auto")
+    assert fun.backend.name == "numpy"
+    (choice,) = _auto.remembered_choices().values()
+    assert choice == "numpy"
+
+
+@pytest.mark.parametrize("registered", [_AsFast], indirect=True)
+def test_a_tie_keeps_the_order_of_preference(registered):
+    X, y = _data(3000)
+    assert nnfast.Objective(X, y, SIZES, backend="auto").backend.name == registered
+
+
+@pytest.mark.parametrize("registered", [_Slow], indirect=True)
+def test_small_problems_take_the_first_backend_unmeasured(registered):
+    X, y = _data(20)
+    assert X.shape[0] * nnfast.n_params(SIZES) < _auto.MEASURE_ABOVE
+    assert nnfast.Objective(X, y, SIZES, backend="auto").backend.name == registered
+    assert _auto.remembered_choices() == {}
+
+
+def test_the_choice_is_measured_once_per_kind_of_problem(monkeypatch):
+    calls = []
+    real = _auto._time_backends
+
+    def counting(*args):
+        calls.append(args[1].shape)
+        return real(*args)
+
+    monkeypatch.setattr(_auto, "_time_backends", counting)
+    X, y = _data(3000)
+    first = nnfast.Objective(X, y, SIZES, backend="auto").backend.name
+    again = nnfast.Objective(X[:2900], y[:2900], SIZES, backend="auto").backend.name   # same log2(m)
+    assert first == again and len(calls) == 1
+    assert calls[0] == (3000, SIZES[0])                       # the sample: all rows up to SAMPLE_ROWS
+    nnfast.Objective(X.astype(np.float32), y, SIZES, backend="auto")   # another dtype: measured
+    assert len(calls) == 2
+    nnfast.cost_grad(nnfast.init_theta(SIZES, random_state=0), X, y, SIZES)   # one-shot: remembered
+    assert len(calls) == 2
+
+
+def test_measuring_leaves_the_data_unchanged():
+    X, y = _data(3000)
+    X0, y0 = X.copy(), y.copy()
+    nnfast.Objective(X, y, SIZES, backend="auto")
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+def test_builtin_backends_cannot_be_unregistered():
+    with pytest.raises(ValueError, match="built-in"):
+        unregister_backend("numpy")
+    with pytest.raises(ValueError, match="no backend called"):
+        unregister_backend("never_registered")
