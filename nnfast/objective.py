@@ -128,6 +128,8 @@ class Objective(ObjectiveCalls):
     ----------
     m : int
     n_params : int
+    n_threads : int
+        Threads of the next call (for ``n_threads=None``, read from the load).
     n_evals : int
         Number of evaluations so far.
     """
@@ -141,7 +143,7 @@ class Objective(ObjectiveCalls):
         self.loss = check_loss(loss)
         self.backend = get_backend(backend)
         # None stays None: the thread count is then chosen per call from the load
-        self.n_threads = None if n_threads is None else check_n_threads(n_threads)
+        self._requested_threads = None if n_threads is None else check_n_threads(n_threads)
         X = check_X(X, self.layer_sizes[0], dtype, check_finite=check_finite)
         self.dtype = X.dtype
         self.m = X.shape[0]
@@ -152,6 +154,11 @@ class Objective(ObjectiveCalls):
         self._mask = l2_mask(self.layer_sizes)
         self.n_evals = 0
 
+    @property
+    def n_threads(self) -> int:
+        """Threads the next call uses: the ``n_threads`` given, or what is free now."""
+        return check_n_threads(self._requested_threads)
+
     def __repr__(self):
         return (f"Objective(m={self.m}, layer_sizes={list(self.layer_sizes)}, lam={self.lam}, "
                 f"loss={self.loss!r}, backend={self.backend.name!r}, dtype={self.dtype}, "
@@ -160,9 +167,8 @@ class Objective(ObjectiveCalls):
     def _evaluate(self, theta, need_grad):
         theta = check_theta(theta, self.n_params, self.dtype, self.layer_sizes)
         grad_sum = np.empty(self.n_params, dtype=self.dtype) if need_grad else None
-        n_threads = check_n_threads(self.n_threads)   # for None, what is free right now
         loss_sum = self.backend.loss_grad_sum(theta, self.layer_sizes, self.offsets, self._data,
-                                              self.loss, n_threads, grad_sum)
+                                              self.loss, self.n_threads, grad_sum)
         self.n_evals += 1
         return finish_cost_grad(loss_sum, grad_sum, theta, self.m, self.lam, self._mask)
 
