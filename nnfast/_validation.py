@@ -314,6 +314,7 @@ class _OtherLoad:
         self.others = 0.0       # cores used by other processes over the last interval
         self.cpus = None        # "cpuN" names of the cores we may run on
         self.tick = 0.01         # seconds per clock tick of /proc/stat
+        self.pid = os.getpid()   # a forked child starts its own CPU time from 0
         self.lock = threading.Lock()
 
     def read_busy(self):
@@ -347,6 +348,8 @@ class _OtherLoad:
         """Cores used by others; the counters are read again if the last reading is
         ``_LOAD_INTERVAL`` old."""
         with self.lock:
+            if self.pid != os.getpid():
+                self.pid, self.when, self.others = os.getpid(), None, 0.0
             if self.when is not None and now - self.when < _LOAD_INTERVAL:
                 return self.others
             busy, own = self.read_busy(), time.process_time()

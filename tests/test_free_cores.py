@@ -83,3 +83,15 @@ def test_objective_asks_for_the_free_cores_at_every_call(monkeypatch):
         assert J == results[0][0]
         np.testing.assert_array_equal(grad, results[0][1])
     assert nnfast.Objective(X, y, [30, 8, 3], backend="cython", n_threads=1).n_threads == 1
+
+
+def test_a_forked_child_starts_measuring_afresh(monkeypatch):
+    load = _OtherLoad()
+    clock = FakeClock(monkeypatch, load)
+    load.update(10.0)
+    clock.busy, clock.own = 4.0, 0.0   # the child's CPU time restarts near 0
+    child = load.pid + 1
+    monkeypatch.setattr(_validation.os, "getpid", lambda: child)
+    assert load.update(12.0) == 0.0    # a fresh first reading, not (4 - (-parent's time)) / 2
+    clock.busy, clock.own = 6.0, 1.0
+    assert load.update(13.0) == pytest.approx(1.0)
