@@ -29,7 +29,8 @@ def check_dtype(dtype, X_dtype=None) -> np.dtype:
     return dt
 
 
-def check_X(X, n_in: int, dtype=None, name: str = "X", check_finite: bool = True) -> np.ndarray:
+def check_X(X, n_in: int, dtype=None, name: str = "X", check_finite: bool = True,
+            n_threads: int = 1) -> np.ndarray:
     """Validate a design matrix and return it C-contiguous in the working dtype.
 
     Parameters
@@ -43,6 +44,9 @@ def check_X(X, n_in: int, dtype=None, name: str = "X", check_finite: bool = True
     check_finite : bool, default True
         Refuse NaN and inf.  False skips that pass over X, for a caller that
         finds them some other way (see ``nnfast.api.cost_grad``).
+    n_threads : int, default 1
+        Threads of that pass (the kernel's count: on an idle machine two cores
+        read X faster than one).
 
     Returns
     -------
@@ -69,14 +73,16 @@ def check_X(X, n_in: int, dtype=None, name: str = "X", check_finite: bool = True
             f"must have one value per input unit (do not add the bias column yourself)"
         )
     X = np.ascontiguousarray(X, dtype=check_dtype(dtype, X.dtype))
-    if check_finite and not all_finite(X):
+    if check_finite and not all_finite(X, n_threads):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"{name} contains NaN or inf (first at row {bad[0]}, column {bad[1]})")
     return X
 
 
-def all_finite(X: np.ndarray) -> bool:
+def all_finite(X: np.ndarray, n_threads: int = 1) -> bool:
     """True if the C-contiguous float matrix X holds no NaN or inf.
+
+    ``n_threads`` threads share the pass out when X is large.
 
     The compiled extension's pass (memory speed, no temporary) when it is
     built, else ``numpy.isfinite(X).all()`` (which first writes an m x n
@@ -90,7 +96,7 @@ def all_finite(X: np.ndarray) -> bool:
             compiled = False
         _compiled_all_finite = compiled
     if _compiled_all_finite and X.ndim == 2 and X.flags.c_contiguous and X.dtype in FLOAT_DTYPES:
-        return bool(_compiled_all_finite(X, 1))
+        return bool(_compiled_all_finite(X, n_threads))
     return bool(np.isfinite(X).all())
 
 

@@ -86,10 +86,11 @@ def predict_proba(theta, X, layer_sizes, backend="auto", n_threads=None, dtype=N
     """
     sizes = check_layer_sizes(layer_sizes)
     check_theta_shape(theta, n_params(sizes), sizes)
-    X = check_X(X, sizes[0], dtype)
+    n_threads = check_n_threads(n_threads)
+    X = check_X(X, sizes[0], dtype, n_threads=n_threads)
     theta = check_theta(theta, n_params(sizes), X.dtype, sizes)
     check_network_memory(sizes, X.shape[0], X.dtype.itemsize, param_vectors=0)
-    return get_backend(backend).forward(theta, layer_offsets(sizes), X, check_n_threads(n_threads))
+    return get_backend(backend).forward(theta, layer_offsets(sizes), X, n_threads)
 
 
 forward = predict_proba

@@ -144,7 +144,8 @@ class Objective(ObjectiveCalls):
         self.backend = get_backend(backend)
         # None stays None: the thread count is then chosen per call from the load
         self._requested_threads = None if n_threads is None else check_n_threads(n_threads)
-        X = check_X(X, self.layer_sizes[0], dtype, check_finite=check_finite)
+        X = check_X(X, self.layer_sizes[0], dtype, check_finite=check_finite,
+                    n_threads=self.n_threads)
         self.dtype = X.dtype
         self.m = X.shape[0]
         # before the targets, the mask and the backend's layout are allocated

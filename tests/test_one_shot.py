@@ -125,3 +125,20 @@ def test_all_finite_checks_every_value(dtype):
             assert not all_finite(Y), (value, flat)
     assert not all_finite(X[::2].copy() * np.inf)
     assert all_finite(X[:, ::2]) and not all_finite(np.where(X > 0.999, np.nan, X)[:, ::2])
+
+
+def test_the_finiteness_pass_uses_the_calls_thread_count(monkeypatch):
+    from nnfast import _validation
+
+    all_finite(np.zeros((2, 2)))   # the compiled check, imported on first use
+    compiled = _validation._compiled_all_finite
+    assert compiled, "the compiled extension is not built"
+    seen = []
+    monkeypatch.setattr(_validation, "_compiled_all_finite",
+                        lambda X, n_threads: seen.append(n_threads) or compiled(X, n_threads))
+    monkeypatch.setattr(_validation, "free_cores", lambda: 2)
+    X, y, theta = random_problem(SIZES, M, seed=9)
+    nnfast.cost(theta, X, y, SIZES, backend="cython", n_threads=1)
+    nnfast.predict(theta, X, SIZES, backend="cython")
+    nnfast.Objective(X, y, SIZES, backend="numpy", n_threads=2)
+    assert seen == [1, 2, 2]
