@@ -377,15 +377,18 @@ def free_cores() -> int:
     """Cores this process may use that other processes are not keeping busy (at least 1).
 
     :func:`cpu_count` less the cores that other processes kept busy over the
-    last fraction of a second (rounded to the nearest core; one other
-    CPU-bound process on a 2-core machine leaves 1).  On a busy machine a
-    call that asks for every core waits whenever the system parks one of its
-    threads (ex4 with the cython kernel, one other busy process on 2 cores:
-    19 ms with 2 threads against 3.9 ms with 1), so the default asks only for
-    what is free.  Where the load cannot be read (not Linux), every core.
+    last fraction of a second; a core counts as free while others use at most
+    a quarter of it (one other CPU-bound process on a 2-core machine leaves 1).
+    On a busy machine a call that asks for every core waits whenever the
+    system parks one of its threads (ex4 with the cython kernel, one other
+    busy process on 2 cores: 19 ms with 2 threads against 3.7 ms with 1),
+    which costs far more than a second thread gains (at most 2x), hence the
+    bias to fewer threads.  It also keeps the choice stable: while our two
+    threads share 2 cores with one busy process, the others appear to use
+    only 0.5-0.7 of a core.  Where the load cannot be read (not Linux), every core.
     """
     cores = cpu_count()
     if cores == 1:
         return 1
     others = _OTHER_LOAD.update(time.monotonic())
-    return max(1, min(cores, int(cores - others + 0.5)))
+    return max(1, min(cores, int(cores - others + 0.25)))

@@ -33,8 +33,9 @@ def test_other_load_leaves_out_our_own_cpu_time(monkeypatch):
 
 
 @pytest.mark.parametrize("others, cores, expected", [
-    (0.0, 2, 2), (0.4, 2, 2), (1.0, 2, 1), (1.9, 2, 1), (5.0, 2, 1), (2.2, 8, 6), (0.0, 1, 1)])
-def test_free_cores_rounds_what_the_others_leave(monkeypatch, others, cores, expected):
+    (0.0, 2, 2), (0.2, 2, 2), (0.3, 2, 1), (0.6, 2, 1), (1.0, 2, 1), (1.9, 2, 1), (5.0, 2, 1),
+    (2.2, 8, 6), (2.3, 8, 5), (0.0, 1, 1)])
+def test_a_core_is_free_while_others_use_at_most_a_quarter_of_it(monkeypatch, others, cores, expected):
     monkeypatch.setattr(_validation, "cpu_count", lambda: cores)
     monkeypatch.setattr(_validation._OTHER_LOAD, "update", lambda now: others)
     assert free_cores() == expected
