@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._network import check_layer_sizes, check_network_memory, layer_offsets, n_params
-from ._validation import check_n_threads, check_theta, check_theta_shape, check_X
+from ._validation import all_finite, check_n_threads, check_theta, check_theta_shape, check_X
 from .backends import get_backend
 from .objective import Objective
 
@@ -41,26 +41,38 @@ def cost_grad(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy", backend="
     >>> round(J, 6)  # two outputs at h = 0.5: 2 log 2
     1.386294
     """
-    return _objective_for(theta, X, y, layer_sizes, lam, loss, backend, n_threads, dtype)(theta)
+    return _evaluate_once(theta, X, y, layer_sizes, lam, loss, backend, n_threads, dtype, True)
 
 
 def cost(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy", backend="auto",
          n_threads=None, dtype=None) -> float:
     """The regularised cost J alone; arguments as for :func:`cost_grad`."""
-    return _objective_for(theta, X, y, layer_sizes, lam, loss, backend, n_threads,
-                          dtype).cost(theta)
+    return _evaluate_once(theta, X, y, layer_sizes, lam, loss, backend, n_threads, dtype,
+                          False)[0]
 
 
-def _objective_for(theta, X, y, layer_sizes, lam, loss, backend, n_threads, dtype):
-    """An :class:`Objective` for one call, built only once ``theta`` fits ``layer_sizes``.
+def _evaluate_once(theta, X, y, layer_sizes, lam, loss, backend, n_threads, dtype, need_grad):
+    """``(J, grad or None)`` from an :class:`Objective` built for this one call.
 
-    Checking theta's length first means a wrong ``layer_sizes`` is reported as
-    a mismatch with the given weights, before anything of its size is allocated.
+    It is built only once ``theta`` fits ``layer_sizes`` (so a wrong
+    ``layer_sizes`` is reported as a mismatch with the given weights, before
+    anything of its size is allocated), without the layout that only pays over
+    many calls (``reuse=False``).  Where the backend's gradient is non-finite
+    whenever X holds a NaN or inf, the pass over X for them is skipped and the
+    gradient is checked instead: X is looked at again only when the gradient
+    is not finite, to raise the same error as the usual check (or, for a
+    finite X whose sums overflowed, to return that result as it is).
     """
     sizes = check_layer_sizes(layer_sizes)
     check_theta_shape(theta, n_params(sizes), sizes)
-    return Objective(X, y, sizes, lam=lam, loss=loss, backend=backend, n_threads=n_threads,
-                     dtype=dtype)
+    be = get_backend(backend)
+    gradient_tells = need_grad and be.nonfinite_X_reaches_gradient
+    fun = Objective(X, y, sizes, lam=lam, loss=loss, backend=be, n_threads=n_threads,
+                    dtype=dtype, reuse=False, check_finite=not gradient_tells)
+    J, grad = fun._evaluate(theta, need_grad)
+    if gradient_tells and not (np.isfinite(J) and all_finite(grad.reshape(1, -1))):
+        check_X(X, sizes[0], dtype)
+    return J, grad
 
 
 def predict_proba(theta, X, layer_sizes, backend="auto", n_threads=None, dtype=None):
@@ -74,10 +86,11 @@ def predict_proba(theta, X, layer_sizes, backend="auto", n_threads=None, dtype=N
     """
     sizes = check_layer_sizes(layer_sizes)
     check_theta_shape(theta, n_params(sizes), sizes)
-    X = check_X(X, sizes[0], dtype)
+    n_threads = check_n_threads(n_threads)
+    X = check_X(X, sizes[0], dtype, n_threads=n_threads)
     theta = check_theta(theta, n_params(sizes), X.dtype, sizes)
     check_network_memory(sizes, X.shape[0], X.dtype.itemsize, param_vectors=0)
-    return get_backend(backend).forward(theta, layer_offsets(sizes), X, check_n_threads(n_threads))
+    return get_backend(backend).forward(theta, layer_offsets(sizes), X, n_threads)
 
 
 forward = predict_proba

@@ -109,30 +109,45 @@ class Objective(ObjectiveCalls):
         this network, dtype and size of data, measured on a sample of the rows the
         first time (see ``nnfast.backends._auto``); ``self.backend`` is the one chosen.
     n_threads : int or None
-        Threads for backends that use them; ``None`` means all cores.
+        Threads for backends that use them.  ``None`` decides at every call:
+        all cores on an otherwise idle machine, fewer while other processes keep
+        cores busy (``nnfast._validation.free_cores``); results do not depend on it.
     dtype : float64, float32 or None
         Working dtype of the kernels; ``None`` keeps X's (float32 stays float32,
         anything else becomes float64).  Costs are accumulated in float64 and
         gradients are always returned as float64 (what scipy's optimisers use).
+    reuse : bool, default True
+        True lays the data out for many calls (the cython backend packs X into
+        panels, a second copy of X).  False is for one or a few calls (the
+        one-shot functions): the kernels read X as given, and building the
+        objective costs little more than its checks.
+    check_finite : bool, default True
+        Refuse NaN and inf in X here.  False skips that pass over X; only for a
+        caller that detects them otherwise (``nnfast.cost_grad`` checks the
+        gradient, which a non-finite value of X always reaches).
 
     Attributes
     ----------
     m : int
     n_params : int
+    n_threads : int
+        Threads of the next call (for ``n_threads=None``, read from the load).
     n_evals : int
         Number of evaluations so far.
     """
 
     def __init__(self, X, y, layer_sizes, lam=0.0, loss="cross_entropy",
-                 backend="auto", n_threads=None, dtype=None):
+                 backend="auto", n_threads=None, dtype=None, reuse=True, check_finite=True):
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.offsets = layer_offsets(self.layer_sizes)
         self.n_params = n_params(self.layer_sizes)
         self.lam = check_lam(lam)
         self.loss = check_loss(loss)
         get_backend(backend)   # an unknown or unavailable name fails before any work
-        self.n_threads = check_n_threads(n_threads)
-        X = check_X(X, self.layer_sizes[0], dtype)
+        # None stays None: the thread count is then chosen per call from the load
+        self._requested_threads = None if n_threads is None else check_n_threads(n_threads)
+        X = check_X(X, self.layer_sizes[0], dtype, check_finite=check_finite,
+                    n_threads=self.n_threads)
         self.dtype = X.dtype
         self.m = X.shape[0]
         # before the targets, the mask and the backend's layout are allocated
@@ -140,9 +155,14 @@ class Objective(ObjectiveCalls):
         Y = check_targets(y, self.m, self.layer_sizes[-1], self.dtype)
         self.backend = backend_for_data(backend, X, Y, self.layer_sizes, self.offsets, self.loss,
                                         self.n_threads)
-        self._data = self.backend.prepare(X, Y)
+        self._data = self.backend.prepare(X, Y) if reuse else self.backend.prepare_once(X, Y)
         self._mask = l2_mask(self.layer_sizes)
         self.n_evals = 0
+
+    @property
+    def n_threads(self) -> int:
+        """Threads the next call uses: the ``n_threads`` given, or what is free now."""
+        return check_n_threads(self._requested_threads)
 
     def __repr__(self):
         return (f"Objective(m={self.m}, layer_sizes={list(self.layer_sizes)}, lam={self.lam}, "

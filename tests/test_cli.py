@@ -387,3 +387,13 @@ def test_evaluate_when_the_training_file_has_gone(tmp_path, capsys, digits):
     assert main(["evaluate", str(tmp_path / "o")]) == 2
     assert f"the model was trained on {data}, which is not there any more; pass --data FILE" \
         in capsys.readouterr().err
+
+
+def test_train_prints_its_total_wall_time(tmp_path, capsys):
+    rc = main(["train", "--data", "digits", "--max-iter", "5", "--hidden", "8", "--backend",
+               "numpy", "--no-plots", "--no-progress", "--quiet", "--output", str(tmp_path)])
+    assert rc == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("total wall time ") and last.endswith(" s")
+    # the same figure as the report's, which times the whole command after its imports
+    assert f"total time: {last.split()[3]} s" in (tmp_path / "report.txt").read_text()

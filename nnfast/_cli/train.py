@@ -450,8 +450,9 @@ def run(args):
             written.append(plots.save_figure(plots.plot_validation_curve(sweep[0]),
                                              out / "lambda_sweep.png"))
 
+    wall_time = time.perf_counter() - t_start
     report = _report(args, description, sizes, X_tr, X_te, backend_name, result, train_eval,
-                     test_eval, table, written, time.perf_counter() - t_start, sweep)
+                     test_eval, table, written, wall_time, sweep)
     report_path = out / "report.txt"
     report_path.write_text(report)
     written.insert(1, report_path)
@@ -461,6 +462,8 @@ def run(args):
         if test_eval:
             print(f"held-out accuracy {100 * test_eval.accuracy:.2f}%")
     print("wrote " + ", ".join(str(p) for p in written))
+    # data, comparison, training, evaluation and pictures (what report.txt also states)
+    print(f"total wall time {wall_time:.1f} s")
     return 0
 
 

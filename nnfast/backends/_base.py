@@ -33,6 +33,10 @@ class Backend:
     description = ""
     #: the kernel's own matrix products go through BLAS
     uses_blas = True
+    #: a NaN or inf anywhere in X always makes the summed gradient non-finite (every
+    #: value of X is multiplied, in IEEE arithmetic, into a first-layer gradient sum), so
+    #: a one-shot cost_grad may check the 10^4 gradient values instead of the 10^6 of X
+    nonfinite_X_reaches_gradient = False
 
     def prepare(self, X: np.ndarray, Y: np.ndarray) -> Any:
         """Lay out validated data once per objective.
@@ -48,6 +52,14 @@ class Backend:
         data : object passed back to :meth:`loss_grad_sum` unchanged.
         """
         return (X, Y)
+
+    def prepare_once(self, X: np.ndarray, Y: np.ndarray) -> Any:
+        """Like :meth:`prepare`, for data used in one or a few calls only.
+
+        A backend whose :meth:`prepare` builds a layout that pays for itself
+        only over many calls (a second copy of X) overrides this to skip it.
+        """
+        return self.prepare(X, Y)
 
     def loss_grad_sum(self, theta: np.ndarray, layer_sizes, offsets, data: Any,
                       loss: str, n_threads: int, grad_out: Optional[np.ndarray]) -> float:

@@ -70,18 +70,22 @@ MAX_LAYERS = 63
 
 
 class _Prepared:
-    """X and Y checked once per objective (what ``prepare`` returns)."""
+    """X and Y checked once per objective (what ``prepare`` and ``prepare_once`` return).
+
+    ``XP`` is None for data prepared for one call: the kernel's first layer then
+    reads the rows of X (as fast on the ex4 shape, but it needs the weights
+    repacked at every call, a few microseconds).
+    """
 
     __slots__ = ("X", "XP", "block", "YT", "m", "n_in", "n_out", "dtype", "_buffers", "_lock")
 
-    def __init__(self, X, Y):
+    def __init__(self, X, Y, panels=True):
         self.X = X
-        # X again in packed panels, one per block of rows: (n_blocks, n_in, block),
-        # the block's rows in the last axis (zero-padded), for the first layer's
-        # forward microkernel.  Costs a second copy of X.
         self.block = block = BLOCK_ROWS
-        m, n_in = X.shape
-        self.XP = _panels(X, block)
+        # X again in packed panels, one per block of rows (see _panels), for the first
+        # layer's forward microkernel; costs a second copy of X.  Without them (a
+        # one-shot call) the kernel reads X's rows.
+        self.XP = _panels(X, block) if panels else None
         # work buffers of the last call, reused (fresh pages cost page faults);
         # a call that finds them in use by another thread allocates its own
         self._buffers = {}
@@ -242,17 +246,18 @@ def _pack_layers(theta, layout):
 def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_threads, cache=None):
     """Call the kernel on checked arrays, with work buffers from ``cache`` or fresh ones.
 
-    ``cache`` (what prepare returned) also brings the packed panels of X."""
+    ``cache`` (what prepare returned) may also bring the packed panels of X."""
     dtype = X.dtype
     m = X.shape[0]
     n_par = theta.shape[0]
     block = cache.block if cache is not None else BLOCK_ROWS
-    XP = cache.XP if cache is not None else np.empty((0, 0, 0), dtype=dtype)
+    panels = cache is not None and cache.XP is not None
+    XP = cache.XP if panels else np.empty((0, 0, 0), dtype=dtype)
     layout = _layout(tuple(sizes), block)
     n_chunks = _chunks_for(m, block, n_par, np.dtype(dtype).itemsize)
     threads = _threads_for(n_threads, m, n_par, n_chunks)
     # the transposed first layer only serves the forward from rows of X (no panels)
-    WT = _pack_layers(theta, layout) if cache is None else np.zeros(1, dtype=dtype)
+    WT = np.zeros(1, dtype=dtype) if panels else _pack_layers(theta, layout)
     need_grad = grad_out is not None
     n_slabs = n_chunks if need_grad and n_chunks > 1 else 0
     work_shape = (threads, layout.workspace)
@@ -284,6 +289,9 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
 class CythonBackend(Backend):
     name = "cython"
     uses_blas = False
+    # the first layer's gradient G[o, 1 + u] += D[o, r] * X[r, u] runs over every (r, u)
+    # in IEEE arithmetic (no -ffast-math): NaN * d is NaN, inf * d is +-inf or NaN
+    nonfinite_X_reaches_gradient = True
     description = ("fused Cython/OpenMP kernel (one pass over row blocks, "
                    "register-tiled SIMD microkernels, run-time CPU dispatch)")
 
@@ -302,12 +310,18 @@ class CythonBackend(Backend):
             "flags": flags,
         }
 
-    def prepare(self, X, Y):
+    def prepare(self, X, Y, panels=True):
+        """Checked X and Y, with X also packed into panels unless ``panels`` is False."""
         _check_matrix("X", X)
         _check_matrix("Y", Y, X.dtype)
         if Y.shape[0] != X.shape[0]:
             raise ValueError(f"Y has {Y.shape[0]} rows but X has {X.shape[0]}")
-        return _Prepared(X, Y)
+        return _Prepared(X, Y, panels)
+
+    def prepare_once(self, X, Y):
+        """Like :meth:`prepare` without the panels of X: the kernel reads X's rows
+        (on the ex4 shape as fast as from the panels, and no copy of X to build)."""
+        return self.prepare(X, Y, panels=False)
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):
         if not isinstance(data, _Prepared):

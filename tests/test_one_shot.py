@@ -1,0 +1,144 @@
+"""One-shot calls (cost_grad, cost, predict): no layout kept, bad values still found."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from conftest import BACKENDS, FAST_BACKENDS, random_problem
+
+import nnfast
+from nnfast import Objective
+from nnfast._validation import all_finite
+
+SIZES = [20, 7, 4]
+M = 300   # several 64-row blocks, the last one partial
+
+
+def loop_reference(theta, X, y, sizes, lam=1.0):
+    return Objective(X, y, sizes, lam=lam, backend="loop", n_threads=1)(theta)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_one_shot_equals_loop_oracle(backend):
+    X, y, theta = random_problem(SIZES, M, seed=3)
+    J, grad = nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend=backend)
+    J_ref, grad_ref = loop_reference(theta, X, y, SIZES)
+    np.testing.assert_allclose(J, J_ref, rtol=1e-10)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(nnfast.cost(theta, X, y, SIZES, lam=1.0, backend=backend), J_ref,
+                               rtol=1e-10)
+
+
+def test_cython_one_shot_reads_rows_of_X_without_panels():
+    X, y, theta = random_problem(SIZES, M, seed=4)
+    once = Objective(X, y, SIZES, backend="cython", reuse=False)
+    kept = Objective(X, y, SIZES, backend="cython")
+    assert once._data.XP is None and kept._data.XP is not None
+    J1, g1 = once(theta)
+    J2, g2 = kept(theta)
+    np.testing.assert_allclose(J1, J2, rtol=1e-12)
+    np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_X_changed_in_place_between_calls_gives_the_new_answer(backend):
+    X, y, theta = random_problem(SIZES, M, seed=5)
+    nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend=backend)
+    nnfast.predict(theta, X, SIZES, backend=backend)
+    X[::7] *= -0.5       # same object, same address, other values
+    J, grad = nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend=backend)
+    J_ref, grad_ref = loop_reference(theta, X.copy(), y, SIZES)
+    np.testing.assert_allclose(J, J_ref, rtol=1e-10)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-10, atol=1e-13)
+    expected = Objective(X.copy(), y, SIZES, backend="loop")
+    h = nnfast.predict_proba(theta, X, SIZES, backend=backend)
+    np.testing.assert_allclose(h, nnfast.predict_proba(theta, X.copy(), SIZES, backend="loop"),
+                               rtol=1e-10)
+    assert np.isclose(nnfast.cost(theta, X, y, SIZES, backend=backend), expected.cost(theta))
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_repeated_one_shot_calls_keep_no_memory(backend):
+    X, y, theta = random_problem([400, 25, 10], 2000, seed=6)
+    for _ in range(3):  # first calls: per-thread buffers, compiled code, caches of layouts
+        nnfast.cost_grad(theta, X, y, [400, 25, 10], backend=backend)
+        nnfast.predict(theta, X, [400, 25, 10], backend=backend)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(20):
+            nnfast.cost_grad(theta, X, y, [400, 25, 10], backend=backend)
+            nnfast.cost(theta, X, y, [400, 25, 10], backend=backend)
+            nnfast.predict(theta, X, [400, 25, 10], backend=backend)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # X alone is 6.4 MB; one kept copy per call would be 380 MB
+    assert grown < 256 * 1024, grown
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [(0, 0), (M - 1, SIZES[0] - 1), (131, 9)])
+def test_cost_grad_finds_nonfinite_X_from_the_gradient(dtype, value, where):
+    X, y, theta = random_problem(SIZES, M, seed=7, dtype=dtype)
+    X[where] = value
+    for call in (lambda: nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend="cython"),
+                 lambda: nnfast.cost(theta, X, y, SIZES, backend="cython"),
+                 lambda: nnfast.predict(theta, X, SIZES, backend="cython")):
+        with pytest.raises(ValueError, match=rf"X contains NaN or inf \(first at row {where[0]}, "
+                                             rf"column {where[1]}\)"):
+            call()
+
+
+def test_cost_grad_finds_inf_where_the_output_error_is_zero():
+    # targets equal to the outputs of zero weights (0.5): every output error is 0,
+    # so inf * 0 is what reaches the gradient
+    sizes = [3, 2]
+    X = np.array([[1.0, 2.0, 3.0], [4.0, np.inf, 6.0]] * 40)
+    Y = np.full((80, 2), 0.5)
+    with pytest.raises(ValueError, match=r"X contains NaN or inf \(first at row 1, column 1\)"):
+        nnfast.cost_grad(np.zeros(nnfast.n_params(sizes)), X, Y, sizes, backend="cython")
+
+
+def test_finite_X_whose_gradient_overflows_is_returned_not_refused():
+    sizes = [20, 4]   # no hidden layer (saturated hidden units would give zero deltas)
+    X, y, theta = random_problem(sizes, M, seed=8)
+    theta[:] = 0.0    # every output 0.5: errors of +-0.5, three in four positive
+    X = np.abs(X) * 1e307   # finite, but the summed gradient (h - y) . X overflows to inf
+    J, grad = nnfast.cost_grad(theta, X, y, sizes, backend="cython")
+    J_kept, grad_kept = Objective(X, y, sizes, backend="cython")(theta)
+    assert not np.isfinite(grad).all()
+    np.testing.assert_array_equal(np.isfinite(grad), np.isfinite(grad_kept))
+    assert J == pytest.approx(J_kept)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_all_finite_checks_every_value(dtype):
+    X = np.random.default_rng(0).random((1000, 300)).astype(dtype)  # several pieces
+    assert all_finite(X)
+    assert all_finite(np.full((2, 2), np.finfo(dtype).max, dtype=dtype))
+    for value in (np.nan, np.inf, -np.inf):
+        for flat in (0, 65535, 65536, X.size - 1):
+            Y = X.copy()
+            Y.flat[flat] = value
+            assert not all_finite(Y), (value, flat)
+    assert not all_finite(X[::2].copy() * np.inf)
+    assert all_finite(X[:, ::2]) and not all_finite(np.where(X > 0.999, np.nan, X)[:, ::2])
+
+
+def test_the_finiteness_pass_uses_the_calls_thread_count(monkeypatch):
+    from nnfast import _validation
+
+    all_finite(np.zeros((2, 2)))   # the compiled check, imported on first use
+    compiled = _validation._compiled_all_finite
+    assert compiled, "the compiled extension is not built"
+    seen = []
+    monkeypatch.setattr(_validation, "_compiled_all_finite",
+                        lambda X, n_threads: seen.append(n_threads) or compiled(X, n_threads))
+    monkeypatch.setattr(_validation, "free_cores", lambda: 2)
+    X, y, theta = random_problem(SIZES, M, seed=9)
+    nnfast.cost(theta, X, y, SIZES, backend="cython", n_threads=1)
+    nnfast.predict(theta, X, SIZES, backend="cython")
+    nnfast.Objective(X, y, SIZES, backend="numpy", n_threads=2)
+    assert seen == [1, 2, 2]
