@@ -414,3 +414,27 @@ def test_rows_of_X_at_any_offset_in_a_cache_line(dtype, offset):
     y = rng.integers(0, 3, m)
     theta = rng.uniform(-0.5, 0.5, nnfast.n_params(sizes)).astype(dtype)
     _compare(X, y, sizes, theta, lam=1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_results_do_not_depend_on_where_X_starts(dtype):
+    """The same values of X at any offset in a cache line give the same bits (the
+    features before the first aligned one are summed exactly as the tiles sum)."""
+    sizes = [64, 9, 4]
+    rng = np.random.default_rng(1)
+    m = 130
+    values = rng.uniform(-1, 1, (m, sizes[0])).astype(dtype)
+    y = rng.integers(0, 4, m)
+    theta = rng.uniform(-0.5, 0.5, nnfast.n_params(sizes)).astype(dtype)
+    itemsize = np.dtype(dtype).itemsize
+    results = []
+    for offset in range(64 // itemsize):
+        buf = np.empty(values.size + 64, dtype=dtype)
+        start = (-buf.ctypes.data // itemsize) % (64 // itemsize) + offset
+        X = buf[start:start + values.size].reshape(values.shape)
+        X[...] = values
+        assert X.ctypes.data % 64 == offset * itemsize
+        results.append(nnfast.Objective(X, y, sizes, lam=1.0, backend="cython")(theta))
+    for J, g in results[1:]:
+        assert J == results[0][0]
+        np.testing.assert_array_equal(g, results[0][1])

@@ -50,7 +50,7 @@ static void bench_##sfx(int n_in, int h, int B, int reps)                       
     qsort(ts, reps, sizeof *ts, cmp);                                                           \
     printf("  %-6s %s  %6.1f GFLOP/s (best %6.1f)\n", "fwdT", #T, flops / ts[reps / 2] * 1e-9, flops / ts[0] * 1e-9);            \
     for (r = 0; r < reps; r++) {                                                                \
-        t = now(); nnf_grad1_##sfx(Z, B, h, X, B, n_in, XP, B, G, NULL, 0); ts[r] = now() - t;        \
+        t = now(); nnf_grad1_##sfx(Z, B, h, X, B, n_in, G, NULL, 0); ts[r] = now() - t;        \
     }                                                                                           \
     qsort(ts, reps, sizeof *ts, cmp);                                                           \
     printf("  %-6s %s  %6.1f GFLOP/s (best %6.1f)\n", "grad1", #T, flops / ts[reps / 2] * 1e-9, flops / ts[0] * 1e-9);           \

@@ -22,6 +22,7 @@ from cython.parallel cimport parallel, prange, threadid
 cdef extern from "nnf_simd.h" nogil:
     int NNF_OPENMP
     int NNF_SCALAR, NNF_VEC128, NNF_AVX2, NNF_AVX512
+    int NNF_MAX_BLOCK
     int nnf_level
     int nnf_best_level()
     int nnf_set_level(int level)
@@ -40,11 +41,11 @@ cdef extern from "nnf_simd.h" nogil:
                     Py_ssize_t ldx, Py_ssize_t npad, float *Z, Py_ssize_t ldz,
                     const void *pf, Py_ssize_t pf_bytes)
     void nnf_grad1_d(const double *D, Py_ssize_t ldd, Py_ssize_t h, const double *X,
-                     Py_ssize_t nb, Py_ssize_t n_in, const double *XT, Py_ssize_t ldx,
-                     double *G, const void *pf, Py_ssize_t pf_bytes)
+                     Py_ssize_t nb, Py_ssize_t n_in, double *G,
+                     const void *pf, Py_ssize_t pf_bytes)
     void nnf_grad1_f(const float *D, Py_ssize_t ldd, Py_ssize_t h, const float *X,
-                     Py_ssize_t nb, Py_ssize_t n_in, const float *XT, Py_ssize_t ldx,
-                     float *G, const void *pf, Py_ssize_t pf_bytes)
+                     Py_ssize_t nb, Py_ssize_t n_in, float *G,
+                     const void *pf, Py_ssize_t pf_bytes)
     void nnf_backprop_d(const double *W, Py_ssize_t n_o, Py_ssize_t n_i, const double *D,
                         const double *A, Py_ssize_t ld, Py_ssize_t npad, double *P)
     void nnf_backprop_f(const float *W, Py_ssize_t n_o, Py_ssize_t n_i, const float *D,
@@ -173,7 +174,6 @@ cdef double _block(
     cdef floating *spare
     cdef floating *target
     cdef const void *pf
-    cdef const floating *inputs_t
     cdef double block_loss
 
     for l in range(1, L + 1):
@@ -244,15 +244,12 @@ cdef double _block(
     # from memory, not cache: without this the forward waits for them)
     for l in range(L, 0, -1):
         pf = XP_next if l == 1 else NULL
-        # the layer's inputs units-major too (the panel, or the activations), for the
-        # features left over after whole vectors
-        inputs_t = XP if l == 1 else acts[l - 1]
         if floating is double:
-            nnf_grad1_d(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], inputs_t, ld,
-                        G + woff[l - 1], pf, sizes[0] * ld * sizeof(double))
+            nnf_grad1_d(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1],
+                        pf, sizes[0] * ld * sizeof(double))
         else:
-            nnf_grad1_f(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], inputs_t, ld,
-                        G + woff[l - 1], pf, sizes[0] * ld * sizeof(float))
+            nnf_grad1_f(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1],
+                        pf, sizes[0] * ld * sizeof(float))
         if l > 1:
             if floating is double:
                 nnf_backprop_d(theta + woff[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
@@ -335,7 +332,7 @@ def fused_loss_grad(
     # last line of defence (nnfast.backends._cython checks everything first)
     if L < 1 or L > 63 or woff.shape[0] != L or poff.shape[0] != L or hps.shape[0] != L:
         raise ValueError("inconsistent layer description")
-    if X.shape[1] != sizes[0] or m < 1 or block < 16 or block % 16:
+    if X.shape[1] != sizes[0] or m < 1 or block < 16 or block % 16 or block > NNF_MAX_BLOCK:
         raise ValueError("inconsistent X or block size")
     if WT.shape[0] < 1:
         raise ValueError("empty packed weights")

@@ -62,6 +62,9 @@
 
 enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 
+/* most rows a block may have (the gradient's partial vectors use a buffer this long) */
+#define NNF_MAX_BLOCK 256
+
 /* ---------------- instances ---------------- */
 /* scalar: portable C (every compiler) */
 #define NNF_VBYTES 0
@@ -218,9 +221,9 @@ static void nnf_fwdT_##sfx(const T *W, ptrdiff_t n_k, ptrdiff_t h, const T *XT, 
                            const void *pf, ptrdiff_t pf_bytes)                            \
 { NNF_DISPATCH(fwdT, sfx, (W, n_k, h, XT, ldx, npad, Z, ldz, pf, pf_bytes)) }                           \
 static void nnf_grad1_##sfx(const T *D, ptrdiff_t ldd, ptrdiff_t h, const T *X,           \
-                            ptrdiff_t nb, ptrdiff_t n_in, const T *XT, ptrdiff_t ldx,     \
-                            T *G, const void *pf, ptrdiff_t pf_bytes)                     \
-{ NNF_DISPATCH(grad1, sfx, (D, ldd, h, X, nb, n_in, XT, ldx, G, pf, pf_bytes)) }          \
+                            ptrdiff_t nb, ptrdiff_t n_in, T *G,                           \
+                            const void *pf, ptrdiff_t pf_bytes)                           \
+{ NNF_DISPATCH(grad1, sfx, (D, ldd, h, X, nb, n_in, G, pf, pf_bytes)) }                   \
 static void nnf_backprop_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *D,      \
                                const T *A, ptrdiff_t ld, ptrdiff_t npad, T *P)            \
 { NNF_DISPATCH(backprop, sfx, (W, n_o, n_i, D, A, ld, npad, P)) }                         \

@@ -598,81 +598,79 @@ static NNF_INLINE NNF_TGT void FN(grad1_cols)(
         FN(grad1_units)(U, 1, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf);
 }
 
-/* sum_i a[i] b[i] for i < n: whole vectors in two accumulators, then the tail */
-static NNF_INLINE NNF_TGT NNF_T FN(dot)(const NNF_T *a, const NNF_T *b, ptrdiff_t n)
+/* Features f0 .. f0 + cnt - 1 (cnt <= VL) of the gradient, as one partial vector of
+ * the same tiles: the block's columns are copied into a zero-padded buffer of
+ * whole vectors and the tiles run on it, so every feature is summed over the rows
+ * in exactly the arithmetic of the whole vectors whichever lane or tile it falls
+ * in (results do not depend on where X starts), and only cnt lanes reach G. */
+static NNF_INLINE NNF_TGT void FN(grad1_partial)(
+    const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,
+    const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb, ptrdiff_t f0, ptrdiff_t cnt,
+    NNF_T *G, ptrdiff_t ldg,
+    NNF_T *buf)                          /* work: (nb, VL) */
 {
-    VT acc0 = FN(vset1)((NNF_T)0), acc1 = acc0;
-    NNF_T s;
-    ptrdiff_t i = 0;
-    for (; i + 2 * VL <= n; i += 2 * VL) {
-        acc0 += FN(vload)(a + i) * FN(vload)(b + i);
-        acc1 += FN(vload)(a + i + VL) * FN(vload)(b + i + VL);
+    NNF_T part[8 * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
+    ptrdiff_t i, j, u = 0, r;
+    for (i = 0; i < nb; i++)
+        for (j = 0; j < VL; j++)
+            buf[i * VL + j] = j < cnt ? X[i * n_in + f0 + j] : (NNF_T)0;
+    while (u < h) {
+        const int U = h - u >= NNF_UA ? NNF_UA : (int)(h - u);
+        memset(part, 0, sizeof part);
+#define NNF_CALL(R) FN(grad1_tile)(R, 1, D + u * ldd, ldd, buf, VL, nb, part, VL, NULL, 0)
+        NNF_LEFTOVER_UNITS(U, NNF_CALL)
+#undef NNF_CALL
+        for (r = 0; r < U; r++)
+            for (j = 0; j < cnt; j++)
+                G[(u + r) * ldg + 1 + f0 + j] += part[r * VL + j];
+        u += U;
     }
-    for (; i + VL <= n; i += VL)
-        acc0 += FN(vload)(a + i) * FN(vload)(b + i);
-    s = FN(hsum)(acc0 + acc1);
-    for (; i < n; i++)
-        s += a[i] * b[i];
-    return s;
 }
 
 /* pf, pf_bytes: memory the caller will read next (the next block's panel of X,
  * for the first layer's forward), fetched into L2 meanwhile; NULL, 0 for none.
- * XT: the same inputs units-major, (n_in, ldx), or NULL.  The features left over
- * after whole vectors (n_in % VL: 9 of a hidden layer of 25 in float with
- * AVX-512) are then dot products over the rows, in SIMD, instead of scalar
- * loops down the columns of X (which ran the output layer's gradient at a
- * tenth of the tiles' rate). */
+ * nb <= NNF_MAX_BLOCK. */
 static NNF_TGT void FN(grad1)(
     const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,     /* IN: (h, ldd), columns < nb */
     const NNF_T *X, ptrdiff_t nb, ptrdiff_t n_in,   /* IN: (nb, n_in) */
-    const NNF_T *XT, ptrdiff_t ldx,                 /* IN: (n_in, ldx), columns < nb, or NULL */
     NNF_T *G,                                       /* OUT: (h, n_in + 1), accumulated */
     const void *pf, ptrdiff_t pf_bytes)
 {
     const ptrdiff_t ldg = n_in + 1;
-    ptrdiff_t k_lo = 0, kvec, u, k, i;
+    ptrdiff_t k_lo = 0, k_hi, kvec, u, f, i;
     FN(nnf_pf) st = FN(pf_start)(pf, pf_bytes);
+    NNF_T buf[NNF_MAX_BLOCK * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
 #if NNF_VBYTES
     /* The tiles' loads of X are aligned to cache lines when they start at the first
      * feature of each row that is: rows of X come from the caller, aligned to 16 bytes
      * at best, and a 64-byte load across two lines costs two (15% of an ex4
-     * evaluation).  Possible when every row starts at the same offset in its line,
-     * and the features before it can be left to the dot products. */
-    if (XT && (n_in * (ptrdiff_t)sizeof(NNF_T)) % 64 == 0 && (uintptr_t)X % sizeof(NNF_T) == 0) {
+     * evaluation).  Possible when every row starts at the same offset in its line;
+     * the features before it become partial vectors. */
+    if ((n_in * (ptrdiff_t)sizeof(NNF_T)) % 64 == 0 && (uintptr_t)X % sizeof(NNF_T) == 0) {
         k_lo = (ptrdiff_t)(((64 - (uintptr_t)X % 64) % 64) / sizeof(NNF_T));
         if (k_lo >= n_in)
             k_lo = 0;
     }
 #endif
     kvec = (n_in - k_lo) / VL;                      /* whole vectors of features */
+    k_hi = k_lo + kvec * VL;
     /* the second tile shape when it divides the units and the first does not */
     if (h % NNF_UB == 0 && h % NNF_UA != 0)
         FN(grad1_cols)(NNF_UB, NNF_KVB, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
     else
         FN(grad1_cols)(NNF_UA, NNF_KVA, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
-    /* leftover features (before k_lo, and after the whole vectors) and the bias column */
+    /* the features before k_lo and after the whole vectors */
+    for (f = 0; f < k_lo; f += VL)
+        FN(grad1_partial)(D, ldd, h, X, n_in, nb, f, k_lo - f < VL ? k_lo - f : VL, G, ldg, buf);
+    for (f = k_hi; f < n_in; f += VL)
+        FN(grad1_partial)(D, ldd, h, X, n_in, nb, f, n_in - f < VL ? n_in - f : VL, G, ldg, buf);
+    /* the bias column */
     for (u = 0; u < h; u++) {
         const NNF_T *du = D + u * ldd;
-        NNF_T *gu = G + u * ldg;
         NNF_T s = 0;
-        for (k = 0; k < n_in; k++) {
-            if (k == k_lo)
-                k += kvec * VL;                     /* the tiles' features */
-            if (k >= n_in)
-                break;
-            NNF_T acc = 0;
-            if (XT) {
-                acc = FN(dot)(du, XT + k * ldx, nb);
-            } else {
-                for (i = 0; i < nb; i++)
-                    acc += du[i] * X[i * n_in + k];
-            }
-            gu[1 + k] += acc;
-        }
         for (i = 0; i < nb; i++)
             s += du[i];
-        gu[0] += s;
+        G[u * ldg] += s;
     }
 }
 

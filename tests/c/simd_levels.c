@@ -35,8 +35,7 @@ static double run_##sfx(int level, T *out) { \
     loss = nnf_output_error_##sfx(Z2, NB, YT, NB, NO, NB - 5, NB, 0, A2, D2); \
     loss += nnf_output_error_##sfx(Z2, NB, YT, NB, NO, NB - 5, NB, 1, A2, P); \
     nnf_backprop_##sfx(W2, NO, H, D2, Z, NB, NB, P); \
-    nnf_grad1_##sfx(P, NB, H, X, NB - 1, NI, NULL, 0, G, NULL, 0); \
-    nnf_grad1_##sfx(P, NB, H, X, NB - 1, NI, XT, NB, G, NULL, 0); \
+    nnf_grad1_##sfx(P, NB, H, X, NB - 1, NI, G, NULL, 0); \
     i = 0; \
     for (k = 0; k < H*NB; k++) out[i++] = Z[k]; \
     for (k = 0; k < NO*NB; k++) out[i++] = Z2[k]; \
