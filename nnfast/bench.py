@@ -391,6 +391,8 @@ def runners(include_peers=True, backends=None) -> Dict[str, Callable]:
     from .backends import available_backends
 
     names = available_backends() if backends is None else list(backends)
+    if backends is None:
+        names.append("auto")     # what a user gets by default: measured against the rest
     out = {name: _nnfast_runner(name) for name in names}
     if include_peers:
         if _installed_version("torch"):
@@ -485,7 +487,9 @@ def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=L
                     fun(th)                      # warm-up: compilation, JIT, caches
                     r.first_call_s = time.perf_counter() - t
                     fun(th)
-                    r.simd = runner_simd(name)
+                    # "auto" reports the backend it chose, and that backend's SIMD level
+                    chosen = getattr(getattr(fun, "backend", None), "name", name)
+                    r.simd = runner_simd(chosen) if chosen == name else f"{chosen}, {runner_simd(chosen)}"
             except Skip as exc:
                 r.skipped = str(exc)
                 continue
