@@ -211,7 +211,7 @@ def test_chunks_follow_the_machine_not_n_threads(monkeypatch):
     the slab budget; on a given machine every thread count gives identical bits."""
     n_par = nnfast.n_params([50, 20, 8, 10])
     assert _cython._chunks_for(5000, 64, n_par, 8) == min(4 * _cython.cpu_count(), 79)
-    monkeypatch.setattr(_cython, "cpu_count", lambda: 16)
+    monkeypatch.setattr(_cython, "_machine_cores", lambda: 16)
     assert _cython._chunks_for(5000, 64, n_par, 8) == 64
     assert _cython._chunks_for(1000, 64, n_par, 8) == 16            # one per block
     assert _cython._chunks_for(5000, 64, 10**7, 8) == 1             # 80 MB slabs: budget

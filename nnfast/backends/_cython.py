@@ -222,7 +222,15 @@ def _chunks_for(m, block, n_par, itemsize):
     machine (so that every core can be used, and a slow thread can be made up for), at
     most one per block and at most ``SLAB_BUDGET`` bytes of slabs; never from n_threads."""
     by_memory = max(1, SLAB_BUDGET // max(1, n_par * itemsize))
-    return max(1, min(CHUNKS_PER_CORE * cpu_count(), -(-m // block), by_memory))
+    return max(1, min(CHUNKS_PER_CORE * _machine_cores(), -(-m // block), by_memory))
+
+
+@functools.lru_cache(maxsize=1)
+def _machine_cores() -> int:
+    """Cores of the machine as the chunking sees them: read once per process, so that
+    the chunks (and with them the bits of every result) cannot change between calls,
+    and no call pays for reading the count (joblib's import, the cgroup files)."""
+    return cpu_count()
 
 
 def _threads_for(n_threads, m, n_par, n_chunks):
@@ -296,6 +304,7 @@ class CythonBackend(Backend):
                    "register-tiled SIMD microkernels, run-time CPU dispatch)")
 
     def __init__(self):
+        _machine_cores()
         level = os.environ.get("NNFAST_SIMD")
         if level:
             _fused.set_simd_level(level)
