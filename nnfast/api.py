@@ -68,7 +68,8 @@ def _evaluate_once(theta, X, y, layer_sizes, lam, loss, backend, n_threads, dtyp
     be = get_backend(backend)
     gradient_tells = need_grad and be.nonfinite_X_reaches_gradient
     fun = Objective(X, y, sizes, lam=lam, loss=loss, backend=be, n_threads=n_threads,
-                    dtype=dtype, reuse=False, check_finite=not gradient_tells)
+                    dtype=dtype, reuse=False,
+                    check_finite=not (gradient_tells or be.finds_nonfinite_X))
     J, grad = fun._evaluate(theta, need_grad)
     if gradient_tells and not (np.isfinite(J) and all_finite(grad.reshape(1, -1))):
         check_X(X, sizes[0], dtype)
@@ -87,10 +88,14 @@ def predict_proba(theta, X, layer_sizes, backend="auto", n_threads=None, dtype=N
     sizes = check_layer_sizes(layer_sizes)
     check_theta_shape(theta, n_params(sizes), sizes)
     n_threads = check_n_threads(n_threads)
-    X = check_X(X, sizes[0], dtype, n_threads=n_threads)
+    be = get_backend(backend)
+    # a backend that finds NaN and inf in X itself saves the pass over X for them
+    X = check_X(X, sizes[0], dtype, n_threads=n_threads, check_finite=not be.finds_nonfinite_X)
     theta = check_theta(theta, n_params(sizes), X.dtype, sizes)
     check_network_memory(sizes, X.shape[0], X.dtype.itemsize, param_vectors=0)
-    return get_backend(backend).forward(theta, layer_offsets(sizes), X, n_threads)
+    if be.finds_nonfinite_X:
+        return be.forward(theta, layer_offsets(sizes), X, n_threads, x_checked=False)
+    return be.forward(theta, layer_offsets(sizes), X, n_threads)
 
 
 forward = predict_proba

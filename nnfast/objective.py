@@ -155,7 +155,12 @@ class Objective(ObjectiveCalls):
         Y = check_targets(y, self.m, self.layer_sizes[-1], self.dtype)
         self.backend = backend_for_data(backend, X, Y, self.layer_sizes, self.offsets, self.loss,
                                         self.n_threads)
-        self._data = self.backend.prepare(X, Y) if reuse else self.backend.prepare_once(X, Y)
+        if reuse:
+            self._data = self.backend.prepare(X, Y)
+        elif not check_finite and self.backend.finds_nonfinite_X:
+            self._data = self.backend.prepare_once(X, Y, x_checked=False)
+        else:
+            self._data = self.backend.prepare_once(X, Y)
         self._mask = l2_mask(self.layer_sizes)
         self.n_evals = 0
 

@@ -135,10 +135,34 @@ def test_the_finiteness_pass_uses_the_calls_thread_count(monkeypatch):
     assert compiled, "the compiled extension is not built"
     seen = []
     monkeypatch.setattr(_validation, "_compiled_all_finite",
-                        lambda X, n_threads: seen.append(n_threads) or compiled(X, n_threads))
+                        lambda A, n_threads: seen.append((A.shape, n_threads)) or compiled(A, n_threads))
     monkeypatch.setattr(_validation, "free_cores", lambda: 2)
     X, y, theta = random_problem(SIZES, M, seed=9)
-    nnfast.cost(theta, X, y, SIZES, backend="cython", n_threads=1)
-    nnfast.predict(theta, X, SIZES, backend="cython")
+    nnfast.cost(theta, X, y, SIZES, backend="numpy", n_threads=1)
+    nnfast.predict(theta, X, SIZES, backend="numpy")
     nnfast.Objective(X, y, SIZES, backend="numpy", n_threads=2)
-    assert seen == [1, 2, 2]
+    assert seen == [(X.shape, 1), (X.shape, 2), (X.shape, 2)]
+    # the cython kernel finds NaN and inf itself: its one-shot calls make no pass over X
+    # (cost_grad looks at its gradient, a row of n_params values)
+    del seen[:]
+    nnfast.cost_grad(theta, X, y, SIZES, backend="cython")
+    nnfast.cost(theta, X, y, SIZES, backend="cython")
+    nnfast.predict(theta, X, SIZES, backend="cython")
+    assert X.shape not in [shape for shape, _ in seen]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_finite_X_whose_logits_overflow_is_computed_not_refused(dtype):
+    """Logits that overflow to inf from a finite X look like a NaN or inf in X to the
+    kernel's watch; X is then checked, found finite, and the result is the usual one."""
+    X, y, theta = random_problem(SIZES, M, seed=10, dtype=dtype)
+    X = (np.abs(X) / np.abs(X).max() * (np.finfo(dtype).max / 4)).astype(dtype)  # finite
+    theta = (np.abs(theta) + 1).astype(dtype)                     # X . w overflows to inf
+    assert np.isfinite(X).all()
+    W1 = theta[:SIZES[1] * (SIZES[0] + 1)].reshape(SIZES[1], -1)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(X @ W1[:, 1:].T).all()            # in the working dtype
+    J_kept = Objective(X, y, SIZES, backend="cython").cost(theta)
+    assert nnfast.cost(theta, X, y, SIZES, backend="cython") == J_kept
+    h = nnfast.predict_proba(theta, X, SIZES, backend="cython")
+    np.testing.assert_array_equal(h, nnfast.predict_proba(theta, X, SIZES, backend="numpy"))

@@ -16,6 +16,7 @@ only caller.
 import numpy as np
 
 from cython cimport floating
+from libc.math cimport NAN
 from cython.parallel cimport parallel, prange, threadid
 
 
@@ -50,6 +51,8 @@ cdef extern from "nnf_simd.h" nogil:
                         const double *A, Py_ssize_t ld, Py_ssize_t npad, double *P)
     void nnf_backprop_f(const float *W, Py_ssize_t n_o, Py_ssize_t n_i, const float *D,
                         const float *A, Py_ssize_t ld, Py_ssize_t npad, float *P)
+    int nnf_nonfinite_d(const double *Z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t n)
+    int nnf_nonfinite_f(const float *Z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t n)
     double nnf_output_error_d(const double *Z, Py_ssize_t ld, const double *YT, Py_ssize_t ldy,
                               Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int loss,
                               double *A, double *D)
@@ -161,6 +164,7 @@ cdef double _block(
     floating *ws,             # work: this thread's buffers
     floating *G,              # OUT: this chunk's gradient slab (accumulated), or NULL
     floating *H,              # OUT: (nb, n_out) activations of the block, or NULL
+    bint check_inputs,        # return NaN if the first layer's logits are not all finite
 ) noexcept nogil:
     cdef Py_ssize_t n_out = sizes[L]
     cdef Py_ssize_t npad = (nb + 15) // 16 * 16
@@ -175,6 +179,7 @@ cdef double _block(
     cdef floating *target
     cdef const void *pf
     cdef double block_loss
+    cdef bint inputs_bad = False
 
     for l in range(1, L + 1):
         acts[l] = ws + total_units * ld
@@ -215,6 +220,13 @@ cdef double _block(
                 nnf_fwdT_f(theta + woff[l - 1], sizes[l - 1], sizes[l],
                            XP if l == 1 else acts[l - 1], ld, npad, target, ld,
                            pf, nb * sizes[0] * sizeof(float))
+        if l == 1 and check_inputs:
+            # a NaN or inf in X makes every logit of its row non-finite (NaN x w and
+            # inf x 0 are NaN): the logits, a fraction of X's size and in cache, tell
+            if floating is double:
+                inputs_bad = nnf_nonfinite_d(target, sizes[1], ld, nb)
+            else:
+                inputs_bad = nnf_nonfinite_f(target, sizes[1], ld, nb)
         if l < L:
             _sigmoid(acts[l], sizes[l] * ld)
             if G != NULL:
@@ -227,12 +239,14 @@ cdef double _block(
         _sigmoid(acts[L], n_out * ld)
         if H != NULL:
             _copy_out(acts[L], n_out, ld, nb, H)
-        return 0.0
+        return NAN if inputs_bad else 0.0
     # the output activations, the loss and the output error from one exp per output
     if floating is double:
         block_loss = nnf_output_error_d(zout, ld, YT, ldy, n_out, nb, npad, loss, acts[L], cur)
     else:
         block_loss = nnf_output_error_f(zout, ld, YT, ldy, n_out, nb, npad, loss, acts[L], cur)
+    if inputs_bad:
+        block_loss = NAN
     if H != NULL:
         _copy_out(acts[L], n_out, ld, nb, H)
     if G == NULL:
@@ -290,8 +304,14 @@ def fused_loss_grad(
     Py_ssize_t block,
     Py_ssize_t n_chunks,
     int n_threads,
+    bint check_inputs=False,
 ):
     """Summed loss (float64); fills grad_out and/or H if they are not empty.
+
+    With ``check_inputs``, the result is NaN (the buffers are filled all the same)
+    if some logit of the first layer is NaN or infinite, which is the case whenever
+    X holds a NaN or an inf (and also when finite inputs overflow): the caller can
+    then skip its own pass over X and look at X only when this says so.
 
     The rows are cut into ``n_chunks`` contiguous chunks of whole blocks; each
     chunk accumulates its gradient into its own slab (``grad_out`` itself when
@@ -378,7 +398,7 @@ def fused_loss_grad(
                     XPn = &XP[blk + 1, 0, 0]
                 loss_parts[c * LOSS_STRIDE] += _block(
                     &X[r0, 0], XPp, XPn, Yp, ldy, nb, &theta[0], &WT[0], &poff[0], &hps[0], &sizes[0], &woff[0],
-                    L, loss, block, &work[t, 0], G, Hp)
+                    L, loss, block, &work[t, 0], G, Hp, check_inputs)
         # deterministic reduction of the slabs, in chunk order, split over the parameters
         if need_grad and n_chunks > 1:
             for p in prange(n_pchunks, schedule="static"):

@@ -232,6 +232,12 @@ static double nnf_output_error_##sfx(const T *Z, ptrdiff_t ld, const T *YT, ptrd
                                      int loss, T *A, T *D)                                 \
 { double r; NNF_DISPATCH_RET(r, output_error, sfx, (Z, ld, YT, ldy, n_out, nb, npad, loss, A, D)) return r; }
 
+#define NNF_DEFINE_CHECK(T, sfx)                                                          \
+static int nnf_nonfinite_##sfx(const T *Z, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t n)      \
+{ int r; NNF_DISPATCH_RET(r, nonfinite, sfx, (Z, rows, ld, n)) return r; }
+NNF_DEFINE_CHECK(double, d)
+NNF_DEFINE_CHECK(float, f)
+
 NNF_DEFINE_API(double, d)
 NNF_DEFINE_API(float, f)
 

@@ -309,6 +309,26 @@ static NNF_TGT void FN(sigmoid)(NNF_T *a, ptrdiff_t n)
     default: break;                                    \
     }
 
+/* 1 if any Z[r * ld + i], r < rows, i < n, is NaN or infinite: z - z is 0 for a
+ * finite z and NaN otherwise, and a NaN stays in the sum */
+static NNF_TGT int FN(nonfinite)(const NNF_T *Z, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t n)
+{
+    VT acc = FN(vset1)((NNF_T)0);
+    NNF_T s = 0;
+    ptrdiff_t r, i;
+    for (r = 0; r < rows; r++) {
+        const NNF_T *z = Z + r * ld;
+        for (i = 0; i + VL <= n; i += VL) {
+            VT v = FN(vload)(z + i);
+            acc += v - v;
+        }
+        for (; i < n; i++)
+            s += z[i] - z[i];
+    }
+    s += FN(hsum)(acc);
+    return s != s;
+}
+
 /* ---- first layer forward:  Z[u, i] = b[u] + sum_k X[i, k] WT[k, u] ----------
  * Tile: R rows x NV vectors of units; the accumulators stay in registers
  * over the whole feature dimension (broadcast one x, FMA with NV weight

@@ -37,6 +37,9 @@ class Backend:
     #: value of X is multiplied, in IEEE arithmetic, into a first-layer gradient sum), so
     #: a one-shot cost_grad may check the 10^4 gradient values instead of the 10^6 of X
     nonfinite_X_reaches_gradient = False
+    #: ``prepare_once(X, Y, x_checked=False)`` and ``forward(..., x_checked=False)`` find a
+    #: NaN or inf in X themselves and raise as ``check_X`` would (no pass over X first)
+    finds_nonfinite_X = False
 
     def prepare(self, X: np.ndarray, Y: np.ndarray) -> Any:
         """Lay out validated data once per objective.
@@ -53,11 +56,12 @@ class Backend:
         """
         return (X, Y)
 
-    def prepare_once(self, X: np.ndarray, Y: np.ndarray) -> Any:
+    def prepare_once(self, X: np.ndarray, Y: np.ndarray, x_checked: bool = True) -> Any:
         """Like :meth:`prepare`, for data used in one or a few calls only.
 
         A backend whose :meth:`prepare` builds a layout that pays for itself
         only over many calls (a second copy of X) overrides this to skip it.
+        ``x_checked=False`` is given only to backends with ``finds_nonfinite_X``.
         """
         return self.prepare(X, Y)
 

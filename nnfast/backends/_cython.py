@@ -44,7 +44,7 @@ import numpy as np
 
 from .._losses import LOSSES
 from .._network import check_layer_sizes, layer_offsets, n_params
-from .._validation import check_n_threads, cpu_count
+from .._validation import check_n_threads, check_X, cpu_count
 from ._base import Backend
 
 from .._kernels import _fused
@@ -77,10 +77,14 @@ class _Prepared:
     repacked at every call, a few microseconds).
     """
 
-    __slots__ = ("X", "XP", "block", "YT", "m", "n_in", "n_out", "dtype", "_buffers", "_lock")
+    __slots__ = ("X", "XP", "block", "YT", "m", "n_in", "n_out", "dtype", "x_checked",
+                 "_buffers", "_lock")
 
-    def __init__(self, X, Y, panels=True):
+    def __init__(self, X, Y, panels=True, x_checked=True):
         self.X = X
+        # False: nobody looked for NaN and inf in X; the kernel then watches the first
+        # layer's logits, and a call that sees one checks X (see _checked_run)
+        self.x_checked = x_checked
         self.block = block = BLOCK_ROWS
         # X again in packed panels, one per block of rows (see _panels), for the first
         # layer's forward microkernel; costs a second copy of X.  Without them (a
@@ -251,7 +255,22 @@ def _pack_layers(theta, layout):
     return packed
 
 
-def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_threads, cache=None):
+def _checked_run(x_checked, theta, sizes, offsets, X, *args, **kwargs):
+    """:func:`_run`, and for an X nobody checked, the check of X when the kernel's
+    first-layer logits were not all finite: the error for a NaN or inf in X, or for
+    a finite X whose products overflowed, the result as it is, computed again
+    without the watch (which made it NaN)."""
+    if x_checked:
+        return _run(theta, sizes, offsets, X, *args, **kwargs)
+    total = _run(theta, sizes, offsets, X, *args, check_inputs=True, **kwargs)
+    if np.isnan(total):
+        check_X(X, sizes[0], X.dtype)       # raises on NaN or inf, naming the first one
+        total = _run(theta, sizes, offsets, X, *args, **kwargs)
+    return total
+
+
+def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_threads, cache=None,
+         check_inputs=False):
     """Call the kernel on checked arrays, with work buffers from ``cache`` or fresh ones.
 
     ``cache`` (what prepare returned) may also bring the packed panels of X."""
@@ -288,7 +307,8 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
             theta, X, XP, YT if YT is not None else empty_mat, WT, layout.poff, layout.hps,
             layout.sizes, layout.woff,
             loss_code, with_loss, grad_out if need_grad else empty_vec,
-            H if H is not None else empty_mat, work, slabs, block, n_chunks, threads)
+            H if H is not None else empty_mat, work, slabs, block, n_chunks, threads,
+            check_inputs)
     finally:
         if locked:
             cache._lock.release()
@@ -298,8 +318,11 @@ class CythonBackend(Backend):
     name = "cython"
     uses_blas = False
     # the first layer's gradient G[o, 1 + u] += D[o, r] * X[r, u] runs over every (r, u)
-    # in IEEE arithmetic (no -ffast-math): NaN * d is NaN, inf * d is +-inf or NaN
+    # in IEEE arithmetic (no -ffast-math): NaN * d is NaN, inf * d is +-inf or NaN; and
+    # with prepare_once(x_checked=False) / forward(x_checked=False) the kernel finds
+    # them in the first layer's logits and the call raises as check_X does
     nonfinite_X_reaches_gradient = True
+    finds_nonfinite_X = True
     description = ("fused Cython/OpenMP kernel (one pass over row blocks, "
                    "register-tiled SIMD microkernels, run-time CPU dispatch)")
 
@@ -327,10 +350,15 @@ class CythonBackend(Backend):
             raise ValueError(f"Y has {Y.shape[0]} rows but X has {X.shape[0]}")
         return _Prepared(X, Y, panels)
 
-    def prepare_once(self, X, Y):
+    def prepare_once(self, X, Y, x_checked=True):
         """Like :meth:`prepare` without the panels of X: the kernel reads X's rows
-        (on the ex4 shape as fast as from the panels, and no copy of X to build)."""
-        return self.prepare(X, Y, panels=False)
+        (on the ex4 shape as fast as from the panels, and no copy of X to build).
+        ``x_checked=False``: X may hold NaN or inf; each call then finds them from the
+        first layer's logits (in cache, a fraction of X's size) and raises as
+        :func:`nnfast._validation.check_X` does."""
+        data = self.prepare(X, Y, panels=False)
+        data.x_checked = x_checked
+        return data
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):
         if not isinstance(data, _Prepared):
@@ -348,10 +376,11 @@ class CythonBackend(Backend):
         _check_vector("theta", theta, n_par, data.dtype)
         if grad_out is not None:
             _check_vector("grad_out", grad_out, n_par, data.dtype, writable=True)
-        return float(_run(theta, sizes, offsets, data.X, data.YT, _LOSS_CODES[loss], True,
-                          grad_out, None, n_threads, cache=data))
+        return float(_checked_run(data.x_checked, theta, sizes, offsets, data.X, data.YT,
+                                  _LOSS_CODES[loss], True, grad_out, None, n_threads, cache=data))
 
-    def forward(self, theta, offsets, X, n_threads):
+    def forward(self, theta, offsets, X, n_threads, x_checked=True):
+        """Output activations; ``x_checked=False`` as for :meth:`prepare_once`."""
         if not isinstance(theta, np.ndarray) or theta.dtype not in _DTYPES:
             raise TypeError("theta must be a float64 or float32 numpy.ndarray")
         try:
@@ -370,5 +399,5 @@ class CythonBackend(Backend):
             raise ValueError(f"X has {X.shape[1]} columns but the network has {sizes[0]} inputs")
         n_threads = check_n_threads(n_threads)
         H = np.empty((X.shape[0], sizes[-1]), dtype=theta.dtype)
-        _run(theta, sizes, offsets, X, None, 0, False, None, H, n_threads)
+        _checked_run(x_checked, theta, sizes, offsets, X, None, 0, False, None, H, n_threads)
         return H
