@@ -932,7 +932,8 @@ def plot_results(doc, path) -> None:
                         label=dt if i == 0 else None)
                 ax.text(ms, y, f" {ms:.3g} ms (x{r['speedup_vs_numpy']:.3g})", va="center", fontsize=7)
         ax.set_yticks([i + 0.4 - height / 2 for i in range(len(names))])
-        ax.set_yticklabels(names)
+        simd = {r["runner"]: r.get("simd", "") for r in rows if r.get("simd")}
+        ax.set_yticklabels([f"{n}\n({simd[n]})" if n in simd else n for n in names], fontsize=7)
         ax.invert_yaxis()
         m, layers = rows[0]["m"], rows[0]["layers"] if rows else (0, [])
         ax.set_title(f"{shape}: m = {m}, layers {'-'.join(map(str, layers))}", fontsize=9)
@@ -945,7 +946,9 @@ def plot_results(doc, path) -> None:
         ax.legend(fontsize=7, loc="lower right")
     axes[-1, 0].set_xlabel(f"median time of one cost+gradient evaluation (ms); "
                            f"{doc['settings']['threads']} threads; (xN) = speed-up over NumPy")
-    fig.suptitle(doc["machine"]["cpu"], fontsize=9)
+    forced = doc["machine"].get("simd_forced")
+    fig.suptitle(doc["machine"]["cpu"] + (" - every library forced to AVX2" if forced
+                                          else " - each library's native SIMD"), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
