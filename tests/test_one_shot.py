@@ -166,3 +166,18 @@ def test_finite_X_whose_logits_overflow_is_computed_not_refused(dtype):
     assert nnfast.cost(theta, X, y, SIZES, backend="cython") == J_kept
     h = nnfast.predict_proba(theta, X, SIZES, backend="cython")
     np.testing.assert_array_equal(h, nnfast.predict_proba(theta, X, SIZES, backend="numpy"))
+
+
+def test_one_shot_calls_share_work_buffers_across_shapes_and_dtypes():
+    """One set of work buffers serves every one-shot call: another network, dtype or
+    thread count replaces them, and every call still gives the oracle's answer."""
+    for sizes, dtype, threads in [(SIZES, np.float64, 2), ([20, 9, 3], np.float32, 1),
+                                  (SIZES, np.float32, 2), ([20, 9, 3], np.float64, 1),
+                                  (SIZES, np.float64, 1)]:
+        X, y, theta = random_problem(sizes, M, seed=11, dtype=dtype)
+        J, g = nnfast.cost_grad(theta, X, y, sizes, lam=1.0, backend="cython", n_threads=threads)
+        J_ref, g_ref = Objective(X.astype(np.float64), y, sizes, lam=1.0, backend="loop")(
+            theta.astype(np.float64))
+        rtol = 1e-10 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(J, J_ref, rtol=rtol)
+        np.testing.assert_allclose(g, g_ref, rtol=0, atol=rtol * 10 * np.abs(g_ref).max())

@@ -432,8 +432,15 @@ def run(args):
 
     if not args.no_plots:
         display_labels = target_names or [str(k) for k in labels]
+        # held-out examples with what the network says of them (mistakes framed in red);
+        # the training rows when nothing was held out
+        X_show, y_show = (X_te, y_te) if X_te is not None else (X_tr, y_tr)
         written.append(plots.save_figure(plots.plot_digits(
-            X, n=100, random_state=args.seed, title="100 random examples"), out / "digits.png"))
+            X_show, n=100, labels=y_show,
+            predictions=predict(theta, X_show, sizes, backend=args.backend),
+            class_names=display_labels, random_state=args.seed,
+            title="100 " + ("held-out" if X_te is not None else "training")
+            + " examples: true label, predicted in red where wrong"), out / "digits.png"))
         if len(sizes) > 2:
             written.append(plots.save_figure(plots.plot_hidden_units(theta, sizes),
                                              out / "hidden_units.png"))

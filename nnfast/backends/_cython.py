@@ -69,6 +69,21 @@ SLAB_BUDGET = 64 * 2**20
 MAX_LAYERS = 63
 
 
+#: the work buffers of one-shot calls, reused by the next (one set: a call that finds
+#: them in use, or of another shape, allocates its own or replaces them)
+_ONE_SHOT_BUFFERS: dict = {}
+_ONE_SHOT_LOCK = threading.Lock()
+
+
+class _OneShotScratch:
+    """What :func:`_run` needs of a cache for a call without prepared data (a forward
+    pass): no panels, the shared one-shot work buffers."""
+    block = BLOCK_ROWS
+    XP = None
+    _buffers = _ONE_SHOT_BUFFERS
+    _lock = _ONE_SHOT_LOCK
+
+
 class _Prepared:
     """X and Y checked once per objective (what ``prepare`` and ``prepare_once`` return).
 
@@ -292,11 +307,12 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
     try:
         buffers = cache._buffers if locked else {}
         work = buffers.get("work")
-        if work is None or work.shape[0] < work_shape[0] or work.shape[1] != work_shape[1]:
+        if (work is None or work.dtype != dtype or work.shape[0] < work_shape[0]
+                or work.shape[1] != work_shape[1]):
             work = _aligned_empty(work_shape, dtype)   # any finite values will do
             work[...] = 0
         slabs = buffers.get("slabs")
-        if slabs is None or slabs.shape != (n_slabs, n_par):
+        if slabs is None or slabs.dtype != dtype or slabs.shape != (n_slabs, n_par):
             slabs = _aligned_empty((n_slabs, n_par), dtype)  # zeroed by the kernel
         if locked:
             buffers["work"] = work
@@ -358,6 +374,9 @@ class CythonBackend(Backend):
         :func:`nnfast._validation.check_X` does."""
         data = self.prepare(X, Y, panels=False)
         data.x_checked = x_checked
+        # one-shot calls share one set of work buffers (fresh ones at every call were
+        # a tenth of a one-shot cost on the ex4 shape: zeroing and first-touch faults)
+        data._buffers, data._lock = _ONE_SHOT_BUFFERS, _ONE_SHOT_LOCK
         return data
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):
@@ -399,5 +418,6 @@ class CythonBackend(Backend):
             raise ValueError(f"X has {X.shape[1]} columns but the network has {sizes[0]} inputs")
         n_threads = check_n_threads(n_threads)
         H = np.empty((X.shape[0], sizes[-1]), dtype=theta.dtype)
-        _checked_run(x_checked, theta, sizes, offsets, X, None, 0, False, None, H, n_threads)
+        _checked_run(x_checked, theta, sizes, offsets, X, None, 0, False, None, H, n_threads,
+                     cache=_OneShotScratch)
         return H
