@@ -172,10 +172,11 @@ class TrainResult:
         """Fraction of rows of ``X`` whose predicted class index equals ``y``, shape (m,)."""
         return float(np.mean(self.predict(X, best) == np.asarray(y)))
 
-    def summary(self) -> str:
+    def summary(self, val_label: str = "validation") -> str:
         """A few lines: method, iterations, evaluations, time, cost, accuracy, stop reason.
 
-        This is what ``print(result)`` shows.
+        This is what ``print(result)`` shows.  ``val_label`` names the monitored set
+        (e.g. ``"held-out test"`` when it was a test split rather than a validation one).
         """
         lines = [
             f"method {self.method}, layer sizes {list(self.layer_sizes)}, lambda {self.lam:g}, "
@@ -189,7 +190,7 @@ class TrainResult:
         if self.train_accuracy is not None:
             lines.append(f"training accuracy {100 * self.train_accuracy:.2f}%")
         if self.val_accuracy_history is not None:
-            lines.append(f"validation: cost {self.val_cost_history[-1]:.6f}, accuracy "
+            lines.append(f"{val_label}: cost {self.val_cost_history[-1]:.6f}, accuracy "
                          f"{100 * self.val_accuracy_history[-1]:.2f}%")
         lines.append(f"stopped: {self.stop_reason}")
         return "\n".join(lines)

@@ -349,10 +349,13 @@ def test_cost_curve_names_the_set_it_draws(tmp_path, monkeypatch, early_stopping
                  "--backend", "numpy", "-q", "-o", str(tmp_path)]
                 + (["--early-stopping"] if early_stopping else [])) == 0
     labels = figures["cost_curve.png"]
+    report = (tmp_path / "report.txt").read_text()
     if early_stopping:  # the monitored set is the validation slice of the training part
         assert "validation cost" in labels and "held-out" not in labels
-    else:  # it is the held-out test split
+        assert "validation: cost" in report
+    else:  # it is the held-out test split, in the picture and in the summary
         assert "held-out test cost" in labels and "validation" not in labels
+        assert "held-out test: cost" in report and "validation: cost" not in report
 
 
 def test_lambda_sweep_chooses_on_validation_and_only_scores_the_test_split(swept, digits):

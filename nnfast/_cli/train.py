@@ -362,6 +362,12 @@ def _validation_slice(X_tr, y_tr, seed):
     return train_test_split(X_tr, y_tr, test_size=VALIDATION_FRACTION, random_state=seed)
 
 
+def _monitored_set(args) -> str:
+    """What the cost monitored during training is on: a validation slice of the training
+    part with early stopping, the held-out test split otherwise."""
+    return "validation" if args.early_stopping else "held-out test"
+
+
 def run(args):
     from .. import evaluation, plots
     from ..backends import get_backend
@@ -446,7 +452,7 @@ def run(args):
                                              out / "hidden_units.png"))
         # without early stopping the monitored set is the held-out test split
         cost_fig = plots.plot_cost_curve(
-            result, val_label="validation" if args.early_stopping else "held-out test")
+            result, val_label=_monitored_set(args))
         written.append(plots.save_figure(cost_fig, out / "cost_curve.png"))
         cm = (test_eval or train_eval).confusion
         written.append(plots.save_figure(plots.plot_confusion_matrix(
@@ -465,7 +471,7 @@ def run(args):
     written.insert(1, report_path)
     if not args.quiet:
         print()
-        print(result.summary())   # has the training accuracy
+        print(result.summary(val_label=_monitored_set(args)))   # has the training accuracy
         if test_eval:
             print(f"held-out accuracy {100 * test_eval.accuracy:.2f}%")
     print("wrote " + ", ".join(str(p) for p in written))
@@ -554,7 +560,8 @@ def _report(args, description, sizes, X_tr, X_te, backend_name, result, train_ev
     if table is not None:
         lines += ["backend comparison (one cost+gradient evaluation on the training data)",
                   table, ""]
-    lines += ["training", "--------", result.summary(), ""]   # the summary has the training accuracy
+    # the summary has the training accuracy
+    lines += ["training", "--------", result.summary(val_label=_monitored_set(args)), ""]
     if test_eval is not None:
         lines += [f"held-out accuracy: {100 * test_eval.accuracy:.2f}%", "",
                   "held-out data: per-class precision, recall and F1", str(test_eval)]
