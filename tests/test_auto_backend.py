@@ -113,3 +113,19 @@ def test_builtin_backends_cannot_be_unregistered():
         unregister_backend("numpy")
     with pytest.raises(ValueError, match="no backend called"):
         unregister_backend("never_registered")
+
+
+def test_large_data_are_measured_on_a_sample_of_rows(monkeypatch):
+    calls = []
+    real = _auto._time_backends
+
+    def counting(*args):
+        calls.append(args[1].shape)
+        return real(*args)
+
+    monkeypatch.setattr(_auto, "_time_backends", counting)
+    monkeypatch.setattr(_auto, "SAMPLE_ROWS", 2500)
+    X, y = _data(3000)
+    fun = nnfast.Objective(X, y, SIZES, backend="auto")
+    assert calls == [(2500, SIZES[0])]
+    assert fun.backend.name in nnfast.available_backends() and fun.m == 3000

@@ -119,9 +119,11 @@ def choose_backend(X: np.ndarray, Y: np.ndarray, layer_sizes: Tuple[int, ...], o
     with _lock:
         name = _choices.get(key)
     if name is None:
-        rows = min(m, SAMPLE_ROWS)
-        sample = np.linspace(0, m - 1, rows).astype(np.intp)   # spread over the data
-        Xs, Ys = np.ascontiguousarray(X[sample]), np.ascontiguousarray(Y[sample])
+        if m <= SAMPLE_ROWS:
+            Xs, Ys = X, Y                 # all of it: no copy
+        else:
+            sample = np.linspace(0, m - 1, SAMPLE_ROWS).astype(np.intp)   # spread over the data
+            Xs, Ys = np.ascontiguousarray(X[sample]), np.ascontiguousarray(Y[sample])
         rng = np.random.default_rng(0)
         theta = rng.uniform(-0.12, 0.12, n_par).astype(X.dtype)
         timed = _time_backends(candidates, Xs, Ys, layer_sizes, offsets, loss, n_threads, theta)
