@@ -239,7 +239,9 @@ def test_mnist_t10k_held_out_accuracy_at_least_94_percent(mnist_t10k):
     res = nnfast.train(X_tr, y_tr, [784, 25, 10], lam=1.0, max_iter=100, random_state=0, **FAST)
     acc = res.accuracy(X_te, y_te)
     print(f"MNIST held-out accuracy after {res.n_iter} iterations: {acc:.4f}")
-    assert res.n_iter <= 400
+    assert res.n_iter <= 100
+    # the budget ended it, or L-BFGS-B's own convergence test did before it
+    assert res.stop_reason == "max_iter=100 iterations done" or res.converged, res.stop_reason
     assert acc >= 0.94
 
 
