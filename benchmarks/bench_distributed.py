@@ -104,10 +104,10 @@ def bench_shape(name, m, layer_sizes, client, repeat, backend, seed=0):
         out["n_shards"] = d.n_shards
         out["shard_rows"] = max(d.shard_sizes)
         per_shard = client.gather([client.submit(_time_on_worker, s, theta, repeat, pure=False)
-                                   for s in d._shards])
+                                   for s in d._shards.futures])
         out["shard"] = max(per_shard)
         out["backend_workers"] = client.gather(client.submit(
-            lambda s: s.backend.name, d._shards[0], pure=False))
+            lambda s: s.backend.name, d._shards.futures[0], pure=False))
         # interleave the two transfer modes so that machine noise hits both
         times = {mode: [] for mode in objs}
         for mode in objs:

@@ -446,21 +446,13 @@ def test_training_reaches_local_accuracy(client, digits):
 
 
 def test_train_with_client(client, digits):
-    try:
-        from nnfast.training import train
-    except ImportError:
-        pytest.skip("nnfast.train is not there yet")
-    import inspect
-
-    if "client" not in inspect.signature(train).parameters:
-        pytest.skip("nnfast.train has no client argument yet")
     X, y = digits
     layers = [64, 25, 10]
-    res = train(X, y, layers, lam=1.0, max_iter=60, random_state=0, backend=B, client=client)
-    theta = getattr(res, "theta", None)
-    if theta is None:
-        theta = res.x
-    assert _accuracy(theta, X, y, layers) > 0.9
+    res = nnfast.train(X, y, layers, lam=1.0, max_iter=60, random_state=0, backend=B,
+                       client=client, progress=False)
+    assert res.backend == B and res.train_accuracy is None  # the data stay on the cluster
+    assert _accuracy(res.theta, X, y, layers) > 0.9
+    assert client.status == "running"  # a borrowed client is left open
 
 
 @needs_dd
@@ -571,7 +563,7 @@ def test_scheduler_address_and_borrowed_client(cluster, client, problem):
         own = fun.client
     assert own.status == "closed"
     fun2 = DistributedObjective(X, y, LAYERS, client=client, timeout=60)
-    mine = set(k for f in fun2._shards + fun2._raw for k in [f.key])
+    mine = set(f.key for f in fun2._shards.futures + fun2._shards.scattered)
     assert mine <= set(client.who_has())
     fun2.close()
     assert client.status == "running"  # a Client passed in stays open
@@ -605,11 +597,11 @@ def test_prepared_shard_pickles_for_any_backend(problem):
     prepared data need not pickle)."""
     import pickle
 
-    from nnfast.distributed import _prepare_shard
+    from nnfast.distributed._worker import prepare_shard
 
     X, y, theta = problem
     for name in nnfast.available_backends():
-        shard = _prepare_shard(X[:100], y[:100], 0, 0, 400, 10, "<f8", name, tuple(LAYERS),
+        shard = prepare_shard(X[:100], y[:100], 0, 0, 400, 10, "<f8", name, tuple(LAYERS),
                                "cross_entropy", 1, {}, True)
         moved = pickle.loads(pickle.dumps(shard))
         assert moved.backend.name == name and moved.m == 100
