@@ -52,13 +52,8 @@ def _median_ms(fn, repeat, warmup=2):
 
 
 def _time_on_worker(shard, theta, repeat):
-    # runs in the worker process: its own imports
-    import numpy as _np
-
-    from nnfast.bench import time_calls as _time_calls
-
-    return 1e3 * float(_np.median(_time_calls(shard.loss_grad_sum, theta, True, repeat=repeat,
-                                              warmup=1)))
+    """Runs in the worker, on the shard that lives there (Dask resolves the argument)."""
+    return _median_ms(lambda: shard.loss_grad_sum(theta, True), repeat, warmup=1)
 
 
 def bench_shape(name, m, layer_sizes, client, repeat, backend, seed=0):
