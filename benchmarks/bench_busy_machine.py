@@ -29,19 +29,13 @@ import numpy as np
 
 import nnfast
 from nnfast._validation import _OTHER_LOAD, cpu_count
+from nnfast.bench import time_calls
 
 SIZES, M = [400, 25, 10], 5000
 
 
 def _times(fun, theta, n):
-    for _ in range(3):
-        fun(theta)
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fun(theta)
-        ts.append(time.perf_counter() - t0)
-    ts = 1e3 * np.asarray(ts)
+    ts = 1e3 * np.asarray(time_calls(fun, theta, repeat=n, warmup=3))
     return np.median(ts), ts.min(), np.percentile(ts, 90)
 
 

@@ -33,11 +33,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 import numpy as np
 
 import nnfast
+from nnfast.bench import time_calls, time_in_turns
 from nnfast.distributed import DistributedObjective
 
 SHAPES = {
@@ -48,28 +48,12 @@ SHAPES = {
 
 
 def _median_ms(fn, repeat, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
+    return 1e3 * float(np.median(time_calls(fn, repeat=repeat, warmup=warmup)))
 
 
 def _time_on_worker(shard, theta, repeat):
-    import time as _time
-
-    import numpy as _np
-
-    shard.loss_grad_sum(theta, True)
-    ts = []
-    for _ in range(repeat):
-        t0 = _time.perf_counter()
-        shard.loss_grad_sum(theta, True)
-        ts.append(_time.perf_counter() - t0)
-    return 1e3 * float(_np.median(ts))
+    """Runs in the worker, on the shard that lives there (Dask resolves the argument)."""
+    return _median_ms(lambda: shard.loss_grad_sum(theta, True), repeat, warmup=1)
 
 
 def bench_shape(name, m, layer_sizes, client, repeat, backend, seed=0):
@@ -109,14 +93,10 @@ def bench_shape(name, m, layer_sizes, client, repeat, backend, seed=0):
         out["backend_workers"] = client.gather(client.submit(
             lambda s: s.backend.name, d._shards.futures[0], pure=False))
         # interleave the two transfer modes so that machine noise hits both
-        times = {mode: [] for mode in objs}
         for mode in objs:
             objs[mode](theta)
-        for _ in range(repeat):
-            for mode, obj in objs.items():
-                t0 = time.perf_counter()
-                obj(theta)
-                times[mode].append(time.perf_counter() - t0)
+        times = time_in_turns({mode: (lambda o=obj: o(theta)) for mode, obj in objs.items()},
+                              turns=repeat, warmup=0, pause=0.0)
         for mode in objs:
             out[f"dist_{mode}"] = 1e3 * float(np.median(times[mode]))
             out[f"overhead_{mode}"] = out[f"dist_{mode}"] - out["shard"]

@@ -8,8 +8,9 @@ Usage::
     python benchmarks/bench_kernels_cython.py --isolated  # one process per backend
 
 Reports the median (and the minimum) of many evaluations (cost and
-gradient) in ms, the speed-up over numpy, the kernel's GFLOP/s and, for
-scale, the GFLOP/s of a large np.dot (2000 x 2000) measured in the same run.
+gradient) in ms, the speed-up over numpy, the kernel's GFLOP/s (of
+``nnfast.bench.flop_count``) and, for scale, the GFLOP/s of a large np.dot
+(2000 x 2000) measured in the same run.
 The backends take turns in three rounds of consecutive calls, each after a
 pause and a few untimed calls (so that both see similar machine load, but
 neither runs while the other library's worker threads are still spinning);
@@ -20,53 +21,29 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 import nnfast
 from nnfast.backends._cython import _fused
+from nnfast.bench import flop_count, time_in_turns
 
 
 LAM = 1.0
 
 
-def flops(sizes, m):
-    """Multiply-adds x 2 of one cost+gradient: forward, backward deltas, gradients."""
-    total = 0
-    for l, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        total += 2 * m * (a + 1) * b * 2          # forward product + gradient product
-        if l > 0:
-            total += 2 * m * a * b                # delta back-propagation
-    return total
-
-
-
 def paired_times(fns, min_runs=30, min_seconds=1.0, rounds=3, pause=1.0, warmup=3):
     """{name: (median, min)} in seconds.
 
-    The functions take turns in ``rounds`` rounds of consecutive calls, so that
-    all see similar machine load, with a pause and ``warmup`` untimed calls
-    before each round: after a call the worker threads of OpenBLAS keep
-    spinning for a while (and OpenMP's too), which slows down the other
-    library's calls if they follow at once.
+    The functions take turns (``nnfast.bench.time_in_turns``) in ``rounds`` rounds of
+    consecutive calls, so that all see similar machine load, with a pause and ``warmup``
+    untimed calls before each round: after a call the worker threads of OpenBLAS keep
+    spinning for a while (and OpenMP's too), which slows down the other library's calls
+    if they follow at once.
     """
-    per_round = max(1, -(-min_runs // rounds))
-    times = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            time.sleep(pause)
-            for _ in range(warmup):
-                fn()
-            start = time.perf_counter()
-            while True:
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
-                done = len(times[name]) % per_round == 0
-                if done and time.perf_counter() - start >= min_seconds / rounds:
-                    break
+    times = time_in_turns(fns, turns=rounds, calls_per_turn=max(1, -(-min_runs // rounds)),
+                          turn_min_time=min_seconds / rounds, warmup=warmup, pause=pause)
     return {name: (float(np.median(t)), float(np.min(t))) for name, t in times.items()}
 
 
@@ -121,8 +98,8 @@ def main():
     parser.add_argument("--lam", type=float, default=1.0,
                         help="L2 strength (default 1.0).  With lam > 0, Objective's penalty "
                              "term is a dot product that OpenBLAS runs on 2 threads for "
-                             "10285 parameters; its workers then spin ~0.1 s and take a core "
-                             "from the next kernel call: use --lam 0 to time the kernel alone")
+                             "10285 parameters; its workers then keep spinning and take a "
+                             "core from the next kernel call: use --lam 0 to time the kernel alone")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     global LAM
@@ -142,7 +119,7 @@ def main():
     if not args.quick:
         shapes += [([784, 100, 10], 10000), ([784, 128, 64, 10], 10000)]
     for sizes, m in shapes:
-        fl = flops(sizes, m)
+        fl = flop_count(sizes, m)
         print(f"\n{sizes} m={m} ({fl / 1e6:.0f} MFLOP per evaluation), ms median (min):")
         for dtype in (np.float64, np.float32):
             X, y, theta = problem(sizes, m, dtype)

@@ -28,16 +28,10 @@ import time
 import numpy as np
 
 import nnfast
+from nnfast.bench import DEFAULT_SHAPES, SHAPES, time_in_turns
 
 
 WAIT_IDLE = False
-#: name -> (layer sizes, rows): the shapes of issue 10
-SHAPES = {
-    "ex4": ((400, 25, 10), 5000),
-    "mnist-100": ((784, 100, 10), 10000),
-    "mnist-300": ((784, 300, 10), 10000),
-    "mnist-128-64": ((784, 128, 64, 10), 10000),
-}
 LAM = 0.0
 #: seconds of pause before each batch of calls (not timed)
 PAUSE = 0.2
@@ -69,9 +63,9 @@ def wait_idle(limit=0.15, patience=120.0):
     """Wait (at most ``patience`` s) until other processes leave the machine idle."""
     if not os.path.exists("/proc/stat"):
         return None
-    t_end = time.perf_counter() + patience
+    t_end = time.monotonic() + patience
     busy = _busy_fraction()
-    while busy > limit and time.perf_counter() < t_end:
+    while busy > limit and time.monotonic() < t_end:
         busy = _busy_fraction()
     return busy
 
@@ -79,22 +73,13 @@ def wait_idle(limit=0.15, patience=120.0):
 def interleaved_ms(objs, theta, rounds, batch=10, budget=None):
     """Median ms per call of each objective, calls interleaved in batches so that
     every backend sees the same background load (the machine is shared), each
-    batch after a pause of ``PAUSE`` seconds."""
-    times = {name: [] for name in objs}
+    batch after a pause of ``PAUSE`` seconds (``nnfast.bench.time_in_turns``)."""
     for obj in objs.values():
         obj(theta)
-    t_end = time.perf_counter() + (BUDGET if budget is None else budget)
-    for _ in range(rounds):
-        for name, obj in objs.items():
-            # let the previous runtime's idle threads (OpenMP, OpenBLAS) stop
-            # spinning, so that they do not take cores from this one
-            time.sleep(PAUSE)
-            for _ in range(1 if name == "loop" else batch):
-                t = time.perf_counter()
-                obj(theta)
-                times[name].append(time.perf_counter() - t)
-        if time.perf_counter() > t_end:
-            break
+    times = time_in_turns({name: (lambda o=obj: o(theta)) for name, obj in objs.items()},
+                          turns=rounds, max_time=BUDGET if budget is None else budget,
+                          calls_per_turn={name: 1 if name == "loop" else batch for name in objs},
+                          warmup=0, pause=PAUSE)
     return {name: (1e3 * statistics.median(v), len(v)) for name, v in times.items()}
 
 
@@ -120,22 +105,18 @@ def bench(sizes, m, backends, threads, dtypes, rounds):
 
 
 SOLO = r"""
-import json, sys, time
+import json, sys
 import numpy as np
 sys.path.insert(0, {bench_dir!r})
 import bench_kernels_numba as b
 import nnfast
+from nnfast.bench import time_calls
 sizes, m, dtype, backend, nt, calls = {sizes!r}, {m!r}, np.dtype({dtype!r}), {backend!r}, {nt!r}, {calls!r}
 X, y, theta = b.problem(sizes, m, dtype)
 obj = nnfast.Objective(X, y, sizes, backend=backend, n_threads=nt, dtype=dtype)
 obj(theta)
 busy = b.wait_idle() if {wait!r} else None
-times = []
-for _ in range(calls):
-    t = time.perf_counter()
-    obj(theta)
-    times.append(time.perf_counter() - t)
-print(json.dumps(times))
+print(json.dumps(time_calls(obj, theta, repeat=calls)))
 """
 
 
@@ -165,16 +146,18 @@ def bench_isolated(sizes, m, backends, threads, dtypes, rounds, calls=30):
 
 LATENCY = r"""
 import time, numpy as np
+# nnfast's own import is what is timed here, so its timer cannot be nnfast's
 t0 = time.perf_counter()
 import nnfast
 from nnfast.backends._numba_kernels import chunk_loss_grad as driver
-t1 = time.perf_counter()
+import_s = time.perf_counter() - t0
+from nnfast.bench import time_once
 rng = np.random.default_rng(0)
 X = rng.random((5000, 400)); y = rng.integers(0, 10, 5000)
 obj = nnfast.Objective(X, y, [400, 25, 10], backend="numba", n_threads=2)
 theta = nnfast.init_theta([400, 25, 10], random_state=0)
-t2 = time.perf_counter(); obj(theta); t3 = time.perf_counter()
-print(f"import {t1 - t0:.2f} s  first call {t3 - t2:.2f} s  "
+first_s, _ = time_once(obj, theta)
+print(f"import {import_s:.2f} s  first call {first_s:.2f} s  "
       f"cache hits {sum(driver.stats.cache_hits.values())} "
       f"misses {sum(driver.stats.cache_misses.values())}")
 """
@@ -196,7 +179,8 @@ def main():
     p.add_argument("--latency", action="store_true")
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--shapes", default=None,
-                   help="comma-separated names from SHAPES, 'all', or 'none' (with --latency); "
+                   help="comma-separated names from nnfast.bench.SHAPES, 'all' (its "
+                        "DEFAULT_SHAPES), or 'none' (with --latency); "
                         "replaces the default runs")
     p.add_argument("--backends", default="numba,numpy", help="comma-separated, with --shapes")
     p.add_argument("--threads", type=int, default=2, help="threads, with --shapes")
@@ -214,9 +198,9 @@ def main():
     BUDGET = a.budget
     LAM = a.lam if a.lam is not None else (1.0 if a.shapes else 0.0)
     if a.shapes:
-        names = {"all": list(SHAPES), "none": []}.get(a.shapes, a.shapes.split(","))
+        names = {"all": list(DEFAULT_SHAPES), "none": []}.get(a.shapes, a.shapes.split(","))
         for name in names:
-            sizes, m = SHAPES[name]
+            m, sizes = SHAPES[name]
             bench(sizes, m, a.backends.split(","), (a.threads,), (np.float64, np.float32),
                   a.rounds)
         if a.latency:

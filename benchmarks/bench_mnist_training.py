@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
-import numpy as np
 
 import nnfast
 from nnfast import datasets
-from nnfast.bench import runner_simd
+from nnfast.bench import runner_simd, time_in_turns
 
 LAYERS = [784, 25, 10]
 TRAIN_ROWS = 8000
@@ -47,17 +45,15 @@ def main(argv=None):
     for name in backends:
         nnfast.train(X_tr, y_tr, LAYERS, lam=1.0, max_iter=2, theta0=theta0, backend=name,
                      n_threads=args.threads, dtype=args.dtype, progress=False)
-    seconds = {name: [] for name in backends}
+    def fit(name):
+        return lambda: nnfast.train(X_tr, y_tr, LAYERS, lam=1.0, method="L-BFGS-B",
+                                    max_iter=args.iters, theta0=theta0, backend=name,
+                                    n_threads=args.threads, dtype=args.dtype, progress=False)
+
     results = {}
-    for _ in range(args.rounds):
-        for name in backends:
-            time.sleep(0.5)   # idle threads of the previous runtime stop spinning
-            t = time.perf_counter()
-            res = nnfast.train(X_tr, y_tr, LAYERS, lam=1.0, method="L-BFGS-B", max_iter=args.iters,
-                               theta0=theta0, backend=name, n_threads=args.threads,
-                               dtype=args.dtype, progress=False)
-            seconds[name].append(time.perf_counter() - t)
-            results[name] = res
+    # a pause before each fit: idle threads of the previous runtime stop spinning
+    seconds = time_in_turns({name: fit(name) for name in backends}, turns=args.rounds,
+                            warmup=0, pause=0.5, on_result=results.__setitem__)
     numpy_s = statistics.median(seconds["numpy"]) if "numpy" in seconds else None
     print(f"MNIST t10k: train {TRAIN_ROWS} x {'-'.join(map(str, LAYERS))}, {args.iters} L-BFGS-B "
           f"iterations, {args.dtype}, threads {args.threads or 'default'}, median of {args.rounds}")

@@ -15,24 +15,17 @@ pass) and fused one-shot / numpy one-shot (goal <= 1).
 """
 
 import argparse
-import time
 
 import numpy as np
 
 import nnfast
+from nnfast.bench import time_calls
 
 SIZES, M = [400, 25, 10], 5000
 
 
 def _median_ms(call, n):
-    for _ in range(3):
-        call()
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        call()
-        ts.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(ts))
+    return 1e3 * float(np.median(time_calls(call, repeat=n, warmup=3)))
 
 
 def main(argv=None):

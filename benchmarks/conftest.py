@@ -27,8 +27,8 @@ What is timed
   =============  ======  ==================
 
   in float64 and float32.  Groups are ``"<shape> <dtype>"`` so backends line up
-  (``--benchmark-group-by=group``).  The per-example loop backend (~0.4 s per
-  ex4 evaluation) runs on the ex4 shape only, with three rounds.
+  (``--benchmark-group-by=group``).  The per-example loop backend, orders of
+  magnitude slower, runs on the ex4 shape only, with three rounds.
 * ``test_training.py``: end-to-end training on the ex4 shape, 400 iterations of
   L-BFGS-B (``scipy.optimize.minimize`` on an ``nnfast.Objective``), one round.
 * ``test_gradcheck_bench.py``: the full gradient check of the ex4 network
@@ -42,7 +42,8 @@ shapes, MNIST t10k cropped to 20x20 for the ex4 shape; random inputs otherwise.
 
 Threads: every backend and peer uses all cores by default; set
 ``NNFAST_BENCH_THREADS=1`` for single-threaded figures.  For a side-by-side
-table with GFLOP/s and the machine's dgemm rate, use ``nnfast bench`` instead.
+table with GFLOP/s and the machine's dgemm rate, use ``nnfast bench`` instead; the
+FLOP count in ``extra_info`` is ``nnfast.bench.flop_count``, the one ``nnfast bench`` uses.
 """
 
 import os

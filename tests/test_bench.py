@@ -1,6 +1,7 @@
 """nnfast.bench and `nnfast bench`: quick runs on a tiny shape produce the JSON and the PNGs."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -177,3 +178,75 @@ def test_pytorch_peer_matches_numpy():
     J_ref, g_ref = nnfast.Objective(X, y, sizes, lam=1.0, backend="numpy")(theta)
     assert J == pytest.approx(J_ref, rel=1e-12)
     assert np.allclose(g, g_ref, rtol=1e-10, atol=1e-14)
+
+
+def test_plot_results_draws_a_shape_whose_runners_were_all_skipped(tmp_path):
+    """A shape where no runner could run (all skipped) still gets its titled panel."""
+    from dataclasses import asdict
+
+    timed = bench.BenchResult(shape="tiny", layers=[20, 8, 3], m=300, dtype="float64",
+                              runner="numpy", threads=1, median_s=1e-4, speedup_vs_numpy=1.0,
+                              rounds=3)
+    skipped = bench.BenchResult(shape="ex4", layers=[400, 25, 10], m=5000, dtype="float64",
+                                runner="jax", threads=1, skipped="JAX not installed")
+    doc = {"results": [asdict(timed), asdict(skipped)], "settings": {"threads": 1},
+           "machine": {"cpu": "test cpu"}}
+    bench.plot_results(doc, tmp_path / "bench.png")
+    assert _is_png(tmp_path / "bench.png")
+
+
+def test_time_calls_counts_repeat_warmup_and_caps():
+    calls = []
+    times = bench.time_calls(calls.append, "x", repeat=4, warmup=2)
+    assert len(times) == 4 and len(calls) == 6 and calls == ["x"] * 6
+    assert all(t >= 0 for t in times)
+    # min_time asks for more calls than repeat; max_calls stops them
+    times = bench.time_calls(lambda: time.sleep(0.002), repeat=1, min_time=0.02, max_calls=100)
+    assert 5 <= len(times) < 100 and sum(times) >= 0.01
+    assert len(bench.time_calls(lambda: None, repeat=1, min_time=60.0, max_calls=7)) == 7
+    assert len(bench.time_calls(lambda: None, repeat=2, min_time=60.0)) == 20   # 10 x repeat
+
+
+def test_time_in_turns_takes_turns_block_by_block():
+    order, contexts, results = [], [], []
+
+    class Context:
+        def __enter__(self):
+            contexts.append("enter")
+
+        def __exit__(self, *exc):
+            contexts.append("exit")
+
+    def runner(name):
+        def call():
+            order.append(name)
+            return f"{name}{len(order)}"
+        return call
+
+    times = bench.time_in_turns({"a": runner("a"), "b": runner("b")}, turns=2,
+                                calls_per_turn={"a": 2}, warmup={"b": 0},
+                                max_calls={"b": 1}, pause=0.0, turn_context=Context,
+                                on_result=lambda name, result: results.append((name, result)))
+    # a: one untimed warm-up call and two timed ones per turn; b: no warm-up, and it sits
+    # out the second turn once it has its one call
+    assert order == ["a", "a", "a", "b", "a", "a", "a"]
+    assert {name: len(ts) for name, ts in times.items()} == {"a": 4, "b": 1}
+    assert contexts == ["enter", "exit"] * 3
+    assert results == [("a", "a3"), ("b", "b4"), ("a", "a7")]
+
+
+def test_time_in_turns_min_and_max_time():
+    def sleepy():
+        time.sleep(0.002)
+
+    # min_time keeps turns going past `turns`, up to max_turns
+    times = bench.time_in_turns({"a": sleepy}, turns=1, min_time=0.03, max_turns=1000,
+                                warmup=0, pause=0.0)
+    assert 5 <= len(times["a"]) < 1000
+    assert len(bench.time_in_turns({"a": sleepy}, turns=1, min_time=60.0, max_turns=3,
+                                   warmup=0, pause=0.0)["a"]) == 3
+    # max_time stops before `turns` (never before the first turn)
+    times = bench.time_in_turns({"a": sleepy}, turns=1000, max_time=0.02, warmup=0, pause=0.0)
+    assert 1 <= len(times["a"]) < 1000
+    assert len(bench.time_in_turns({"a": sleepy}, turns=5, max_time=0.0, warmup=0,
+                                   pause=0.0)["a"]) == 1
