@@ -167,7 +167,7 @@ LATENCY = r"""
 import time, numpy as np
 t0 = time.perf_counter()
 import nnfast
-from nnfast.backends._numba_kernels import chunk_loss_grad as driver
+from nnfast._kernels.numba_fused import chunk_loss_grad as driver
 t1 = time.perf_counter()
 rng = np.random.default_rng(0)
 X = rng.random((5000, 400)); y = rng.integers(0, 10, 5000)
