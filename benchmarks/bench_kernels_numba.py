@@ -149,7 +149,7 @@ import time, numpy as np
 # nnfast's own import is what is timed here, so its timer cannot be nnfast's
 t0 = time.perf_counter()
 import nnfast
-from nnfast.backends._numba_kernels import chunk_loss_grad as driver
+from nnfast._kernels.numba_fused import chunk_loss_grad as driver
 import_s = time.perf_counter() - t0
 from nnfast.bench import time_once
 rng = np.random.default_rng(0)

@@ -11,6 +11,9 @@ import numpy as np
 from scipy.special import expit
 
 LOSSES = ("cross_entropy", "squared_error")
+#: the number every compiled kernel knows each loss by (the cython extension's
+#: LOSS_CROSS_ENTROPY and LOSS_SQUARED_ERROR are checked against it at import)
+LOSS_CODES = {"cross_entropy": 0, "squared_error": 1}
 
 
 def check_loss(loss: str) -> str:

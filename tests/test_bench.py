@@ -109,7 +109,7 @@ def test_cli_bench_simd_avx2_reruns_in_a_forced_process(monkeypatch, tmp_path):
 def test_fused_kernel_memory_per_call_does_not_grow_with_m():
     """The issue's memory bound: a fused evaluation allocates O(threads x parameters +
     block), whatever m; the NumPy backend's m x hidden temporaries grow with m."""
-    from nnfast.backends import _cython
+    from nnfast.backends import _chunking, _cython
 
     sizes, ms = (40, 8, 3), (600, 6000)
     mem = bench.memory_use(sizes=sizes, ms=ms, threads=2, backends=["cython", "numpy"])
@@ -121,7 +121,7 @@ def test_fused_kernel_memory_per_call_does_not_grow_with_m():
     assert large["call_bytes"] < 4 * n_par * 8 + 16 * 1024
     # the first call also allocates the reused work buffers and one slab per chunk
     workspace = _cython._layout(sizes).workspace
-    n_chunks = _cython._chunks_for(ms[1], _cython.BLOCK_ROWS, n_par, 8)
+    n_chunks = _chunking.chunk_count(-(-ms[1] // _cython.BLOCK_ROWS), n_par, 8)
     bound = (n_chunks + 4) * n_par * 8 + 2 * workspace * 8 + 32 * 1024
     assert small["first_call_bytes"] <= bound and large["first_call_bytes"] <= bound
     # what the objective keeps: the packed panels of X (a second copy) and the targets

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import nnfast
 from nnfast._network import layer_offsets
+from nnfast._validation import cpu_count
 from nnfast.backends import get_backend
 from nnfast.backends import _cython
 from nnfast.backends._cython import CythonBackend, _fused
@@ -209,13 +210,16 @@ def test_thread_counts_agree(dtype):
 def test_chunks_follow_the_machine_not_n_threads(monkeypatch):
     """4 chunks per core (so a 16-core machine can use 16 threads), capped by the blocks and
     the slab budget; on a given machine every thread count gives identical bits."""
+    from nnfast.backends import _chunking
+
     n_par = nnfast.n_params([50, 20, 8, 10])
-    assert _cython._chunks_for(5000, 64, n_par, 8) == min(4 * _cython.cpu_count(), 79)
-    monkeypatch.setattr(_cython, "_machine_cores", lambda: 16)
-    assert _cython._chunks_for(5000, 64, n_par, 8) == 64
-    assert _cython._chunks_for(1000, 64, n_par, 8) == 16            # one per block
-    assert _cython._chunks_for(5000, 64, 10**7, 8) == 1             # 80 MB slabs: budget
-    assert _cython._threads_for(16, 5000, n_par, 64) == (16 if _fused.openmp_enabled() else 1)
+    assert _chunking.chunk_count(79, n_par, 8) == min(4 * cpu_count(), 79)
+    monkeypatch.setattr(_chunking, "machine_cores", lambda: 16)
+    assert _chunking.chunk_count(79, n_par, 8) == 64
+    assert _chunking.chunk_count(16, n_par, 8) == 16                # one per block
+    assert _chunking.chunk_count(79, 10**7, 8) == 1                 # 80 MB slabs: budget
+    assert _chunking.threads_for(16, 64, 5000 * n_par, _cython.SERIAL_WORK) == 16
+    assert _chunking.threads_for(16, 64, 10, _cython.SERIAL_WORK) == 1  # small work
     sizes = [50, 20, 8, 10]
     X, y, theta = random_problem(sizes, 3000, seed=5)
     results = [nnfast.Objective(X, y, sizes, backend="cython", n_threads=n)(theta)
@@ -250,24 +254,30 @@ def _ex4_call_args(dtype=np.float64, m=20):
     return backend, sizes, layer_offsets(sizes), data, theta
 
 
-def test_prepare_rejects_bad_arrays():
+def _prepare_and_call(X, Y):
+    """Prepare X, Y (of 3 inputs and 2 outputs) and evaluate once."""
     backend = CythonBackend()
-    X = np.ones((4, 3))
-    Y = np.zeros((4, 2))
-    with pytest.raises(TypeError, match="dtype"):
-        backend.prepare(X.astype(np.int64), Y)
-    with pytest.raises(TypeError, match="dtype"):
-        backend.prepare(X, Y.astype(np.float32))
-    with pytest.raises(TypeError, match="ndarray"):
-        backend.prepare(X.tolist(), Y)
-    with pytest.raises(ValueError, match="2-D"):
-        backend.prepare(X[0], Y)
-    with pytest.raises(ValueError, match="empty"):
-        backend.prepare(np.ones((0, 3)), np.zeros((0, 2)))
-    with pytest.raises(ValueError, match="C-contiguous"):
-        backend.prepare(np.asfortranarray(np.ones((4, 3))), Y)
-    with pytest.raises(ValueError, match="rows"):
-        backend.prepare(X, np.zeros((5, 2)))
+    sizes = (3, 2, 2)
+    theta = np.zeros(nnfast.n_params(sizes))
+    data = backend.prepare(X, Y)
+    return backend.loss_grad_sum(theta, sizes, layer_offsets(sizes), data, "cross_entropy", 1,
+                                 np.empty_like(theta))
+
+
+# Arrays that break the contract of Backend.prepare (nnfast._validation refuses them
+# first): an assertion of the backend or the kernel's entry names what is wrong.
+@pytest.mark.parametrize("X, Y, exc, match", [
+    (np.ones((4, 3), dtype=np.int64), np.zeros((4, 2)), AssertionError, "float64 or float32"),
+    (np.ones((4, 3)), np.zeros((4, 2), dtype=np.float32), ValueError, "dtype mismatch"),
+    (np.ones((4, 3)).tolist(), np.zeros((4, 2)), AssertionError, "ndarray"),
+    (np.ones(3), np.zeros((4, 2)), AssertionError, "2-D"),
+    (np.ones((0, 3)), np.zeros((0, 2)), ValueError, "inconsistent X"),
+    (np.asfortranarray(np.ones((4, 3))), np.zeros((4, 2)), ValueError, "C-contiguous"),
+    (np.ones((4, 3)), np.zeros((5, 2)), ValueError, "inconsistent targets"),
+], ids=["int X", "Y dtype", "list", "1-D", "empty", "Fortran", "rows"])
+def test_prepared_bad_arrays_are_refused(X, Y, exc, match):
+    with pytest.raises(exc, match=match):
+        _prepare_and_call(X, Y)
 
 
 def test_loss_grad_sum_rejects_bad_input():
@@ -276,46 +286,52 @@ def test_loss_grad_sum_rejects_bad_input():
     ok = backend.loss_grad_sum(theta, sizes, offsets, data, "cross_entropy", 2, grad)
     assert np.isfinite(ok)
 
+    # calls that break the contract of Backend.loss_grad_sum (nnfast._validation refuses
+    # such input first): the backend's assertions or the kernel's entry say what is wrong
     bad_calls = [
         # (exception, message, args)
         (ValueError, "C-contiguous", (np.repeat(theta, 2)[::2], sizes, offsets, data, "cross_entropy", 1, grad)),
-        (TypeError, "dtype", (theta.astype(np.float32), sizes, offsets, data, "cross_entropy", 1, grad)),
-        (ValueError, "shape", (theta[:-1], sizes, offsets, data, "cross_entropy", 1, grad)),
-        (ValueError, "shape", (theta.reshape(1, -1), sizes, offsets, data, "cross_entropy", 1, grad)),
-        (TypeError, "ndarray", (list(theta), sizes, offsets, data, "cross_entropy", 1, grad)),
-        (ValueError, "shape", (theta, sizes, offsets, data, "cross_entropy", 1, grad[:-1])),
-        (TypeError, "dtype", (theta, sizes, offsets, data, "cross_entropy", 1, grad.astype(np.float32))),
+        (ValueError, "dtype mismatch", (theta.astype(np.float32), sizes, offsets, data, "cross_entropy", 1, grad)),
+        (AssertionError, "shape", (theta[:-1], sizes, offsets, data, "cross_entropy", 1, grad)),
+        (AssertionError, "shape", (theta.reshape(1, -1), sizes, offsets, data, "cross_entropy", 1, grad)),
+        (AssertionError, "ndarray", (list(theta), sizes, offsets, data, "cross_entropy", 1, grad)),
+        (ValueError, "gradient buffer", (theta, sizes, offsets, data, "cross_entropy", 1, grad[:-1])),
+        (ValueError, "dtype mismatch", (theta, sizes, offsets, data, "cross_entropy", 1, grad.astype(np.float32))),
         (ValueError, "C-contiguous", (theta, sizes, offsets, data, "cross_entropy", 1,
                                       np.empty(2 * theta.size)[::2])),
-        (ValueError, "loss", (theta, sizes, offsets, data, "hinge", 1, grad)),
-        (ValueError, "n_threads", (theta, sizes, offsets, data, "cross_entropy", 0, grad)),
-        (TypeError, "n_threads", (theta, sizes, offsets, data, "cross_entropy", 1.5, grad)),
-        (ValueError, "columns", ((theta, (9, 5, 3), layer_offsets((9, 5, 3)), data, "cross_entropy", 1, grad))),
-        (ValueError, "columns", ((theta, (8, 5, 4), layer_offsets((8, 5, 4)), data, "cross_entropy", 1, grad))),
-        (ValueError, "do not match", (theta, sizes, layer_offsets((8, 6, 3)), data, "cross_entropy", 1, grad)),
-        (ValueError, "at least", (theta, (8, 0, 3), offsets, data, "cross_entropy", 1, grad)),
-        (TypeError, "prepare", (theta, sizes, offsets, (data.X, data.YT), "cross_entropy", 1, grad)),
+        (AssertionError, "loss", (theta, sizes, offsets, data, "hinge", 1, grad)),
+        (AssertionError, "n_threads", (theta, sizes, offsets, data, "cross_entropy", 0, grad)),
+        (AssertionError, "n_threads", (theta, sizes, offsets, data, "cross_entropy", 1.5, grad)),
+        (ValueError, "inconsistent X", ((np.zeros(nnfast.n_params((9, 5, 3))), (9, 5, 3),
+                                         layer_offsets((9, 5, 3)), data, "cross_entropy", 1,
+                                         np.empty(nnfast.n_params((9, 5, 3)))))),
+        (ValueError, "inconsistent targets", ((np.zeros(nnfast.n_params((8, 5, 4))), (8, 5, 4),
+                                               layer_offsets((8, 5, 4)), data, "cross_entropy", 1,
+                                               np.empty(nnfast.n_params((8, 5, 4)))))),
+        (AssertionError, "offsets", (theta, sizes, layer_offsets((8, 6, 3)), data, "cross_entropy", 1, grad)),
+        (AssertionError, "offsets", (theta, (8, 0, 3), offsets, data, "cross_entropy", 1, grad)),
+        (AssertionError, "prepare", (theta, sizes, offsets, (data.X, data.YT), "cross_entropy", 1, grad)),
     ]
     for exc, match, args in bad_calls:
         with pytest.raises(exc, match=match):
             backend.loss_grad_sum(*args)
     read_only = np.empty_like(theta)
     read_only.flags.writeable = False
-    with pytest.raises(ValueError, match="writeable"):
+    with pytest.raises(ValueError, match="read-only"):
         backend.loss_grad_sum(theta, sizes, offsets, data, "cross_entropy", 1, read_only)
 
 
 def test_forward_rejects_bad_input():
     backend, sizes, offsets, data, theta = _ex4_call_args()
-    with pytest.raises(ValueError, match="columns"):
+    with pytest.raises(ValueError, match="inconsistent X"):
         backend.forward(theta, offsets, np.ones((3, 9)), 1)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="inconsistent X"):
         backend.forward(theta, offsets, np.ones((0, 8)), 1)
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(AssertionError, match="shape"):
         backend.forward(theta[:-2], offsets, np.ones((3, 8)), 1)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="signature"):
         backend.forward(theta.astype(np.int64), offsets, np.ones((3, 8)), 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(AssertionError, match="offsets is empty"):
         backend.forward(theta, (), np.ones((3, 8)), 1)
     # a non-contiguous or differently typed X is converted, not refused
     h = backend.forward(theta, offsets, np.asfortranarray(np.ones((3, 8), dtype=np.float32)), 1)

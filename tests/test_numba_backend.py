@@ -277,7 +277,7 @@ def test_import_compiles_nothing():
         import json
         import nnfast
         import nnfast.backends._numba
-        from nnfast.backends import _numba_kernels as k
+        from nnfast._kernels import numba_fused as k
         assert "numba" in nnfast.available_backends()
         nnfast.get_backend("numba").build_info()
         names = ["chunk_loss_grad", "_tile_dots", "_dots_acc_best", "_forward_hidden"]
@@ -296,7 +296,7 @@ def test_a_call_compiles_only_its_path(tmp_path):
         import json
         import numpy as np
         import nnfast
-        from nnfast.backends import _numba_kernels as k
+        from nnfast._kernels import numba_fused as k
         sizes = [784, 64, 10]
         X = np.random.default_rng(0).random((50, 784)); y = np.arange(50) % 10
         obj = nnfast.Objective(X, y, sizes, backend="numba", n_threads=1)
@@ -327,7 +327,7 @@ def test_second_process_loads_from_cache(tmp_path):
         import json, time
         import numpy as np
         import nnfast
-        from nnfast.backends import _numba_kernels as k
+        from nnfast._kernels import numba_fused as k
         X = np.random.default_rng(0).random((20, 6)); y = np.arange(20) % 3
         t = time.perf_counter()
         J, g = nnfast.cost_grad(nnfast.init_theta([6, 4, 3], random_state=0), X, y, [6, 4, 3],
@@ -394,7 +394,7 @@ def assert_near_libm(got, ref, dtype, ulps):
 def test_exp_matches_libm_at_the_ends(dtype):
     """Below ~-745 (float32 ~-103.9) exp is exactly 0 and above ~709.78 (88.72) inf,
     as NumPy's; subnormal results within one unit; elsewhere within 3 ulp."""
-    from nnfast.backends._numba_math import exp_array
+    from nnfast._kernels.numba_math import exp_array
 
     x = _grid(dtype)
     with np.errstate(over="ignore", under="ignore"):
@@ -409,7 +409,7 @@ def test_exp_matches_libm_at_the_ends(dtype):
 def test_sigmoid_saturates_exactly_like_numpy(dtype):
     from scipy.special import expit
 
-    from nnfast.backends._numba_math import sigmoid_array
+    from nnfast._kernels.numba_math import sigmoid_array
 
     x = _grid(dtype)
     got, ref = sigmoid_array(x), expit(x)
@@ -424,7 +424,7 @@ def test_sigmoid_saturates_exactly_like_numpy(dtype):
 def test_log1p_exp_neg_abs_matches_numpy(dtype):
     """The cross-entropy term log1p(exp(-|z|)): within 4 ulp of NumPy's where that is
     a normal number, within one subnormal unit below, exactly 0 where NumPy's is."""
-    from nnfast.backends._numba_math import log1p_exp_neg_abs_array
+    from nnfast._kernels.numba_math import log1p_exp_neg_abs_array
 
     x = _grid(dtype)
     with np.errstate(under="ignore"):
@@ -432,6 +432,22 @@ def test_log1p_exp_neg_abs_matches_numpy(dtype):
     got = log1p_exp_neg_abs_array(x)
     assert (ref == 0).any()
     assert_near_libm(got, ref, dtype, ulps=4)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_output_sigmoid_saturates_like_the_c_kernel(dtype):
+    """The output layer's activation is e / (1 + e) with e = exp(-|z|) below 0, as the C
+    kernel's output layer computes it: it goes through the subnormals to 0 where
+    1 / (1 + exp(-z)) is already exactly 0, and equals it elsewhere within 4 ulp."""
+    from nnfast._kernels.numba_math import output_sigmoid_array
+
+    x = _grid(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        e = np.exp(-np.abs(x.astype(np.float64)))
+        ref = np.where(x < 0, e / (1 + e), 1 / (1 + e))
+    got = output_sigmoid_array(x)
+    assert ((ref > 0) & (ref < np.finfo(dtype).tiny)).any()  # the grid reaches the subnormals
+    assert_near_libm(got, ref.astype(dtype), dtype, ulps=4)
 
 
 def _saturated_problem(z, dtype):

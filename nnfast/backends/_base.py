@@ -4,6 +4,13 @@ A backend computes the *unregularised sums over examples*: the summed loss and
 the summed gradient of every weight.  :class:`nnfast.Objective` divides by
 ``m`` and adds the L2 term, so backends stay small, and the sums combine
 across shards for data-parallel training (``nnfast.distributed``).
+
+Backends trust their callers: :mod:`nnfast._validation` (through
+:class:`nnfast.Objective`, the one-shot functions and ``predict``) is the one
+place that checks user input, and every method below says what its caller
+guarantees.  A backend asserts at most what it cannot take for granted;
+compiled code still checks the sizes it indexes with, so a broken contract
+raises rather than reading memory it does not own.
 """
 
 from __future__ import annotations
@@ -44,9 +51,12 @@ class Backend:
     def prepare(self, X: np.ndarray, Y: np.ndarray) -> Any:
         """Lay out validated data once per objective.
 
+        The caller guarantees the types, shapes and values below
+        (``check_X`` and ``check_targets`` of :mod:`nnfast._validation`).
+
         Parameters
         ----------
-        X : ndarray of shape (m, n_in), float32 or float64, C-contiguous, finite
+        X : ndarray of shape (m, n_in), m >= 1, float32 or float64, C-contiguous, finite
         Y : ndarray of shape (m, n_out), same dtype as X, C-contiguous, finite
             Targets (one-hot for classification).
 
@@ -69,15 +79,21 @@ class Backend:
                       loss: str, n_threads: int, grad_out: Optional[np.ndarray]) -> float:
         """Summed loss over examples and, if asked, the summed gradient.
 
+        The caller guarantees every parameter as described (``check_theta``,
+        ``check_layer_sizes``, ``check_loss`` and ``check_n_threads`` of the
+        validation layer), and that the network fits the data: ``layer_sizes[0]``
+        is X's width and ``layer_sizes[-1]`` Y's.
+
         Parameters
         ----------
         theta : ndarray of shape (n_params,), dtype of X, C-contiguous, finite
-        layer_sizes : tuple of int
-        offsets : tuple of (start, end, shape), from ``nnfast._network.layer_offsets``
-        data : what :meth:`prepare` returned
+            ``n_params = nnfast.n_params(layer_sizes)``; never written to.
+        layer_sizes : tuple of int, each >= 1
+        offsets : tuple of (start, end, shape), ``nnfast._network.layer_offsets(layer_sizes)``
+        data : what :meth:`prepare` or :meth:`prepare_once` of this backend returned
         loss : "cross_entropy" or "squared_error"
         n_threads : int >= 1
-        grad_out : ndarray of shape (n_params,), dtype of X, or None  # OUT
+        grad_out : ndarray of shape (n_params,), dtype of X, C-contiguous, writeable, or None  # OUT
             Overwritten with ``sum_i dloss_i/dtheta`` (no 1/m, no L2 term).
             ``None`` asks for the loss only.
 
@@ -89,7 +105,12 @@ class Backend:
         raise NotImplementedError
 
     def forward(self, theta: np.ndarray, offsets, X: np.ndarray, n_threads: int) -> np.ndarray:
-        """Output activations ``h`` of shape (m, n_out), dtype of X."""
+        """Output activations ``h`` of shape (m, n_out), dtype of X.
+
+        The caller guarantees ``theta`` as for :meth:`loss_grad_sum`, ``offsets``
+        from ``layer_offsets`` of the network, and X of shape (m, n_in) with
+        m >= 1, finite, in theta's dtype (``check_X``, ``check_theta``).
+        """
         a = X
         for start, end, shape in offsets:
             w = theta[start:end].reshape(shape)

@@ -2,9 +2,9 @@
 
 For each block of 64 rows of X, while it is in cache, the kernel runs the
 forward pass of every layer, the output error, the backward deltas and the
-gradient accumulation into a slab.  The rows are cut into chunks, 4 per core
-of the machine (a number that depends on the machine and on m, not on
-n_threads), each with its own gradient slab; OpenMP threads take chunks
+gradient accumulation into a slab.  The rows are cut into chunks by the
+policy of :mod:`nnfast.backends._chunking` (they depend on the machine and on
+m, not on n_threads), each with its own gradient slab; OpenMP threads take chunks
 dynamically and the slabs are summed in chunk order afterwards, so on a given
 machine results are bitwise identical for any number of threads.
 
@@ -23,9 +23,12 @@ time from the CPU's features (no ``-march`` flag needed):
 Small workloads run on one thread (no thread start-up).  No BLAS is called, so
 no BLAS threads can oversubscribe.
 
-This module is the kernel's gatekeeper: every array that reaches the compiled
-code has been checked here for dtype, shape and contiguity (and the kernel's
-entry re-checks the sizes it relies on).
+Inputs are checked once, by :mod:`nnfast._validation` (through
+:class:`nnfast.Objective` and the one-shot functions); this module trusts the
+contract of :class:`~nnfast.backends.Backend` and only asserts what it cannot
+take for granted.  The kernel's entry checks every size it indexes with and
+its typed memoryviews check dtype, dimensions and contiguity, so a call that
+breaks the contract raises instead of reaching memory it does not own.
 
 Numerics: the loss is accumulated in float64 in both dtypes.  In float32 the
 gradient is accumulated in float32 within a chunk's slab; against the float64
@@ -42,31 +45,27 @@ import threading
 
 import numpy as np
 
-from .._losses import LOSSES
-from .._network import check_layer_sizes, layer_offsets, n_params
-from .._validation import check_n_threads, check_X, cpu_count
+from .._losses import LOSS_CODES
+from .._network import layer_offsets, n_params
+from .._validation import FLOAT_DTYPES, check_X
 from ._base import Backend
+from ._chunking import chunk_count, machine_cores, threads_for
 
 from .._kernels import _fused
 
 __all__ = ["CythonBackend"]
 
-_LOSS_CODES = {"cross_entropy": _fused.LOSS_CROSS_ENTROPY, "squared_error": _fused.LOSS_SQUARED_ERROR}
-_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+if (_fused.LOSS_CROSS_ENTROPY, _fused.LOSS_SQUARED_ERROR) != (
+        LOSS_CODES["cross_entropy"], LOSS_CODES["squared_error"]):
+    # the registry reports the backend as unavailable, with this reason
+    raise ImportError("the cython extension numbers the losses differently from "
+                      "nnfast._losses.LOSS_CODES: rebuild it")
 
 #: rows per block (a multiple of _fused.BLOCK_ALIGN)
 BLOCK_ROWS = 64
 #: below this many multiply-adds per evaluation (m * n_params), one thread is faster
 #: than waking a second one
 SERIAL_WORK = 200_000
-#: chunks of rows (each with its own gradient slab) per core of the machine, which
-#: threads share out dynamically; they depend on the machine and on m, never on
-#: n_threads, so that results do not depend on the number of threads
-CHUNKS_PER_CORE = 4
-#: at most this many bytes of gradient slabs per call
-SLAB_BUDGET = 64 * 2**20
-#: deepest network the kernel takes (its per-block table of layers)
-MAX_LAYERS = 63
 
 
 #: the work buffers of one-shot calls, reused by the next (one set: a call that finds
@@ -85,11 +84,10 @@ class _OneShotScratch:
 
 
 class _Prepared:
-    """X and Y checked once per objective (what ``prepare`` and ``prepare_once`` return).
+    """X and Y laid out once per objective (what ``prepare`` and ``prepare_once`` return).
 
-    ``XP`` is None for data prepared for one call: the kernel's first layer then
-    reads the rows of X (as fast on the ex4 shape, but it needs the weights
-    repacked at every call, a few microseconds).
+    ``XP`` (X in panels) is None for data prepared for one call: the kernel's
+    first layer then reads the rows of X, from weights repacked at every call.
     """
 
     __slots__ = ("X", "XP", "block", "YT", "m", "n_in", "n_out", "dtype", "x_checked",
@@ -157,64 +155,34 @@ def _panels(X, block):
     return XP
 
 
-def _check_matrix(name, A, dtype=None):
-    if not isinstance(A, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(A).__name__}")
-    if A.dtype not in _DTYPES:
-        raise TypeError(f"{name} must be float64 or float32, got dtype {A.dtype}")
-    if dtype is not None and A.dtype != dtype:
-        raise TypeError(f"{name} has dtype {A.dtype} but the data are {dtype}")
-    if A.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {A.shape}")
-    if A.shape[0] == 0 or A.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {A.shape}); it needs at least one row and column")
-    if not A.flags.c_contiguous:
-        raise ValueError(f"{name} must be C-contiguous (use numpy.ascontiguousarray)")
-
-
-def _check_layers(layer_sizes, offsets):
-    """Layer sizes as a tuple of ints, offsets checked against them."""
-    sizes = check_layer_sizes(layer_sizes)
-    if len(sizes) - 1 > MAX_LAYERS:
-        raise ValueError(f"the cython backend takes at most {MAX_LAYERS} weight layers, got {len(sizes) - 1}")
-    expected = layer_offsets(sizes) if len(sizes) > 16 else _layout(sizes, BLOCK_ROWS).offsets
-    try:
-        same = offsets == expected
-    except Exception:
-        same = False
-    if not same:
-        try:
-            given = tuple((int(a), int(b), tuple(int(x) for x in shape)) for a, b, shape in offsets)
-        except Exception:
-            raise TypeError("offsets must be the (start, end, shape) tuples of "
-                            "nnfast._network.layer_offsets(layer_sizes)") from None
-        if given != expected:
-            raise ValueError(f"offsets {offsets!r} do not match layer_sizes {list(sizes)}")
-    return sizes, expected
-
-
 class _Layout:
-    """Per-network constants of the kernel call, computed once per layer_sizes."""
+    """Per-network constants of the kernel call, computed once per layer_sizes.
+
+    The packed weights (see :func:`_pack_layers`) hold each layer transposed,
+    its units padded to a multiple of ``BLOCK_ALIGN``, then its biases.
+    """
 
     def __init__(self, sizes, block):
         align = _fused.BLOCK_ALIGN
         self.offsets = layer_offsets(sizes)
         self.n_params = n_params(sizes)
         self.sizes = np.asarray(sizes, dtype=np.intp)
-        self.woff = np.asarray([start for start, _, _ in self.offsets], dtype=np.intp)
-        hps = [-(-n // align) * align for n in sizes[1:]]
-        poff, total = [], 0
-        for n_prev, hp, n in zip(sizes[:-1], hps, sizes[1:]):
-            poff.append(total)
-            total += n_prev * hp + n
-        self.hps = np.asarray(hps, dtype=np.intp)
-        self.poff = np.asarray(poff, dtype=np.intp)
+        self.weight_starts = np.asarray([start for start, _, _ in self.offsets], dtype=np.intp)
+        padded_widths = [-(-n // align) * align for n in sizes[1:]]
+        packed_starts, total = [], 0
+        for n_prev, padded, n in zip(sizes[:-1], padded_widths, sizes[1:]):
+            packed_starts.append(total)
+            total += n_prev * padded + n
+        self.padded_widths = np.asarray(padded_widths, dtype=np.intp)
+        self.packed_starts = np.asarray(packed_starts, dtype=np.intp)
         self.packed_size = total
         self.workspace = _fused.workspace_size(sizes, block)
-        # views of theta and of the packed buffer, per layer: (theta slice, shape, packed slices)
-        self.pieces = [(start, end, shape, p0, hp)
-                       for (start, end, shape), p0, hp in zip(self.offsets, poff, hps)]
-        for a in (self.sizes, self.woff, self.hps, self.poff):
+        # per layer: its slice of theta, its shape, where it starts in the packed
+        # buffer and its padded width
+        self.pieces = [(start, end, shape, packed_start, padded)
+                       for (start, end, shape), packed_start, padded
+                       in zip(self.offsets, packed_starts, padded_widths)]
+        for a in (self.sizes, self.weight_starts, self.padded_widths, self.packed_starts):
             a.flags.writeable = False
 
 
@@ -223,50 +191,15 @@ def _layout(sizes, block=None):
     return _Layout(sizes, BLOCK_ROWS if block is None else block)
 
 
-def _check_vector(name, v, n, dtype, writable=False):
-    if not isinstance(v, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(v).__name__}")
-    if v.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype} (the data's), got {v.dtype}")
-    if v.ndim != 1 or v.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},), got {v.shape}")
-    if not v.flags.c_contiguous:
-        raise ValueError(f"{name} must be C-contiguous")
-    if writable and not v.flags.writeable:
-        raise ValueError(f"{name} must be writeable")
-
-
-def _chunks_for(m, block, n_par, itemsize):
-    """Chunks of rows with a gradient slab each: ``CHUNKS_PER_CORE`` per core of the
-    machine (so that every core can be used, and a slow thread can be made up for), at
-    most one per block and at most ``SLAB_BUDGET`` bytes of slabs; never from n_threads."""
-    by_memory = max(1, SLAB_BUDGET // max(1, n_par * itemsize))
-    return max(1, min(CHUNKS_PER_CORE * _machine_cores(), -(-m // block), by_memory))
-
-
-@functools.lru_cache(maxsize=1)
-def _machine_cores() -> int:
-    """Cores of the machine as the chunking sees them: read once per process, so that
-    the chunks (and with them the bits of every result) cannot change between calls,
-    and no call pays for reading the count (joblib's import, the cgroup files)."""
-    return cpu_count()
-
-
-def _threads_for(n_threads, m, n_par, n_chunks):
-    """Threads actually used: never more than chunks, one for small workloads."""
-    if not _fused.openmp_enabled() or m * n_par < SERIAL_WORK:
-        return 1
-    return max(1, min(n_threads, n_chunks))
-
-
 def _pack_layers(theta, layout):
-    """Each layer's weights transposed to (n_prev, hp), units padded to hp, then its biases."""
+    """Each layer's weights transposed to (n_prev, padded), units padded, then its biases."""
     packed = np.zeros(layout.packed_size, dtype=theta.dtype)
-    for start, end, (n, n_prev1), p0, hp in layout.pieces:
-        W = theta[start:end].reshape(n, n_prev1)
-        n_prev = n_prev1 - 1
-        packed[p0:p0 + n_prev * hp].reshape(n_prev, hp)[:, :n] = W[:, 1:].T
-        packed[p0 + n_prev * hp:p0 + n_prev * hp + n] = W[:, 0]
+    for start, end, (n, n_prev_with_bias), packed_start, padded in layout.pieces:
+        W = theta[start:end].reshape(n, n_prev_with_bias)
+        n_prev = n_prev_with_bias - 1
+        biases_start = packed_start + n_prev * padded
+        packed[packed_start:biases_start].reshape(n_prev, padded)[:, :n] = W[:, 1:].T
+        packed[biases_start:biases_start + n] = W[:, 0]
     return packed
 
 
@@ -296,8 +229,9 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
     panels = cache is not None and cache.XP is not None
     XP = cache.XP if panels else np.empty((0, 0, 0), dtype=dtype)
     layout = _layout(tuple(sizes), block)
-    n_chunks = _chunks_for(m, block, n_par, np.dtype(dtype).itemsize)
-    threads = _threads_for(n_threads, m, n_par, n_chunks)
+    n_chunks = chunk_count(-(-m // block), n_par, np.dtype(dtype).itemsize)
+    threads = threads_for(n_threads, n_chunks, m * n_par, SERIAL_WORK) \
+        if _fused.openmp_enabled() else 1
     # the transposed first layer only serves the forward from rows of X (no panels)
     WT = np.zeros(1, dtype=dtype) if panels else _pack_layers(theta, layout)
     need_grad = grad_out is not None
@@ -320,8 +254,8 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
         empty_vec = np.empty(0, dtype=dtype)
         empty_mat = np.empty((0, 0), dtype=dtype)
         return _fused.fused_loss_grad(
-            theta, X, XP, YT if YT is not None else empty_mat, WT, layout.poff, layout.hps,
-            layout.sizes, layout.woff,
+            theta, X, XP, YT if YT is not None else empty_mat, WT, layout.packed_starts,
+            layout.padded_widths, layout.sizes, layout.weight_starts,
             loss_code, with_loss, grad_out if need_grad else empty_vec,
             H if H is not None else empty_mat, work, slabs, block, n_chunks, threads,
             check_inputs)
@@ -343,7 +277,7 @@ class CythonBackend(Backend):
                    "register-tiled SIMD microkernels, run-time CPU dispatch)")
 
     def __init__(self):
-        _machine_cores()
+        machine_cores()   # read now, not inside the first timed call
         level = os.environ.get("NNFAST_SIMD")
         if level:
             _fused.set_simd_level(level)
@@ -359,65 +293,56 @@ class CythonBackend(Backend):
         }
 
     def prepare(self, X, Y, panels=True):
-        """Checked X and Y, with X also packed into panels unless ``panels`` is False."""
-        _check_matrix("X", X)
-        _check_matrix("Y", Y, X.dtype)
-        if Y.shape[0] != X.shape[0]:
-            raise ValueError(f"Y has {Y.shape[0]} rows but X has {X.shape[0]}")
+        """X and Y laid out for the kernel, X also packed into panels unless ``panels`` is False."""
+        _assert_data(X, Y)
         return _Prepared(X, Y, panels)
 
     def prepare_once(self, X, Y, x_checked=True):
         """Like :meth:`prepare` without the panels of X: the kernel reads X's rows
-        (on the ex4 shape as fast as from the panels, and no copy of X to build).
+        (no copy of X to build).
         ``x_checked=False``: X may hold NaN or inf; each call then finds them from the
         first layer's logits (in cache, a fraction of X's size) and raises as
         :func:`nnfast._validation.check_X` does."""
         data = self.prepare(X, Y, panels=False)
         data.x_checked = x_checked
-        # one-shot calls share one set of work buffers (fresh ones at every call were
-        # a tenth of a one-shot cost on the ex4 shape: zeroing and first-touch faults)
+        # one-shot calls share one set of work buffers: fresh ones at every call
+        # cost zeroing and first-touch page faults
         data._buffers, data._lock = _ONE_SHOT_BUFFERS, _ONE_SHOT_LOCK
         return data
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):
-        if not isinstance(data, _Prepared):
-            raise TypeError("data must be what CythonBackend.prepare returned, "
-                            f"got {type(data).__name__}")
-        sizes, offsets = _check_layers(layer_sizes, offsets)
-        if sizes[0] != data.n_in:
-            raise ValueError(f"layer_sizes[0] is {sizes[0]} but X has {data.n_in} columns")
-        if sizes[-1] != data.n_out:
-            raise ValueError(f"layer_sizes[-1] is {sizes[-1]} but Y has {data.n_out} columns")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
-        n_threads = check_n_threads(n_threads)
-        n_par = n_params(sizes)
-        _check_vector("theta", theta, n_par, data.dtype)
-        if grad_out is not None:
-            _check_vector("grad_out", grad_out, n_par, data.dtype, writable=True)
+        assert isinstance(data, _Prepared), "data must be what CythonBackend.prepare returned"
+        assert loss in LOSS_CODES, f"loss must be one of {list(LOSS_CODES)}, got {loss!r}"
+        sizes = tuple(layer_sizes)
+        _assert_network(theta, sizes, offsets, n_threads)
         return float(_checked_run(data.x_checked, theta, sizes, offsets, data.X, data.YT,
-                                  _LOSS_CODES[loss], True, grad_out, None, n_threads, cache=data))
+                                  LOSS_CODES[loss], True, grad_out, None, n_threads, cache=data))
 
     def forward(self, theta, offsets, X, n_threads, x_checked=True):
         """Output activations; ``x_checked=False`` as for :meth:`prepare_once`."""
-        if not isinstance(theta, np.ndarray) or theta.dtype not in _DTYPES:
-            raise TypeError("theta must be a float64 or float32 numpy.ndarray")
-        try:
-            shapes = [tuple(shape) for _, _, shape in offsets]
-        except Exception:
-            raise TypeError("offsets must be the (start, end, shape) tuples of "
-                            "nnfast._network.layer_offsets(layer_sizes)") from None
-        if not shapes:
-            raise ValueError("offsets is empty: the network needs at least one weight layer")
-        sizes = [shapes[0][1] - 1] + [s[0] for s in shapes]
-        sizes, offsets = _check_layers(sizes, offsets)
-        _check_vector("theta", theta, n_params(sizes), theta.dtype)
+        assert len(offsets) > 0, "offsets is empty: the network needs at least one weight layer"
+        sizes = (offsets[0][2][1] - 1,) + tuple(shape[0] for _, _, shape in offsets)
+        _assert_network(theta, sizes, offsets, n_threads)
+        # a converted X is the caller's only when it already was C-contiguous in theta's dtype
         X = np.ascontiguousarray(X, dtype=theta.dtype)
-        _check_matrix("X", X)
-        if X.shape[1] != sizes[0]:
-            raise ValueError(f"X has {X.shape[1]} columns but the network has {sizes[0]} inputs")
-        n_threads = check_n_threads(n_threads)
         H = np.empty((X.shape[0], sizes[-1]), dtype=theta.dtype)
         _checked_run(x_checked, theta, sizes, offsets, X, None, 0, False, None, H, n_threads,
                      cache=_OneShotScratch)
         return H
+
+
+def _assert_data(X, Y):
+    """What laying out X and Y relies on (the kernel's entry checks the rest: dtypes,
+    contiguity, and that X, Y and the network agree)."""
+    assert isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype in FLOAT_DTYPES, \
+        "X must be a 2-D float64 or float32 ndarray"
+    assert isinstance(Y, np.ndarray) and Y.ndim == 2, "Y must be a 2-D ndarray"
+
+
+def _assert_network(theta, sizes, offsets, n_threads):
+    """The contract of :meth:`CythonBackend.loss_grad_sum` that the kernel's entry cannot
+    see (it checks that every offset fits theta, not that they describe the network)."""
+    assert offsets == _layout(sizes).offsets, "offsets must be layer_offsets(layer_sizes)"
+    assert isinstance(theta, np.ndarray) and theta.shape == (n_params(sizes),), \
+        f"theta must be an ndarray of shape ({n_params(sizes)},), got {np.shape(theta)}"
+    assert int(n_threads) == n_threads >= 1, "n_threads must be an integer >= 1"

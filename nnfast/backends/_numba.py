@@ -1,20 +1,22 @@
 """The ``numba`` backend: one fused, parallel, compiled pass over row blocks.
 
-For each block of ``B`` rows of X, while it is in cache: forward through every
+For each block of rows of X, while it is in cache: forward through every
 layer, the loss and output error, the backward deltas and the gradient of
 every weight matrix, accumulated into a per-chunk gradient slab.  Chunks of
-consecutive blocks run on several threads (the compiled drivers release the
-GIL); the slabs are summed afterwards in chunk order, and the chunks do not
-depend on the thread count, so results are bitwise identical for every
-``n_threads``.  Extra memory per call: one slab per chunk plus a few
-``units x B`` buffers; no ``m x hidden`` temporaries.
+consecutive blocks (the policy of :mod:`nnfast.backends._chunking`) run on
+several threads (the compiled drivers release the GIL); the slabs are summed
+afterwards in chunk order, and the chunks do not depend on the thread count,
+so results are bitwise identical for every ``n_threads``.  Extra memory per
+call: one slab per chunk plus a few ``units x block_rows`` buffers; no
+``m x hidden`` temporaries.
 
 The first layer's two products run on register tiles (narrow layers such as
 ex4's 400 -> 25) or through BLAS, one gemm per block and direction, on one
 BLAS thread per chunk thread (784 -> 100 and wider, see
 :func:`_first_layer_by_blas`).
 
-The kernels live in :mod:`nnfast.backends._numba_kernels`.  Importing this
+The kernels live in :mod:`nnfast._kernels.numba_fused` (register tiles in
+``numba_tiles``, exp and its kin in ``numba_math``).  Importing this
 module imports numba but compiles nothing: a call compiles only the driver it
 needs (loss only or loss and gradient, tiles or BLAS, per dtype) and numba
 caches it on disk, so later processes load it; a line on stderr says when a
@@ -34,7 +36,9 @@ import numpy as np
 import numba
 from numba.core import types
 
+from .._losses import LOSS_CODES
 from ._base import Backend, blas_threads
+from ._chunking import chunk_count, machine_cores, threads_for
 from ._numba_notice import compile_notice
 
 __all__ = ["NumbaBackend"]
@@ -42,28 +46,13 @@ __all__ = ["NumbaBackend"]
 #: most rows per block.  Each 4-row slice of X (forward) and each 4-feature
 #: slice of a transposed block (first-layer gradient) is read once and then
 #: reused from L1, so blocks need not fit in L2; long blocks amortise the
-#: horizontal reductions of the register tiles (ex4 shape, one thread:
-#: 1024 rows beat 384 and 512 by 5-10% in float64 and float32, 128 by 20-30%)
+#: horizontal reductions of the register tiles (measured on the ex4 shape)
 _BLOCK_ROWS = 1024
 #: fewest rows per block when m is small
 _MIN_BLOCK_ROWS = 64
 #: below this many multiply-adds per call (m * n_params) the kernel runs serially
+#: (below it, handing chunks to other threads costs more than it gains)
 _SERIAL_WORK = 400_000
-
-
-#: chunks (gradient slabs) per core, so that dynamic scheduling can balance them
-_CHUNKS_PER_CORE = 4
-#: at most this many bytes of gradient slabs per call
-_SLAB_BUDGET = 64 * 2**20
-
-
-def _n_chunks(n_blocks: int, n_params: int, itemsize: int) -> int:
-    """Chunks of consecutive blocks (one gradient slab each): up to
-    ``_CHUNKS_PER_CORE`` per core while their slabs fit ``_SLAB_BUDGET``.
-    Independent of ``n_threads``, so every thread count sums the same way."""
-    cores = max(1, numba.config.NUMBA_NUM_THREADS)
-    by_memory = max(cores, _SLAB_BUDGET // max(1, n_params * itemsize))
-    return int(max(1, min(n_blocks, _CHUNKS_PER_CORE * cores, by_memory)))
 
 
 def _block_rows(m: int) -> int:
@@ -72,16 +61,14 @@ def _block_rows(m: int) -> int:
 
     5000 rows on 2 cores give 6 blocks of 848 (3 per thread), not 5 of 1024.
     """
-    cores = max(1, numba.config.NUMBA_NUM_THREADS)
-    k = 1
-    while -(-m // (k * cores)) > _BLOCK_ROWS:
-        k += 1
-    per = -(-m // (k * cores))
+    cores = machine_cores()
+    blocks_per_core = 1
+    while -(-m // (blocks_per_core * cores)) > _BLOCK_ROWS:
+        blocks_per_core += 1
+    per = -(-m // (blocks_per_core * cores))
     per = -(-per // 16) * 16
     return int(min(_BLOCK_ROWS, max(_MIN_BLOCK_ROWS, per)))
 
-
-_LOSS_IDS = {"cross_entropy": 0, "squared_error": 1}
 
 _pool_lock = threading.Lock()
 _pool = None
@@ -127,7 +114,7 @@ def _run_chunks(chunk_fn, common, starts, tail, slabs, costs, n_workers):
 #: the first layer's products go through BLAS (one gemm per block and
 #: direction, BLAS on one thread per chunk thread) when the layer has at
 #: least this many inputs and this many units; narrower layers keep the register
-#: tiles.  Measured (2 threads, 2026-12-02): see ``_first_layer_by_blas``.
+#: tiles (see ``_first_layer_by_blas``).
 _BLAS_MIN_INPUTS = 512
 _BLAS_MIN_UNITS = 64
 
@@ -147,41 +134,42 @@ def _first_layer_by_blas(layer_sizes) -> bool:
 class _Prepared:
     """X, the targets laid out for the kernels and, on first need, X block-transposed."""
 
-    __slots__ = ("X", "Y", "Xf", "YTf", "m", "n_in", "n_out", "B", "n_blocks", "_XTf", "_lock")
+    __slots__ = ("X", "Y", "X_flat", "YT_blocks", "m", "n_in", "n_out", "block_rows", "n_blocks",
+                 "_XT_blocks", "_lock")
 
-    def __init__(self, X, Y, B):
+    def __init__(self, X, Y, block_rows):
         m, n_in = X.shape
         n_out = Y.shape[1]
-        n_blocks = max(1, -(-m // B))
-        YT = np.zeros((n_blocks, n_out, B), dtype=X.dtype)
+        n_blocks = max(1, -(-m // block_rows))
+        YT = np.zeros((n_blocks, n_out, block_rows), dtype=X.dtype)
         for b in range(n_blocks):
-            rows = slice(b * B, min(m, (b + 1) * B))
+            rows = slice(b * block_rows, min(m, (b + 1) * block_rows))
             YT[b, :, :rows.stop - rows.start] = Y[rows].T
         self.X, self.Y = X, Y
-        self.Xf = X.reshape(-1)
-        self.YTf = YT.reshape(-1)
+        self.X_flat = X.reshape(-1)
+        self.YT_blocks = YT.reshape(-1)
         self.m, self.n_in, self.n_out = m, n_in, n_out
-        self.B, self.n_blocks = B, n_blocks
-        self._XTf = None
+        self.block_rows, self.n_blocks = block_rows, n_blocks
+        self._XT_blocks = None
         self._lock = threading.Lock()
 
     @property
-    def XTf(self):
-        """(n_blocks, n_in, B) flat copy of X, each block transposed and zero padded.
+    def XT_blocks(self):
+        """(n_blocks, n_in, block_rows) flat copy of X, each block transposed and zero padded.
 
         Only the register-tile gradient reads it; built on first use (a second
         copy of X), never for objectives whose first layer runs through BLAS.
         """
-        if self._XTf is None:
+        if self._XT_blocks is None:
             with self._lock:
-                if self._XTf is None:
-                    m, n_in, B = self.m, self.n_in, self.B
-                    XT = np.zeros((self.n_blocks, n_in, B), dtype=self.X.dtype)
+                if self._XT_blocks is None:
+                    m, n_in, block_rows = self.m, self.n_in, self.block_rows
+                    XT = np.zeros((self.n_blocks, n_in, block_rows), dtype=self.X.dtype)
                     for b in range(self.n_blocks):
-                        rows = slice(b * B, min(m, (b + 1) * B))
+                        rows = slice(b * block_rows, min(m, (b + 1) * block_rows))
                         XT[b, :, :rows.stop - rows.start] = self.X[rows].T
-                    self._XTf = XT.reshape(-1)
-        return self._XTf
+                    self._XT_blocks = XT.reshape(-1)
+        return self._XT_blocks
 
 
 #: (need_grad, by BLAS, dtype) that ran in this process: no compile notice
@@ -199,17 +187,18 @@ class NumbaBackend(Backend):
 
     def __init__(self):
         # importing the kernels module compiles nothing (no signatures)
-        from . import _numba_kernels
+        from .._kernels import numba_fused
 
-        self._k = _numba_kernels
+        self._kernels = numba_fused
 
     # -- introspection -------------------------------------------------------
     def build_info(self) -> dict:
-        k = self._k
-        cache_dir = numba.config.CACHE_DIR or os.path.join(os.path.dirname(k.__file__), "__pycache__")
+        kernels = self._kernels
+        cache_dir = numba.config.CACHE_DIR or os.path.join(os.path.dirname(kernels.__file__),
+                                                           "__pycache__")
         loaded = [f"{'loss' if isinstance(sig[15], types.NoneType) else 'loss+gradient'} "
                   f"{'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} {sig[4].dtype}"
-                  for sig in k.chunk_loss_grad.signatures]
+                  for sig in kernels.chunk_loss_grad.signatures]
         return {
             "numba": numba.__version__,
             "threads": "Python threads, one chunk at a time (the kernels release the GIL)",
@@ -254,44 +243,43 @@ class NumbaBackend(Backend):
                          _block_rows(X.shape[0]))
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):
-        return self._run(theta, layer_sizes, offsets, data, _LOSS_IDS[loss], n_threads, grad_out)
+        return self._run(theta, layer_sizes, offsets, data, LOSS_CODES[loss], n_threads, grad_out)
 
     def _run(self, theta, layer_sizes, offsets, data, loss_id, n_threads, grad_out, by_blas=None):
-        dt = data.X.dtype
-        theta = np.ascontiguousarray(theta, dtype=dt)
+        dtype = data.X.dtype
+        theta = np.ascontiguousarray(theta, dtype=dtype)
         sizes = np.asarray(layer_sizes, dtype=np.int64)
-        woff = np.array([start for start, _, _ in offsets], dtype=np.int64)
-        uoff = np.zeros(len(layer_sizes), dtype=np.int64)  # first unit of each layer
-        uoff[1:] = np.cumsum(sizes[1:])
+        weight_starts = np.array([start for start, _, _ in offsets], dtype=np.int64)
+        unit_starts = np.zeros(len(layer_sizes), dtype=np.int64)  # first unit of each layer
+        unit_starts[1:] = np.cumsum(sizes[1:])
         need_grad = grad_out is not None
-        zero, one = dt.type(0), dt.type(1)
+        zero, one = dtype.type(0), dtype.type(1)
         n_params = theta.shape[0]
         blas = _first_layer_by_blas(layer_sizes) if by_blas is None else bool(by_blas)
-        chunk_fn = self._k.chunk_loss_grad
+        chunk_fn = self._kernels.chunk_loss_grad
         # None for what this call does not need: the kernel compiles (and runs)
         # only its own path
         if blas:
             n1, n_in = layer_sizes[1], layer_sizes[0]
             start = offsets[0][0]
-            W1c = np.ascontiguousarray(
+            W1_no_bias = np.ascontiguousarray(
                 theta[start:start + n1 * (n_in + 1)].reshape(n1, n_in + 1)[:, 1:])
         else:
-            W1c = None
-        XTf = data.XTf if need_grad and not blas else None
-        common = (data.Xf, XTf, data.YTf, W1c, theta, sizes, woff, uoff, data.B, data.m)
+            W1_no_bias = None
+        XT_blocks = data.XT_blocks if need_grad and not blas else None
+        common = (data.X_flat, XT_blocks, data.YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+                  unit_starts, data.block_rows, data.m)
         tail = (loss_id, zero, one)
 
         # The chunks (consecutive blocks, one gradient slab each) depend on the
         # data and the network, never on n_threads, and are reduced in chunk
         # order: the result is bitwise the same for every n_threads.
-        n_chunks = _n_chunks(data.n_blocks, n_params, dt.itemsize)
+        n_chunks = chunk_count(data.n_blocks, n_params, dtype.itemsize)
         starts = [c * data.n_blocks // n_chunks for c in range(n_chunks + 1)]
-        # small problems run on the calling thread alone (no thread hand-offs)
-        n_workers = 1 if data.m * n_params < _SERIAL_WORK else \
-            min(int(n_threads), n_chunks, max(1, numba.config.NUMBA_NUM_THREADS))
-        key = (need_grad, blas, dt.name)
+        n_workers = threads_for(n_threads, n_chunks, data.m * n_params, _SERIAL_WORK)
+        key = (need_grad, blas, dtype.name)
         notice = contextlib.nullcontext() if key in _ready else compile_notice(
-            f"{'loss+gradient' if need_grad else 'loss'}, {dt.name}")
+            f"{'loss+gradient' if need_grad else 'loss'}, {dtype.name}")
         # BLAS on one thread: every chunk's thread calls it, and its own threads
         # would oversubscribe the cores (and could sum in an order that
         # depends on them)
@@ -301,7 +289,7 @@ class NumbaBackend(Backend):
                 total = float(chunk_fn(*common, 0, data.n_blocks, *tail, grad_out))
                 _ready.add(key)
                 return total
-            slabs = np.empty((n_chunks, n_params), dtype=dt) if need_grad else [None] * n_chunks
+            slabs = np.empty((n_chunks, n_params), dtype=dtype) if need_grad else [None] * n_chunks
             costs = np.zeros(n_chunks, dtype=np.float64)
             if n_workers > 1 and key not in _ready:
                 # compile (or load) on this thread first, not in several at once

@@ -2,8 +2,10 @@
 
 ``np.exp`` inside ``@njit`` is a libm call that LLVM cannot vectorise (no SVML
 here), and the sigmoids are a large share of a forward pass.  This module
-computes exp with the algorithm that the C kernel (``nnfast/_kernels``) uses,
-so that the two compiled backends agree:
+computes with the algorithms of the C kernel (``vexp``, ``vlog1p01``,
+``sigmoid`` and ``output_vec`` of ``nnf_simd_impl.h``: the same polynomial
+degrees, constants and clamps), so that the two compiled backends saturate
+alike.  exp:
 
 float64
     clamp x to [-746, 710]; ``n = round(x log2 e)`` by the magic-number trick
@@ -28,16 +30,19 @@ whether the target CPU has FMA.
 
 Every function works on 1-D C-contiguous arrays in place; ``work`` is an int64
 scratch array of at least ``2 * len(z)`` elements (viewed as int32 for
-float32) that holds the powers of two.  :func:`sigmoid_inplace` and
-:func:`log1p_exp_neg_abs` dispatch on the dtype at compile time, so a float64
-kernel compiles no float32 code.
+float32) that holds the powers of two.  Hidden layers take
+:func:`sigmoid_inplace`, ``1 / (1 + exp(-z))``; the output layer takes
+:func:`sigmoid_log1p_exp_neg_abs`, which gets its activations and the
+cross-entropy's ``log1p(exp(-|z|))`` from one ``exp(-|z|)`` per logit, as the C
+kernel's output layer does.  The public functions dispatch on the dtype at
+compile time, so a float64 kernel compiles no float32 code.
 """
 
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-__all__ = ["sigmoid_inplace", "log1p_exp_neg_abs", "exp_inplace"]
+__all__ = ["sigmoid_inplace", "log1p_exp_neg_abs", "sigmoid_log1p_exp_neg_abs", "exp_inplace"]
 
 # fastmath=False must be explicit: a callee without a fastmath option inherits
 # its caller's flags (numba's ConfigStack), and reassociation folds the
@@ -160,12 +165,53 @@ def _sigmoid_f32(z, work):
         z[i] = one / (one + z[i])
 
 
-# log1p(e) for e = exp(-|z|) in [0, 1]: log(u) * e / (u - 1) with u = 1 + e
-# (Goldberg's correction restores the bits of e lost in 1 + e), and
-# log(u) = j ln 2 + 2 atanh(s), s = (f - 1) / (f + 1), f = u or u / 2 in
-# [0.707, 1.414].  Where 1 + e rounds to 1 (e < 2**-53, which includes the
-# subnormal and zero e of saturated outputs) log1p(e) = e exactly.
-@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+# log1p(e) for 0 <= e <= 1 as the C kernel's vlog1p01 computes it, from u = 1 + e
+# (rounded) and r = 1 / u: u = 2**k f with f in [1/sqrt2, sqrt2], k in {0, 1};
+# log f = 2 atanh(s), s = (f - 1) / (f + 1), |s| <= 0.172, by its odd series (to
+# s**21 in float64, s**11 in float32); plus the rounding error of u, (e - (u - 1)) / u.
+# Contraction only, as the C kernel is compiled (GCC contracts by default).
+_LOG1P_OPTS = dict(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+
+
+@njit(**_LOG1P_OPTS)
+def _log1p_small_f64(e, u, r):
+    """log1p(e) for 0 <= e <= 1, given u = 1 + e and r = 1 / u, in float64."""
+    rounding = (e - (u - 1.0)) * r
+    big = u > _SQRT2
+    f = u * 0.5 if big else u
+    s = (f - 1.0) / (f + 1.0)
+    s2 = s * s
+    p = s2 * (1.0 / 21.0) + 1.0 / 19.0
+    p = p * s2 + 1.0 / 17.0
+    p = p * s2 + 1.0 / 15.0
+    p = p * s2 + 1.0 / 13.0
+    p = p * s2 + 1.0 / 11.0
+    p = p * s2 + 1.0 / 9.0
+    p = p * s2 + 1.0 / 7.0
+    p = p * s2 + 1.0 / 5.0
+    p = p * s2 + 1.0 / 3.0
+    p = p * s2 * s + s
+    return (_LN2 if big else 0.0) + (2.0 * p + rounding)
+
+
+@njit(**_LOG1P_OPTS)
+def _log1p_small_f32(e, u, r):
+    """log1p(e) for 0 <= e <= 1, given u = 1 + e and r = 1 / u, in float32."""
+    one = np.float32(1.0)
+    rounding = (e - (u - one)) * r
+    big = u > np.float32(_SQRT2)
+    f = u * np.float32(0.5) if big else u
+    s = (f - one) / (f + one)
+    s2 = s * s
+    p = s2 * np.float32(1.0 / 11.0) + np.float32(1.0 / 9.0)
+    p = p * s2 + np.float32(1.0 / 7.0)
+    p = p * s2 + np.float32(1.0 / 5.0)
+    p = p * s2 + np.float32(1.0 / 3.0)
+    p = p * s2 * s + s
+    return (np.float32(_LN2) if big else np.float32(0.0)) + (np.float32(2.0) * p + rounding)
+
+
+@njit(**_LOG1P_OPTS)
 def _log1p_exp_neg_abs_f64(z, out, work):
     """out[:] = log1p(exp(-|z|)) in float64 (z unchanged)."""
     n = z.shape[0]
@@ -175,52 +221,54 @@ def _log1p_exp_neg_abs_f64(z, out, work):
     for i in range(n):
         e = out[i]
         u = 1.0 + e
-        big = u > _SQRT2
-        f = u * 0.5 if big else u
-        s = (f - 1.0) / (f + 1.0)
-        s2 = s * s
-        p = 1.0 / 23.0
-        p = p * s2 + 1.0 / 21.0
-        p = p * s2 + 1.0 / 19.0
-        p = p * s2 + 1.0 / 17.0
-        p = p * s2 + 1.0 / 15.0
-        p = p * s2 + 1.0 / 13.0
-        p = p * s2 + 1.0 / 11.0
-        p = p * s2 + 1.0 / 9.0
-        p = p * s2 + 1.0 / 7.0
-        p = p * s2 + 1.0 / 5.0
-        p = p * s2 + 1.0 / 3.0
-        p = p * s2 + 1.0
-        lg = 2.0 * s * p + (_LN2 if big else 0.0)
-        c = u - 1.0
-        out[i] = lg * (e / c) if c != 0.0 else e
+        out[i] = _log1p_small_f64(e, u, 1.0 / u)
 
 
-@njit(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+@njit(**_LOG1P_OPTS)
 def _log1p_exp_neg_abs_f32(z, out, work):
     """float32 version of :func:`_log1p_exp_neg_abs_f64`."""
     n = z.shape[0]
-    one = np.float32(1.0)
-    zero = np.float32(0.0)
     for i in range(n):
         out[i] = -abs(z[i])
     _exp_f32(out, work)
     for i in range(n):
         e = out[i]
-        u = one + e
-        big = u > np.float32(_SQRT2)
-        f = u * np.float32(0.5) if big else u
-        s = (f - one) / (f + one)
-        s2 = s * s
-        p = np.float32(1.0 / 11.0)
-        p = p * s2 + np.float32(1.0 / 9.0)
-        p = p * s2 + np.float32(1.0 / 7.0)
-        p = p * s2 + np.float32(1.0 / 5.0)
-        p = p * s2 + np.float32(1.0 / 3.0)
-        p = p * s2 + one
-        lg = np.float32(2.0) * s * p + (np.float32(_LN2) if big else zero)
-        c = u - one
-        out[i] = lg * (e / c) if c != zero else e
+        u = np.float32(1.0) + e
+        out[i] = _log1p_small_f32(e, u, np.float32(1.0) / u)
+
+
+# The output layer as the C kernel's output_vec computes it, from one
+# e = exp(-|z|) per logit: h = 1 / (1 + e) for z >= 0 and e / (1 + e) below
+# (so h goes through the subnormals to 0 as z falls below ~-709.78, where C's
+# is also e / (1 + e)), and log1p(e) for the cross-entropy.
+@njit(**_LOG1P_OPTS)
+def _sigmoid_log1p_f64(z, h, log1p_e, work):
+    """h[:] = sigmoid(z), log1p_e[:] = log1p(exp(-|z|)) in float64 (z unchanged)."""
+    n = z.shape[0]
+    for i in range(n):
+        h[i] = -abs(z[i])
+    _exp_f64(h, work)
+    for i in range(n):
+        e = h[i]
+        u = 1.0 + e
+        r = 1.0 / u
+        log1p_e[i] = _log1p_small_f64(e, u, r)
+        h[i] = e * r if z[i] < 0.0 else r
+
+
+@njit(**_LOG1P_OPTS)
+def _sigmoid_log1p_f32(z, h, log1p_e, work):
+    """float32 version of :func:`_sigmoid_log1p_f64`."""
+    n = z.shape[0]
+    for i in range(n):
+        h[i] = -abs(z[i])
+    _exp_f32(h, work)
+    for i in range(n):
+        e = h[i]
+        u = np.float32(1.0) + e
+        r = np.float32(1.0) / u
+        log1p_e[i] = _log1p_small_f32(e, u, r)
+        h[i] = e * r if z[i] < np.float32(0.0) else r
 
 
 # ---- dtype dispatch at compile time ---------------------------------------
@@ -236,6 +284,12 @@ def sigmoid_inplace(z, work):
 
 def log1p_exp_neg_abs(z, out, work):
     """out[:] = log1p(exp(-|z|)) (z, out of one dtype, 1-D; work int64 of >= 2 len(z))."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+def sigmoid_log1p_exp_neg_abs(z, h, log1p_e, work):
+    """h[:] = sigmoid(z) and log1p_e[:] = log1p(exp(-|z|)), one exp per value (z, h,
+    log1p_e of one dtype, 1-D; work int64 of >= 2 len(z))."""
     raise NotImplementedError("only callable from numba-compiled code")
 
 
@@ -268,6 +322,13 @@ def _log1p_exp_neg_abs_ov(z, out, work):
         return lambda z, out, work: impl(z, out, work)
 
 
+@overload(sigmoid_log1p_exp_neg_abs, jit_options=_LOG1P_OPTS)
+def _sigmoid_log1p_exp_neg_abs_ov(z, h, log1p_e, work):
+    impl = _by_dtype(z.dtype, _sigmoid_log1p_f64, _sigmoid_log1p_f32)
+    if impl is not None:
+        return lambda z, h, log1p_e, work: impl(z, h, log1p_e, work)
+
+
 @njit(**_STRICT)
 def exp_array(x):
     """exp of a 1-D array by this module's algorithm (for tests and comparisons)."""
@@ -290,3 +351,11 @@ def log1p_exp_neg_abs_array(x):
     out = np.empty_like(x)
     log1p_exp_neg_abs(x, out, np.empty(2 * x.shape[0], dtype=np.int64))
     return out
+
+
+@njit(**_STRICT)
+def output_sigmoid_array(x):
+    """The output layer's sigmoid (:func:`sigmoid_log1p_exp_neg_abs`) of a 1-D array (for tests)."""
+    h = np.empty_like(x)
+    sigmoid_log1p_exp_neg_abs(x, h, np.empty_like(x), np.empty(2 * x.shape[0], dtype=np.int64))
+    return h

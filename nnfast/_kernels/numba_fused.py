@@ -1,0 +1,314 @@
+"""numba kernels of the ``numba`` backend: one fused pass over row blocks.
+
+Nothing here is compiled at import: the functions are ``@njit`` without
+signatures (compiled on the first call, one specialisation per dtype) and
+``cache=True`` (a later process loads the machine code from disk).  Each
+call compiles only the path it runs: :func:`chunk_loss_grad` gets ``None``
+for what a call does not need (the gradient ``G`` for the loss only;
+``W1_no_bias`` for the register-tile first layer, ``XT_blocks`` for the BLAS
+one), and numba makes each combination its own specialisation, in which the
+other paths are never typed (overloads on the type of ``W1_no_bias``, and
+numba's pruning of ``is None`` branches on arguments):
+
+=====================  ===============  =====================================
+``G``                  ``W1_no_bias``   path
+=====================  ===============  =====================================
+None                   None             loss only, first layer by tiles
+array                  None             loss and gradient, tiles
+None                   array            loss only, first layer by BLAS
+array                  array            loss and gradient, BLAS
+=====================  ===============  =====================================
+
+The driver runs the blocks of one chunk; the backend runs chunks on several
+threads (the driver releases the GIL), which spares the compile of a
+``prange`` wrapper.  The building blocks (``_forward_*``, ``_output_layer``,
+``_backward_hidden``, ``_grad_first_*``) are compiled once per dtype; the
+register tiles live in :mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids
+and ``log1p`` (the C kernel's algorithms) in :mod:`nnfast._kernels.numba_math`.
+
+Layout (see :mod:`nnfast.backends._numba`):
+
+* ``X_flat``  flat view of X (m, n_in), rows contiguous.
+* ``XT_blocks``  (tiles, gradient; else None) flat (n_blocks, n_in,
+  block_rows) copy of X, each block transposed and zero padded: the first
+  layer's gradient runs along the rows of a block with a 4 x 5 register tile
+  of ``G1``, written once per block.
+* ``YT_blocks``  flat (n_blocks, n_out, block_rows) targets, units-major.
+* ``W1_no_bias``  (BLAS; else None) the first layer's weights without their
+  bias column, (n1, n_in), C-contiguous.
+* Inside a block of ``nb`` rows every activation and delta is units-major
+  with row stride ``nb``: layer l is one contiguous (n_l, nb) matrix, which
+  BLAS takes as it is and the sigmoid runs over in one call.
+
+Every other array argument is 1-D and C-contiguous, so the driver has one
+specialisation per dtype and path; float32 kernels get typed ``zero``/``one`` scalars
+so that no float64 literal promotes them.  The loss is accumulated in float64.
+"""
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from .._losses import LOSS_CODES
+from .numba_math import sigmoid_inplace, sigmoid_log1p_exp_neg_abs
+from .numba_tiles import JIT_OPTIONS, _dots_acc_best, _I0, _I1, _tile_dots
+
+# compile-time constants of the loss branches (globals are frozen into the machine code)
+LOSS_CROSS_ENTROPY = LOSS_CODES["cross_entropy"]
+LOSS_SQUARED_ERROR = LOSS_CODES["squared_error"]
+
+
+# ---- building blocks of one block of nb rows --------------------------------
+@njit(nogil=True, cache=True, error_model="numpy")
+def _block_buffers(theta, sizes, unit_starts, block_rows):
+    """Per-chunk work arrays: activations ``A`` (all layers, units x rows), output
+    logits ``Zo``, deltas ``D``/``Dn``, loss terms ``E`` and the exp scratch ``work``."""
+    L = sizes.shape[0] - 1
+    widest = 1
+    for l in range(1, L + 1):
+        widest = max(widest, sizes[l])
+    A = np.empty(unit_starts[L] * block_rows, dtype=theta.dtype)
+    Zo = np.empty(sizes[L] * block_rows, dtype=theta.dtype)
+    D = np.empty(widest * block_rows, dtype=theta.dtype)
+    Dn = np.empty(widest * block_rows, dtype=theta.dtype)
+    E = np.empty(sizes[L] * block_rows, dtype=theta.dtype)
+    work = np.empty(2 * widest * block_rows, dtype=np.int64)
+    return A, Zo, D, Dn, E, work
+
+
+@njit(**JIT_OPTIONS)
+def _forward_first_tiles(X_flat, theta, sizes, weight_starts, r0, nb, A, zero):
+    """A[o*nb + r] = W1[o, 1:] . X[r0 + r] (no bias) by 4 x 5 register tiles."""
+    n_in = sizes[0]
+    _tile_dots(X_flat, r0 * n_in, n_in, nb, theta, weight_starts[0] + 1, n_in + 1, sizes[1], n_in,
+               A, _I0, _I1, nb, np.bool_(False), zero)
+
+
+@njit(**JIT_OPTIONS)
+def _forward_first_blas(X_flat, W1_no_bias, sizes, r0, nb, A):
+    """A[:n1*nb] as (n1, nb) = W1_no_bias . X[r0:r0+nb]^T (no bias), one BLAS gemm."""
+    n_in = sizes[0]
+    Xb = X_flat[r0 * n_in:(r0 + nb) * n_in].reshape((nb, n_in))
+    np.dot(W1_no_bias, Xb.T, A[:sizes[1] * nb].reshape((sizes[1], nb)))
+
+
+@njit(**JIT_OPTIONS)
+def _forward_hidden(theta, sizes, weight_starts, unit_starts, nb, A, Zo, work):
+    """Bias and sigmoid of layer 1 (its products are in A already), then every
+    later layer; the output layer's logits are copied to ``Zo``, its activations
+    left to :func:`_output_layer` (which gets them from the same exp as the loss)."""
+    L = sizes.shape[0] - 1
+    n_in = sizes[0]
+    for l in range(1, L + 1):
+        nl = sizes[l]
+        npv = sizes[l - 1]
+        base = unit_starts[l - 1] * nb
+        if l == 1:
+            for o in range(nl):
+                bo = theta[weight_starts[0] + o * (n_in + 1)]
+                zr = A[base + o * nb:base + (o + 1) * nb]
+                for r in range(nb):
+                    zr[r] += bo
+        else:
+            prev = unit_starts[l - 2] * nb
+            for o in range(nl):
+                wrow = weight_starts[l - 1] + o * (npv + 1)
+                bo = theta[wrow]
+                zr = A[base + o * nb:base + (o + 1) * nb]
+                for r in range(nb):
+                    zr[r] = bo
+                for j in range(npv):
+                    w = theta[wrow + 1 + j]
+                    ar = A[prev + j * nb:prev + (j + 1) * nb]
+                    for r in range(nb):
+                        zr[r] += w * ar[r]
+        layer = A[base:base + nl * nb]
+        if l < L:
+            sigmoid_inplace(layer, work)
+        else:
+            for i in range(nl * nb):
+                Zo[i] = layer[i]
+
+
+@njit(**JIT_OPTIONS)
+def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, loss_id, need_grad,
+                  D, E, work, zero, one):
+    """The output activations into ``A`` from the logits ``Zo``, the summed loss
+    (float64) of block ``b`` and, if ``need_grad``, the output error dJ/dz into
+    ``D`` (n_out x nb)."""
+    L = sizes.shape[0] - 1
+    n_out = sizes[L]
+    hb = unit_starts[L - 1] * nb
+    yb = b * n_out * block_rows
+    half = one / (one + one)
+    cost = 0.0
+    # h and log1p(exp(-|z|)) from one exp(-|z|) per logit, as the C kernel's output
+    # layer: the cross-entropy max(z, 0) - y z + log1p(exp(-|z|)) is finite for
+    # saturated outputs
+    sigmoid_log1p_exp_neg_abs(Zo[:n_out * nb], A[hb:hb + n_out * nb], E[:n_out * nb], work)
+    for o in range(n_out):
+        z = Zo[o * nb:(o + 1) * nb]
+        h = A[hb + o * nb:hb + (o + 1) * nb]
+        y = YT_blocks[yb + o * block_rows:yb + o * block_rows + nb]
+        d = D[o * nb:(o + 1) * nb]
+        if loss_id == LOSS_CROSS_ENTROPY:
+            sp = E[o * nb:(o + 1) * nb]
+            for r in range(nb):
+                zz = z[r]
+                cost += max(zz, zero) - y[r] * zz + sp[r]
+            if need_grad:
+                for r in range(nb):
+                    d[r] = h[r] - y[r]
+        else:
+            for r in range(nb):
+                e = h[r] - y[r]
+                cost += half * e * e
+            if need_grad:
+                for r in range(nb):
+                    d[r] = (h[r] - y[r]) * h[r] * (one - h[r])
+    return cost
+
+
+@njit(**JIT_OPTIONS)
+def _backward_hidden(theta, sizes, weight_starts, unit_starts, nb, A, D, Dn, G, zero, one):
+    """Backpropagate the output error in ``D`` through every layer: bias
+    gradients of all layers and weight gradients of layers 2..L into ``G``.
+    Returns the array (``D`` or ``Dn``) that holds layer 1's delta (n1 x nb)."""
+    L = sizes.shape[0] - 1
+    for l in range(L, 0, -1):
+        nl = sizes[l]
+        npv = sizes[l - 1]
+        wl = weight_starts[l - 1]
+        for o in range(nl):
+            dr = D[o * nb:(o + 1) * nb]
+            s = zero
+            for r in range(nb):
+                s += dr[r]
+            G[wl + o * (npv + 1)] += s
+        if l == 1:
+            break
+        prev = unit_starts[l - 2] * nb
+        _dots_acc_best(D, _I0, nb, nl, A, prev, nb, npv, nb, G, wl + 1, npv + 1, _I1, zero)
+        for j in range(npv):
+            dn = Dn[j * nb:(j + 1) * nb]
+            for r in range(nb):
+                dn[r] = zero
+            for o in range(nl):
+                w = theta[wl + o * (npv + 1) + 1 + j]
+                dr = D[o * nb:(o + 1) * nb]
+                for r in range(nb):
+                    dn[r] += w * dr[r]
+            a = A[prev + j * nb:prev + (j + 1) * nb]
+            for r in range(nb):
+                dn[r] *= a[r] * (one - a[r])
+        D, Dn = Dn, D
+    return D
+
+
+@njit(**JIT_OPTIONS)
+def _grad_first_tiles(D1, XT_blocks, sizes, weight_starts, b, block_rows, nb, G, zero):
+    """G1[:, 1:] += D1 (n1 x nb) . X_block (from its transposed copy), register tiles."""
+    n_in = sizes[0]
+    _dots_acc_best(D1, _I0, nb, sizes[1], XT_blocks, b * n_in * block_rows, block_rows, n_in, nb,
+                   G, weight_starts[0] + 1, n_in + 1, _I1, zero)
+
+
+@njit(**JIT_OPTIONS)
+def _grad_first_blas(D1, X_flat, sizes, weight_starts, r0, nb, G1, G):
+    """G1[:, 1:] += D1 (n1 x nb) . X[r0:r0+nb] by one BLAS gemm into ``G1`` (n1, n_in)."""
+    n_in = sizes[0]
+    n1 = sizes[1]
+    Xb = X_flat[r0 * n_in:(r0 + nb) * n_in].reshape((nb, n_in))
+    np.dot(D1[:n1 * nb].reshape((n1, nb)), Xb, G1)
+    for o in range(n1):
+        g = G[weight_starts[0] + o * (n_in + 1) + 1:weight_starts[0] + (o + 1) * (n_in + 1)]
+        t = G1[o]
+        for k in range(n_in):
+            g[k] += t[k]
+
+
+# ---- the first layer's path, chosen by the type of W1_no_bias when the caller is typed
+def _first_forward(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero):
+    """A[:n1*nb] = the first layer's products (no bias) of block rows r0 .. r0 + nb."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+def _first_grad(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows, r0, nb,
+                G, zero):
+    """G1[:, 1:] += D1 . X_block, the first layer's weight gradient of block b."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+def _first_grad_shape(W1_no_bias):
+    """Shape of the BLAS path's gradient buffer: W1_no_bias's, or (0, 0) for the tiles."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+@overload(_first_forward, jit_options=JIT_OPTIONS)
+def _first_forward_ov(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero):
+    if isinstance(W1_no_bias, types.NoneType):
+        return lambda X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero: \
+            _forward_first_tiles(X_flat, theta, sizes, weight_starts, r0, nb, A, zero)
+    return lambda X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero: \
+        _forward_first_blas(X_flat, W1_no_bias, sizes, r0, nb, A)
+
+
+@overload(_first_grad, jit_options=JIT_OPTIONS)
+def _first_grad_ov(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows, r0,
+                   nb, G, zero):
+    if isinstance(W1_no_bias, types.NoneType):
+        def tiles(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows, r0,
+                  nb, G, zero):
+            _grad_first_tiles(D1, XT_blocks, sizes, weight_starts, b, block_rows, nb, G, zero)
+        return tiles
+
+    def blas(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows, r0, nb, G,
+             zero):
+        _grad_first_blas(D1, X_flat, sizes, weight_starts, r0, nb, G1, G)
+    return blas
+
+
+@overload(_first_grad_shape, jit_options=JIT_OPTIONS)
+def _first_grad_shape_ov(W1_no_bias):
+    if isinstance(W1_no_bias, types.NoneType):
+        return lambda W1_no_bias: (0, 0)
+    return lambda W1_no_bias: W1_no_bias.shape
+
+
+# ---- the driver: the blocks b_lo .. b_hi - 1 of one chunk --------------------
+@njit(**JIT_OPTIONS)
+def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+                    unit_starts, block_rows, m, b_lo, b_hi, loss_id, zero, one, G):
+    """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1`` and, unless ``G``
+    is None, their summed gradient written to ``G`` (n_params,).
+
+    ``W1_no_bias`` None: the first layer runs on register tiles (its gradient
+    reads ``XT_blocks``, which may be None for the loss only); ``W1_no_bias``
+    (n1, n_in): through BLAS (``XT_blocks`` None).  Each of the four combinations is its own
+    specialisation that compiles only its own path: the first layer's path is
+    picked by overloads on the type of ``W1_no_bias``, and numba prunes the
+    ``G is not None`` branch by the argument's type before it types the body.
+
+    sizes : int64 (L + 1,) layer sizes;  weight_starts : int64 (L,) start of each
+    weight matrix in theta;  unit_starts : int64 (L + 1,) first unit of each layer
+    in the activation buffer (layer l + 1 at ``unit_starts[l] * nb``).
+    """
+    A, Zo, D, Dn, E, work = _block_buffers(theta, sizes, unit_starts, block_rows)
+    G1 = np.empty(_first_grad_shape(W1_no_bias), dtype=theta.dtype)
+    if G is not None:
+        for i in range(G.shape[0]):
+            G[i] = zero
+    cost = 0.0
+    for b in range(b_lo, b_hi):
+        r0 = b * block_rows
+        nb = min(block_rows, m - r0)
+        _first_forward(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero)
+        _forward_hidden(theta, sizes, weight_starts, unit_starts, nb, A, Zo, work)
+        cost += _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, loss_id,
+                              G is not None, D, E, work, zero, one)
+        if G is not None:
+            D1 = _backward_hidden(theta, sizes, weight_starts, unit_starts, nb, A, D, Dn, G, zero,
+                                  one)
+            _first_grad(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows,
+                        r0, nb, G, zero)
+    return cost

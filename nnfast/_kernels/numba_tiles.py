@@ -1,0 +1,170 @@
+"""Register-tiled dot products of the numba kernels (see :mod:`nnfast._kernels.numba_fused`).
+
+A tile keeps 4 x 5 dot products in registers while the loop runs over their
+common length (vectorised along it); the fused kernel calls it for the first
+layer's forward, and for every layer's weight gradient.
+"""
+
+import numpy as np
+from numba import njit
+
+# Reassociation lets LLVM vectorise the dot-product reductions; no
+# nnan/ninf: the sigmoid relies on exp overflowing to inf for very negative
+# z.  (The exp itself is compiled without fastmath, in numba_math.)
+_FAST_MATH_FLAGS = {"reassoc", "contract", "nsz", "arcp"}
+#: options of every kernel of the fused pass (numba_fused uses them too)
+JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy", fastmath=_FAST_MATH_FLAGS)
+
+# A constant argument reaches a called @njit function as a Literal type, and
+# every distinct literal compiles another specialisation of it (the tile
+# function took 3 before).  Module-level NumPy scalars are typed plain int64,
+# so calls pass these instead of the literals 0 and 1.
+_I0 = np.int64(0)
+_I1 = np.int64(1)
+
+
+@njit(**JIT_OPTIONS)
+def _tile_dots(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, accumulate, zero):
+    """out[o_off + i*o_si + j*o_sj] (+)= dot(P row i, Q row j) over n, for i < I, j < J.
+
+    Row i of P is P[p_off + i*p_st : ... + n] (contiguous), row j of Q likewise.
+    A 4 x 5 tile of dot products is kept in registers while the loop runs over n
+    (vectorised along n); edge tiles repeat the last valid row and discard it.
+    """
+    for i0 in range(0, I, 4):
+        i1 = min(i0 + 1, I - 1)
+        i2 = min(i0 + 2, I - 1)
+        i3 = min(i0 + 3, I - 1)
+        s = p_off + i0 * p_st
+        p0 = P[s:s + n]
+        s = p_off + i1 * p_st
+        p1 = P[s:s + n]
+        s = p_off + i2 * p_st
+        p2 = P[s:s + n]
+        s = p_off + i3 * p_st
+        p3 = P[s:s + n]
+        for j0 in range(0, J, 5):
+            j1 = min(j0 + 1, J - 1)
+            j2 = min(j0 + 2, J - 1)
+            j3 = min(j0 + 3, J - 1)
+            j4 = min(j0 + 4, J - 1)
+            s = q_off + j0 * q_st
+            q0 = Q[s:s + n]
+            s = q_off + j1 * q_st
+            q1 = Q[s:s + n]
+            s = q_off + j2 * q_st
+            q2 = Q[s:s + n]
+            s = q_off + j3 * q_st
+            q3 = Q[s:s + n]
+            s = q_off + j4 * q_st
+            q4 = Q[s:s + n]
+            c00 = c01 = c02 = c03 = c04 = zero
+            c10 = c11 = c12 = c13 = c14 = zero
+            c20 = c21 = c22 = c23 = c24 = zero
+            c30 = c31 = c32 = c33 = c34 = zero
+            for k in range(n):
+                a0 = p0[k]
+                a1 = p1[k]
+                a2 = p2[k]
+                a3 = p3[k]
+                b0 = q0[k]
+                b1 = q1[k]
+                b2 = q2[k]
+                b3 = q3[k]
+                b4 = q4[k]
+                c00 += a0 * b0
+                c01 += a0 * b1
+                c02 += a0 * b2
+                c03 += a0 * b3
+                c04 += a0 * b4
+                c10 += a1 * b0
+                c11 += a1 * b1
+                c12 += a1 * b2
+                c13 += a1 * b3
+                c14 += a1 * b4
+                c20 += a2 * b0
+                c21 += a2 * b1
+                c22 += a2 * b2
+                c23 += a2 * b3
+                c24 += a2 * b4
+                c30 += a3 * b0
+                c31 += a3 * b1
+                c32 += a3 * b2
+                c33 += a3 * b3
+                c34 += a3 * b4
+            if accumulate:
+                out[o_off + i0 * o_si + j0 * o_sj] += c00
+                if j0 + 1 < J:
+                    out[o_off + i0 * o_si + j1 * o_sj] += c01
+                if j0 + 2 < J:
+                    out[o_off + i0 * o_si + j2 * o_sj] += c02
+                if j0 + 3 < J:
+                    out[o_off + i0 * o_si + j3 * o_sj] += c03
+                if j0 + 4 < J:
+                    out[o_off + i0 * o_si + j4 * o_sj] += c04
+                if i0 + 1 < I:
+                    out[o_off + i1 * o_si + j0 * o_sj] += c10
+                    if j0 + 1 < J:
+                        out[o_off + i1 * o_si + j1 * o_sj] += c11
+                    if j0 + 2 < J:
+                        out[o_off + i1 * o_si + j2 * o_sj] += c12
+                    if j0 + 3 < J:
+                        out[o_off + i1 * o_si + j3 * o_sj] += c13
+                    if j0 + 4 < J:
+                        out[o_off + i1 * o_si + j4 * o_sj] += c14
+                if i0 + 2 < I:
+                    out[o_off + i2 * o_si + j0 * o_sj] += c20
+                    if j0 + 1 < J:
+                        out[o_off + i2 * o_si + j1 * o_sj] += c21
+                    if j0 + 2 < J:
+                        out[o_off + i2 * o_si + j2 * o_sj] += c22
+                    if j0 + 3 < J:
+                        out[o_off + i2 * o_si + j3 * o_sj] += c23
+                    if j0 + 4 < J:
+                        out[o_off + i2 * o_si + j4 * o_sj] += c24
+                if i0 + 3 < I:
+                    out[o_off + i3 * o_si + j0 * o_sj] += c30
+                    if j0 + 1 < J:
+                        out[o_off + i3 * o_si + j1 * o_sj] += c31
+                    if j0 + 2 < J:
+                        out[o_off + i3 * o_si + j2 * o_sj] += c32
+                    if j0 + 3 < J:
+                        out[o_off + i3 * o_si + j3 * o_sj] += c33
+                    if j0 + 4 < J:
+                        out[o_off + i3 * o_si + j4 * o_sj] += c34
+            else:
+                # edge tiles write the same value twice to the same place: harmless
+                out[o_off + i0 * o_si + j0 * o_sj] = c00
+                out[o_off + i0 * o_si + j1 * o_sj] = c01
+                out[o_off + i0 * o_si + j2 * o_sj] = c02
+                out[o_off + i0 * o_si + j3 * o_sj] = c03
+                out[o_off + i0 * o_si + j4 * o_sj] = c04
+                out[o_off + i1 * o_si + j0 * o_sj] = c10
+                out[o_off + i1 * o_si + j1 * o_sj] = c11
+                out[o_off + i1 * o_si + j2 * o_sj] = c12
+                out[o_off + i1 * o_si + j3 * o_sj] = c13
+                out[o_off + i1 * o_si + j4 * o_sj] = c14
+                out[o_off + i2 * o_si + j0 * o_sj] = c20
+                out[o_off + i2 * o_si + j1 * o_sj] = c21
+                out[o_off + i2 * o_si + j2 * o_sj] = c22
+                out[o_off + i2 * o_si + j3 * o_sj] = c23
+                out[o_off + i2 * o_si + j4 * o_sj] = c24
+                out[o_off + i3 * o_si + j0 * o_sj] = c30
+                out[o_off + i3 * o_si + j1 * o_sj] = c31
+                out[o_off + i3 * o_si + j2 * o_sj] = c32
+                out[o_off + i3 * o_si + j3 * o_sj] = c33
+                out[o_off + i3 * o_si + j4 * o_sj] = c34
+
+
+@njit(**JIT_OPTIONS)
+def _dots_acc_best(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, zero):
+    """``out[o_off + i*o_si + j*o_sj] += dot(P row i, Q row j)`` (rows ``p_st`` and
+    ``q_st`` apart), with the operands in the order that wastes the fewest tile lanes."""
+    waste_ij = ((I + 3) // 4) * 4 * ((J + 4) // 5) * 5
+    waste_ji = ((J + 3) // 4) * 4 * ((I + 4) // 5) * 5
+    if waste_ij <= waste_ji:
+        _tile_dots(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj,
+                   np.bool_(True), zero)
+    else:
+        _tile_dots(Q, q_off, q_st, J, P, p_off, p_st, I, n, out, o_off, o_sj, o_si,
+                   np.bool_(True), zero)
