@@ -1,16 +1,18 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False
-"""Fused cost/gradient kernel of a fully connected sigmoid network.
+"""Fused cost/gradient kernel of a fully connected sigmoid network: the typed loops.
 
-One parallel pass over row blocks of X.  For each block, while it is in
-cache: forward of every layer, output error, backward deltas and gradient
-accumulation into the calling thread's slab.  Slabs are reduced serially,
-in thread order, after the parallel loop (bitwise deterministic for a given
-thread count).  The register-tiled SIMD microkernels live in nnf_simd.h
-(run-time dispatch on CPU features); this file holds the typed loops.
+One parallel pass over row blocks of X.  For each block, while it is in cache:
+forward of every layer, output error, backward deltas and gradient accumulation
+into the slab of the block's chunk.  The rows are cut into chunks of whole blocks,
+independent of the thread count; threads take chunks dynamically, and the slabs are
+summed in chunk order, so the result does not depend on the number of threads.
+The register-tiled SIMD microkernels live in nnf_simd_impl.h (one instance per SIMD
+level, chosen at run time by nnf_simd.h).
 
-Nothing here validates its input: nnfast.backends._cython does, and is the
-only caller.
+Validation is nnfast._validation's job (through nnfast.backends._cython, the
+only caller); ``fused_loss_grad`` keeps O(1) consistency checks of its buffers
+only so that no call can reach the kernels with a size they would overrun.
 """
 
 import numpy as np
@@ -125,21 +127,10 @@ cdef inline void _sigmoid(floating *a, Py_ssize_t n) noexcept nogil:
         nnf_sigmoid_f(a, n)
 
 
-cdef inline void _copy_out(
-    const floating *Hb,     # IN: (n_out, ld) output activations, units-major
-    Py_ssize_t n_out, Py_ssize_t ld, Py_ssize_t nb,
-    floating *H,            # OUT: (nb, n_out) the same, one row per example
-) noexcept nogil:
-    cdef Py_ssize_t o, r
-    for r in range(nb):
-        for o in range(n_out):
-            H[r * n_out + o] = Hb[o * ld + r]
-
-
 cdef inline void _to_rows(
     const floating *A,      # IN: (n, ld) units-major
     Py_ssize_t n, Py_ssize_t ld, Py_ssize_t nb,
-    floating *AT,           # OUT: (nb, n) one row per example
+    floating *AT,           # OUT: (nb, n) the first nb columns, one row per example
 ) noexcept nogil:
     cdef Py_ssize_t u, r
     for r in range(nb):
@@ -156,12 +147,12 @@ cdef double _block(
     Py_ssize_t nb,
     const floating *theta,    # IN: all weights
     const floating *WT,       # IN: per layer, (n_prev, hp) weights transposed then (n,) bias
-    const Py_ssize_t *poff,   # IN: (L,) start of each layer's part of WT
-    const Py_ssize_t *hps,    # IN: (L,) padded widths hp
+    const Py_ssize_t *wt_offsets,     # IN: (L,) start of each layer's part of WT
+    const Py_ssize_t *padded_widths,  # IN: (L,) widths padded to a multiple of 16 (hp)
     const Py_ssize_t *sizes,  # IN: (L + 1,) layer widths
-    const Py_ssize_t *woff,   # IN: (L,) start of each weight matrix in theta
+    const Py_ssize_t *weight_offsets,  # IN: (L,) start of each weight matrix in theta
     Py_ssize_t L, int loss, Py_ssize_t ld,
-    floating *ws,             # work: this thread's buffers
+    floating *work,           # work: this thread's buffers
     floating *G,              # OUT: this chunk's gradient slab (accumulated), or NULL
     floating *H,              # OUT: (nb, n_out) activations of the block, or NULL
     bint check_inputs,        # return NaN if the first layer's logits are not all finite
@@ -182,11 +173,11 @@ cdef double _block(
     cdef bint inputs_bad = False
 
     for l in range(1, L + 1):
-        acts[l] = ws + total_units * ld
+        acts[l] = work + total_units * ld
         total_units += sizes[l]
         if sizes[l] > maxw:
             maxw = sizes[l]
-    zout = ws + total_units * ld
+    zout = work + total_units * ld
     cur = zout + n_out * ld
     other = cur + maxw * ld
     spare = other + maxw * ld
@@ -203,21 +194,21 @@ cdef double _block(
         target = zout if l == L else acts[l]
         if l == 1 and XP == NULL:
             if floating is double:
-                nnf_fwd1_d(X, nb, sizes[0], WT + poff[0], hps[0], sizes[1],
-                           WT + poff[0] + sizes[0] * hps[0], target, ld)
+                nnf_fwd1_d(X, nb, sizes[0], WT + wt_offsets[0], padded_widths[0], sizes[1],
+                           WT + wt_offsets[0] + sizes[0] * padded_widths[0], target, ld)
             else:
-                nnf_fwd1_f(X, nb, sizes[0], WT + poff[0], hps[0], sizes[1],
-                           WT + poff[0] + sizes[0] * hps[0], target, ld)
+                nnf_fwd1_f(X, nb, sizes[0], WT + wt_offsets[0], padded_widths[0], sizes[1],
+                           WT + wt_offsets[0] + sizes[0] * padded_widths[0], target, ld)
         else:
             # while layer 1 runs from the panel, the rows of X that its
             # gradient will read are fetched into L2
             pf = X if l == 1 and G != NULL else NULL
             if floating is double:
-                nnf_fwdT_d(theta + woff[l - 1], sizes[l - 1], sizes[l],
+                nnf_fwdT_d(theta + weight_offsets[l - 1], sizes[l - 1], sizes[l],
                            XP if l == 1 else acts[l - 1], ld, npad, target, ld,
                            pf, nb * sizes[0] * sizeof(double))
             else:
-                nnf_fwdT_f(theta + woff[l - 1], sizes[l - 1], sizes[l],
+                nnf_fwdT_f(theta + weight_offsets[l - 1], sizes[l - 1], sizes[l],
                            XP if l == 1 else acts[l - 1], ld, npad, target, ld,
                            pf, nb * sizes[0] * sizeof(float))
         if l == 1 and check_inputs:
@@ -238,7 +229,7 @@ cdef double _block(
                 acts[L][l * ld + r] = zout[l * ld + r]
         _sigmoid(acts[L], n_out * ld)
         if H != NULL:
-            _copy_out(acts[L], n_out, ld, nb, H)
+            _to_rows(acts[L], n_out, ld, nb, H)
         return NAN if inputs_bad else 0.0
     # the output activations, the loss and the output error from one exp per output
     if floating is double:
@@ -248,7 +239,7 @@ cdef double _block(
     if inputs_bad:
         block_loss = NAN
     if H != NULL:
-        _copy_out(acts[L], n_out, ld, nb, H)
+        _to_rows(acts[L], n_out, ld, nb, H)
     if G == NULL:
         return block_loss
 
@@ -259,17 +250,17 @@ cdef double _block(
     for l in range(L, 0, -1):
         pf = XP_next if l == 1 else NULL
         if floating is double:
-            nnf_grad1_d(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1],
+            nnf_grad1_d(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + weight_offsets[l - 1],
                         pf, sizes[0] * ld * sizeof(double))
         else:
-            nnf_grad1_f(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1],
+            nnf_grad1_f(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + weight_offsets[l - 1],
                         pf, sizes[0] * ld * sizeof(float))
         if l > 1:
             if floating is double:
-                nnf_backprop_d(theta + woff[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
+                nnf_backprop_d(theta + weight_offsets[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
                                ld, npad, other)
             else:
-                nnf_backprop_f(theta + woff[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
+                nnf_backprop_f(theta + weight_offsets[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
                                ld, npad, other)
             tmp = cur
             cur = other
@@ -291,10 +282,10 @@ def fused_loss_grad(
     const floating[:, :, ::1] XP,   # IN: (n_blocks, n_in, block) X in packed panels, or empty
     const floating[:, ::1] YT,      # IN: (n_out, m) targets transposed; ignored unless with_loss
     const floating[::1] WT,         # IN: packed layers (see _block)
-    const Py_ssize_t[::1] poff,     # IN: (L,) start of each layer in WT
-    const Py_ssize_t[::1] hps,      # IN: (L,) padded widths
+    const Py_ssize_t[::1] wt_offsets,     # IN: (L,) start of each layer in WT
+    const Py_ssize_t[::1] padded_widths,  # IN: (L,) padded widths
     const Py_ssize_t[::1] sizes,    # IN: (L + 1,)
-    const Py_ssize_t[::1] woff,     # IN: (L,)
+    const Py_ssize_t[::1] weight_offsets,     # IN: (L,)
     int loss,
     bint with_loss,
     floating[::1] grad_out,         # OUT: (n_params,) summed gradient, or empty for none
@@ -350,7 +341,8 @@ def fused_loss_grad(
     piece = max(1024, (n_params + 4 * n_threads - 1) // (4 * n_threads))
     n_pchunks = (n_params + piece - 1) // piece
     # last line of defence (nnfast.backends._cython checks everything first)
-    if L < 1 or L > 63 or woff.shape[0] != L or poff.shape[0] != L or hps.shape[0] != L:
+    if (L < 1 or L > 63 or weight_offsets.shape[0] != L or wt_offsets.shape[0] != L
+            or padded_widths.shape[0] != L):
         raise ValueError("inconsistent layer description")
     if X.shape[1] != sizes[0] or m < 1 or block < 16 or block % 16 or block > NNF_MAX_BLOCK:
         raise ValueError("inconsistent X or block size")
@@ -372,11 +364,12 @@ def fused_loss_grad(
     if need_grad and n_chunks > 1 and (slabs.shape[0] < n_chunks or slabs.shape[1] != n_params):
         raise ValueError("inconsistent slabs")
     for i in range(L):
-        if sizes[i] < 1 or sizes[i + 1] < 1 or hps[i] < sizes[i + 1] or hps[i] % 16:
+        if sizes[i] < 1 or sizes[i + 1] < 1 or padded_widths[i] < sizes[i + 1] or padded_widths[i] % 16:
             raise ValueError("inconsistent layer widths")
-        if woff[i] < 0 or woff[i] + sizes[i + 1] * (sizes[i] + 1) > n_params:
+        if weight_offsets[i] < 0 or weight_offsets[i] + sizes[i + 1] * (sizes[i] + 1) > n_params:
             raise ValueError("inconsistent weight offsets")
-        if not panels and (poff[i] < 0 or poff[i] + sizes[i] * hps[i] + sizes[i + 1] > WT.shape[0]):
+        if not panels and (wt_offsets[i] < 0
+                           or wt_offsets[i] + sizes[i] * padded_widths[i] + sizes[i + 1] > WT.shape[0]):
             raise ValueError("inconsistent packed weights")
 
     with nogil, parallel(num_threads=n_threads):
@@ -397,7 +390,8 @@ def fused_loss_grad(
                 if panels and blk + 1 < (c + 1) * n_blocks // n_chunks:
                     XPn = &XP[blk + 1, 0, 0]
                 loss_parts[c * LOSS_STRIDE] += _block(
-                    &X[r0, 0], XPp, XPn, Yp, ldy, nb, &theta[0], &WT[0], &poff[0], &hps[0], &sizes[0], &woff[0],
+                    &X[r0, 0], XPp, XPn, Yp, ldy, nb, &theta[0], &WT[0], &wt_offsets[0],
+                    &padded_widths[0], &sizes[0], &weight_offsets[0],
                     L, loss, block, &work[t, 0], G, Hp, check_inputs)
         # deterministic reduction of the slabs, in chunk order, split over the parameters
         if need_grad and n_chunks > 1:

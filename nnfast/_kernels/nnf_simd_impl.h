@@ -8,10 +8,11 @@
  *   NNF_SFX    suffix of every name defined here (e.g. d_avx512)
  *   NNF_VBYTES vector width in bytes (64, 32, 16), or 0 for plain scalar C
  *   NNF_TGT    function attribute selecting the target (may be empty)
- *   NNF_NV, NNF_R1..NNF_R4  first-layer forward tile: up to NV unit-vectors,
- *              R<nv> rows for nv unit-vectors
- *   NNF_UA, NNF_KVA, NNF_UB, NNF_KVB  first-layer gradient tiles: units x
- *              feature-vectors (B is used when it divides the units and A does not)
+ *   NNF_FWD1_VECS  fwd1 (forward from the rows of X): at most this many vectors of
+ *              units per tile;  NNF_FWD1_ROWS_<nv>  rows of a tile of nv unit-vectors
+ *   NNF_TILE_A_UNITS x NNF_TILE_A_VECS, NNF_TILE_B_UNITS x NNF_TILE_B_VECS  the tiles
+ *              of fwdT, grad1 and backprop: units x vectors (of rows or features);
+ *              B is used when it divides the units and A does not
  *   NNF_DOUBLE 1 for double, 0 for float (constants of exp)
  *
  * Layouts (all row-major, "ld" = leading dimension in elements):
@@ -329,10 +330,87 @@ static NNF_TGT int FN(nonfinite)(const NNF_T *Z, ptrdiff_t rows, ptrdiff_t ld, p
     return s != s;
 }
 
+/* ---- the register tile of every product ------------------------------------------
+ * acc[u][v] += s(u, k) * x(k, v) for k < n, with s(u, k) = S[u * su + k * sk] broadcast
+ * to every lane and x(k, v) the vector at X + k * ldx + v * VL.  The U x V accumulators
+ * stay in registers over the whole k loop (one broadcast, V loads and V FMAs per u and
+ * k).  Every kernel below is this tile with its own start and end:
+ *
+ *   kernel    tile               s          x                 accumulators start / end
+ *   fwd1      rows x unit-vecs   X's rows   W^T               zero / + bias, stored transposed
+ *   fwdT      units x row-vecs   W          inputs^T          bias / stored
+ *   grad1     units x feat-vecs  deltas     X's rows          zero / added to the slab
+ *   backprop  units x row-vecs   W^T        later deltas      zero / times a'(z), stored
+ *
+ * Prefetch: with next_rows, at every cache line of k, the same line of each of the
+ * next U rows of S (the next tile's, when S is read from memory); otherwise npf
+ * lines from pf, one per k (memory the caller reads next, fetched into L2). */
+#define NNF_TILE_MAX_U 16
+#define NNF_TILE_MAX_V 8
+
+static NNF_INLINE NNF_TGT void FN(tile)(
+    const int U, const int V,
+    const NNF_T *S, ptrdiff_t su, ptrdiff_t sk,     /* IN: broadcast values */
+    const NNF_T *X, ptrdiff_t ldx, ptrdiff_t n,     /* IN: vectors, n steps of k */
+    const int next_rows, const char *pf, ptrdiff_t npf,
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V])         /* IN/OUT */
+{
+    ptrdiff_t k;
+    for (k = 0; k < n; k++) {
+        VT x[NNF_TILE_MAX_V];
+        const NNF_T *xk = X + k * ldx;
+        if (next_rows) {
+            if ((k & (64 / (ptrdiff_t)sizeof(NNF_T) - 1)) == 0) {
+#define NNF_S(_, u) if ((u) < U) NNF_PREFETCH(S + (U + (u)) * su + k * sk);
+                NNF_REP16(NNF_S, _)
+#undef NNF_S
+            }
+        } else if (k < npf) {
+            NNF_PREFETCH_L2(pf + 64 * k);
+        }
+#define NNF_S(_, v) if ((v) < V) x[v] = FN(vload)(xk + (v) * VL);
+        NNF_REPB8(NNF_S, _)
+#undef NNF_S
+#define NNF_S_V(u, v) if ((v) < V) acc[u][v] += s##u * x[v];
+#define NNF_S_U(_, u) if ((u) < U) { VT s##u = FN(vset1)(S[(u) * su + k * sk]); NNF_REPB8(NNF_S_V, u) }
+        NNF_REP16(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
+    }
+}
+
+/* the tile's start: acc[u][v] = start[u * stride] for u < U, v < V, or 0 when start
+ * is NULL (a constant once inlined, as U and V are) */
+static NNF_INLINE NNF_TGT void FN(tile_start)(
+    const int U, const int V, const NNF_T *start, ptrdiff_t stride,
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V])         /* OUT */
+{
+#define NNF_S_V(u, v) if ((u) < U && (v) < V) \
+    acc[u][v] = start ? FN(vset1)(start[(u) * stride]) : FN(vset1)((NNF_T)0);
+#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+    NNF_REP16(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
+}
+
+/* the tile's end: out[u * ldo + v * VL ...] = acc[u][v] (+ what is there when add) */
+static NNF_INLINE NNF_TGT void FN(tile_store)(
+    const int U, const int V, VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V], const int add,
+    NNF_T *out, ptrdiff_t ldo)                      /* OUT */
+{
+#define NNF_S_V(u, v) if ((u) < U && (v) < V) { \
+        NNF_T *o_ = out + (u) * ldo + (v) * VL; \
+        FN(vstore)(o_, add ? FN(vload)(o_) + acc[u][v] : acc[u][v]); }
+#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+    NNF_REP16(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
+}
+
 /* ---- first layer forward:  Z[u, i] = b[u] + sum_k X[i, k] WT[k, u] ----------
- * Tile: R rows x NV vectors of units; the accumulators stay in registers
- * over the whole feature dimension (broadcast one x, FMA with NV weight
- * vectors).  The tile is written transposed into the units-major Z. */
+ * Tile: R rows x NV vectors of units (units in the lanes), accumulated over the
+ * whole feature dimension; the next tile's rows come from L3 or memory and are
+ * fetched a line at a time.  Written transposed into the units-major Z. */
 static NNF_INLINE NNF_TGT void FN(fwd1_tile)(
     const int R, const int NV,
     const NNF_T *X, ptrdiff_t n_in,          /* IN: first row of the tile */
@@ -340,33 +418,12 @@ static NNF_INLINE NNF_TGT void FN(fwd1_tile)(
     const NNF_T *b, ptrdiff_t nu,            /* IN: bias of the tile's units; valid units */
     NNF_T *Z, ptrdiff_t ldz)                 /* OUT: Z[u0, i0] */
 {
-    VT acc[16][4];
-    NNF_T tmp[4 * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
-    ptrdiff_t k, j;
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V];
+    NNF_T tmp[NNF_TILE_MAX_V * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
+    ptrdiff_t j;
     int i, v;
-#define NNF_S_V(i, v) if ((i) < R && (v) < NV) acc[i][v] = FN(vset1)((NNF_T)0);
-#define NNF_S_I(_, i) NNF_REPB4(NNF_S_V, i)
-    NNF_REP16(NNF_S_I, _)
-#undef NNF_S_V
-#undef NNF_S_I
-    for (k = 0; k < n_in; k++) {
-        VT w[4];
-        const NNF_T *wk = WT + k * hp;
-        /* the next tile's rows come from L3 or memory: fetch them a line at a time */
-        if ((k & (64 / sizeof(NNF_T) - 1)) == 0) {
-#define NNF_S(_, i) if ((i) < R) NNF_PREFETCH(X + (R + (i)) * n_in + k);
-            NNF_REP16(NNF_S, _)
-#undef NNF_S
-        }
-#define NNF_S(_, v) if ((v) < NV) w[v] = FN(vload)(wk + (v) * VL);
-        NNF_REPB4(NNF_S, _)
-#undef NNF_S
-#define NNF_S_V(i, v) if ((v) < NV) acc[i][v] += xb##i * w[v];
-#define NNF_S_I(_, i) if ((i) < R) { VT xb##i = FN(vset1)(X[(i) * n_in + k]); NNF_REPB4(NNF_S_V, i) }
-        NNF_REP16(NNF_S_I, _)
-#undef NNF_S_V
-#undef NNF_S_I
-    }
+    FN(tile_start)(R, NV, NULL, 0, acc);
+    FN(tile)(R, NV, X, n_in, 1, WT, hp, n_in, 1, NULL, 0, acc);
     for (i = 0; i < R; i++) {
         for (v = 0; v < NV; v++)
             FN(vstore)(tmp + v * VL, acc[i][v]);
@@ -398,17 +455,17 @@ static NNF_TGT void FN(fwd1)(
 {
     ptrdiff_t u;
     const ptrdiff_t nvec = (h + VL - 1) / VL;
-    for (u = 0; u < h; u += NNF_NV * VL) {
+    for (u = 0; u < h; u += NNF_FWD1_VECS * VL) {
         ptrdiff_t nv = nvec - u / VL;
-        if (nv > NNF_NV) nv = NNF_NV;
-        if (nv >= 4 && NNF_NV >= 4)
-            FN(fwd1_rows)(NNF_R4, 4, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
-        else if (nv == 3 && NNF_NV >= 3)
-            FN(fwd1_rows)(NNF_R3, 3, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
-        else if (nv == 2 && NNF_NV >= 2)
-            FN(fwd1_rows)(NNF_R2, 2, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
+        if (nv > NNF_FWD1_VECS) nv = NNF_FWD1_VECS;
+        if (nv >= 4 && NNF_FWD1_VECS >= 4)
+            FN(fwd1_rows)(NNF_FWD1_ROWS_4, 4, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
+        else if (nv == 3 && NNF_FWD1_VECS >= 3)
+            FN(fwd1_rows)(NNF_FWD1_ROWS_3, 3, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
+        else if (nv == 2 && NNF_FWD1_VECS >= 2)
+            FN(fwd1_rows)(NNF_FWD1_ROWS_2, 2, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
         else
-            FN(fwd1_rows)(NNF_R1, 1, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
+            FN(fwd1_rows)(NNF_FWD1_ROWS_1, 1, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
     }
 }
 
@@ -425,32 +482,10 @@ static NNF_INLINE NNF_TGT void FN(fwdT_tile)(
     NNF_T *Z, ptrdiff_t ldz,                 /* OUT: Z[u0, i0] */
     const char *pf, ptrdiff_t npf)           /* prefetch npf cache lines from pf (<= n_k) */
 {
-    VT acc[8][8];
-    ptrdiff_t k;
-#define NNF_S_V(u, v) if ((u) < U && (v) < RV) acc[u][v] = FN(vset1)(W[(u) * ldw]);
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
-    NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    for (k = 0; k < n_k; k++) {
-        VT x[8];
-        const NNF_T *xk = XT + k * ldx;
-        if (k < npf)
-            NNF_PREFETCH_L2(pf + 64 * k);
-#define NNF_S(_, v) if ((v) < RV) x[v] = FN(vload)(xk + (v) * VL);
-        NNF_REPB8(NNF_S, _)
-#undef NNF_S
-#define NNF_S_V(u, v) if ((v) < RV) acc[u][v] += w##u * x[v];
-#define NNF_S_U(_, u) if ((u) < U) { VT w##u = FN(vset1)(W[(u) * ldw + 1 + k]); NNF_REPB8(NNF_S_V, u) }
-        NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    }
-#define NNF_S_V(u, v) if ((u) < U && (v) < RV) FN(vstore)(Z + (u) * ldz + (v) * VL, acc[u][v]);
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
-    NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V];
+    FN(tile_start)(U, RV, W, ldw, acc);
+    FN(tile)(U, RV, W + 1, ldw, 1, XT, ldx, n_k, 0, pf, npf, acc);
+    FN(tile_store)(U, RV, acc, 0, Z, ldz);
 }
 
 /* the prefetch stream of a whole call (cache lines from p), handed out to its tiles in order */
@@ -532,10 +567,10 @@ static NNF_TGT void FN(fwdT)(
 {
     const ptrdiff_t nvec = npad / VL;
     FN(nnf_pf) st = FN(pf_start)(pf, pf_bytes);
-    if (h % NNF_UB == 0 && h % NNF_UA != 0)
-        FN(fwdT_rows)(NNF_UB, NNF_KVB, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
+    if (h % NNF_TILE_B_UNITS == 0 && h % NNF_TILE_A_UNITS != 0)
+        FN(fwdT_rows)(NNF_TILE_B_UNITS, NNF_TILE_B_VECS, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
     else
-        FN(fwdT_rows)(NNF_UA, NNF_KVA, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
+        FN(fwdT_rows)(NNF_TILE_A_UNITS, NNF_TILE_A_VECS, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
 }
 
 /* ---- first layer gradient:  G[u, 1 + k] += sum_i D[u, i] X[i, k];  G[u, 0] += sum_i D[u, i]
@@ -548,33 +583,10 @@ static NNF_INLINE NNF_TGT void FN(grad1_tile)(
     NNF_T *G, ptrdiff_t ldg,                 /* OUT: G[u0, 1 + k0] (accumulated) */
     const char *pf, ptrdiff_t npf)           /* prefetch npf cache lines from pf (<= nb) */
 {
-    VT acc[8][8];
-    ptrdiff_t i;
-#define NNF_S_V(u, v) if ((u) < U && (v) < KV) acc[u][v] = FN(vset1)((NNF_T)0);
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
-    NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    for (i = 0; i < nb; i++) {
-        VT x[8];
-        const NNF_T *xi = X + i * n_in;
-        if (i < npf)
-            NNF_PREFETCH_L2(pf + 64 * i);
-#define NNF_S(_, v) if ((v) < KV) x[v] = FN(vload)(xi + (v) * VL);
-        NNF_REPB8(NNF_S, _)
-#undef NNF_S
-#define NNF_S_V(u, v) if ((v) < KV) acc[u][v] += d##u * x[v];
-#define NNF_S_U(_, u) if ((u) < U) { VT d##u = FN(vset1)(D[(u) * ldd + i]); NNF_REPB8(NNF_S_V, u) }
-        NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    }
-#define NNF_S_V(u, v) if ((u) < U && (v) < KV) \
-    FN(vstore)(G + (u) * ldg + (v) * VL, FN(vload)(G + (u) * ldg + (v) * VL) + acc[u][v]);
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
-    NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V];
+    FN(tile_start)(U, KV, NULL, 0, acc);
+    FN(tile)(U, KV, D, ldd, 1, X, n_in, nb, 0, pf, npf, acc);
+    FN(tile_store)(U, KV, acc, 1, G, ldg);
 }
 
 static NNF_INLINE NNF_TGT void FN(grad1_call)(
@@ -635,7 +647,7 @@ static NNF_INLINE NNF_TGT void FN(grad1_partial)(
         for (j = 0; j < VL; j++)
             buf[i * VL + j] = j < cnt ? X[i * n_in + f0 + j] : (NNF_T)0;
     while (u < h) {
-        const int U = h - u >= NNF_UA ? NNF_UA : (int)(h - u);
+        const int U = h - u >= NNF_TILE_A_UNITS ? NNF_TILE_A_UNITS : (int)(h - u);
         memset(part, 0, sizeof part);
 #define NNF_CALL(R) FN(grad1_tile)(R, 1, D + u * ldd, ldd, buf, VL, nb, part, VL, NULL, 0)
         NNF_LEFTOVER_UNITS(U, NNF_CALL)
@@ -675,10 +687,10 @@ static NNF_TGT void FN(grad1)(
     kvec = (n_in - k_lo) / VL;                      /* whole vectors of features */
     k_hi = k_lo + kvec * VL;
     /* the second tile shape when it divides the units and the first does not */
-    if (h % NNF_UB == 0 && h % NNF_UA != 0)
-        FN(grad1_cols)(NNF_UB, NNF_KVB, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
+    if (h % NNF_TILE_B_UNITS == 0 && h % NNF_TILE_A_UNITS != 0)
+        FN(grad1_cols)(NNF_TILE_B_UNITS, NNF_TILE_B_VECS, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
     else
-        FN(grad1_cols)(NNF_UA, NNF_KVA, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
+        FN(grad1_cols)(NNF_TILE_A_UNITS, NNF_TILE_A_VECS, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
     /* the features before k_lo and after the whole vectors */
     for (f = 0; f < k_lo; f += VL)
         FN(grad1_partial)(D, ldd, h, X, n_in, nb, f, k_lo - f < VL ? k_lo - f : VL, G, ldg, buf);
@@ -703,25 +715,10 @@ static NNF_INLINE NNF_TGT void FN(backprop_tile)(
     const NNF_T *D, const NNF_T *A, ptrdiff_t ld,  /* IN: D[0, i0], A[u0, i0] */
     NNF_T *P)                                      /* OUT: P[u0, i0] */
 {
-    VT acc[8][8];
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V];
     const VT one = FN(vset1)((NNF_T)1);
-    ptrdiff_t o;
-#define NNF_S_V(u, v) if ((u) < U && (v) < KV) acc[u][v] = FN(vset1)((NNF_T)0);
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
-    NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    for (o = 0; o < n_o; o++) {
-        VT d[8];
-#define NNF_S(_, v) if ((v) < KV) d[v] = FN(vload)(D + o * ld + (v) * VL);
-        NNF_REPB8(NNF_S, _)
-#undef NNF_S
-#define NNF_S_V(u, v) if ((v) < KV) acc[u][v] += w##u * d[v];
-#define NNF_S_U(_, u) if ((u) < U) { VT w##u = FN(vset1)(W[o * ldw + (u)]); NNF_REPB8(NNF_S_V, u) }
-        NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    }
+    FN(tile_start)(U, KV, NULL, 0, acc);
+    FN(tile)(U, KV, W, 1, ldw, D, ld, n_o, 0, NULL, 0, acc);
 #define NNF_S_V(u, v) if ((u) < U && (v) < KV) { \
         VT a = FN(vload)(A + (u) * ld + (v) * VL); \
         FN(vstore)(P + (u) * ld + (v) * VL, acc[u][v] * (a * (one - a))); }
@@ -751,12 +748,12 @@ static NNF_TGT void FN(backprop)(
 {
     const ptrdiff_t nvec = npad / VL;
     ptrdiff_t k = 0;
-    for (; k + NNF_KVA <= nvec; k += NNF_KVA)
-        FN(backprop_units)(NNF_UA, NNF_KVA, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
+    for (; k + NNF_TILE_A_VECS <= nvec; k += NNF_TILE_A_VECS)
+        FN(backprop_units)(NNF_TILE_A_UNITS, NNF_TILE_A_VECS, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
     for (; k + 2 <= nvec; k += 2)
-        FN(backprop_units)(NNF_UA, 2, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
+        FN(backprop_units)(NNF_TILE_A_UNITS, 2, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
     for (; k < nvec; k++)
-        FN(backprop_units)(NNF_UA, 1, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
+        FN(backprop_units)(NNF_TILE_A_UNITS, 1, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
 }
 
 #undef FN
