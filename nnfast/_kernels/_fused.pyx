@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False
-"""Fused cost/gradient kernel of a fully connected sigmoid network: the typed loops.
+"""Fused cost/gradient kernel of a fully connected network: the typed loops.
 
 One parallel pass over row blocks of X.  For each block, while it is in cache:
 forward of every layer, output error, backward deltas and gradient accumulation
@@ -31,8 +31,16 @@ cdef extern from "nnf_simd.h" nogil:
     int nnf_set_level(int level)
     const char *nnf_level_name(int level)
 
-    void nnf_sigmoid_d(double *a, Py_ssize_t n)
-    void nnf_sigmoid_f(float *a, Py_ssize_t n)
+    int NNF_ACT_LOGISTIC, NNF_ACT_TANH, NNF_ACT_RELU, NNF_ACT_IDENTITY
+    int NNF_HEAD_LOGISTIC_CROSS_ENTROPY, NNF_HEAD_LOGISTIC_SQUARED_ERROR
+    int NNF_HEAD_SOFTMAX_CROSS_ENTROPY, NNF_HEAD_IDENTITY_SQUARED_ERROR
+
+    void nnf_activate_d(int act, double *a, Py_ssize_t n)
+    void nnf_activate_f(int act, float *a, Py_ssize_t n)
+    void nnf_output_activation_d(int head, const double *Z, Py_ssize_t ld, Py_ssize_t n_out,
+                                 Py_ssize_t npad, double *A)
+    void nnf_output_activation_f(int head, const float *Z, Py_ssize_t ld, Py_ssize_t n_out,
+                                 Py_ssize_t npad, float *A)
     void nnf_fwd1_d(const double *X, Py_ssize_t nb, Py_ssize_t n_in, const double *WT,
                     Py_ssize_t hp, Py_ssize_t h, const double *b, double *Z, Py_ssize_t ldz)
     void nnf_fwd1_f(const float *X, Py_ssize_t nb, Py_ssize_t n_in, const float *WT,
@@ -50,16 +58,16 @@ cdef extern from "nnf_simd.h" nogil:
                      Py_ssize_t nb, Py_ssize_t n_in, float *G,
                      const void *pf, Py_ssize_t pf_bytes)
     void nnf_backprop_d(const double *W, Py_ssize_t n_o, Py_ssize_t n_i, const double *D,
-                        const double *A, Py_ssize_t ld, Py_ssize_t npad, double *P)
+                        const double *A, Py_ssize_t ld, Py_ssize_t npad, int act, double *P)
     void nnf_backprop_f(const float *W, Py_ssize_t n_o, Py_ssize_t n_i, const float *D,
-                        const float *A, Py_ssize_t ld, Py_ssize_t npad, float *P)
+                        const float *A, Py_ssize_t ld, Py_ssize_t npad, int act, float *P)
     int nnf_nonfinite_d(const double *Z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t n)
     int nnf_nonfinite_f(const float *Z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t n)
     double nnf_output_error_d(const double *Z, Py_ssize_t ld, const double *YT, Py_ssize_t ldy,
-                              Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int loss,
+                              Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int head,
                               double *A, double *D)
     double nnf_output_error_f(const float *Z, Py_ssize_t ld, const float *YT, Py_ssize_t ldy,
-                              Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int loss,
+                              Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int head,
                               float *A, float *D)
 
 
@@ -74,8 +82,16 @@ BLOCK_ALIGN = 16
 cdef enum:
     LOSS_STRIDE = 8
 
-LOSS_CROSS_ENTROPY = 0
-LOSS_SQUARED_ERROR = 1
+#: hidden activations (codes of the ``activations`` argument)
+ACTIVATIONS = {"logistic": NNF_ACT_LOGISTIC, "tanh": NNF_ACT_TANH, "relu": NNF_ACT_RELU,
+               "identity": NNF_ACT_IDENTITY}
+#: heads, (output activation, loss) -> code of the ``head`` argument
+HEADS = {("logistic", "cross_entropy"): NNF_HEAD_LOGISTIC_CROSS_ENTROPY,
+         ("logistic", "squared_error"): NNF_HEAD_LOGISTIC_SQUARED_ERROR,
+         ("softmax", "cross_entropy"): NNF_HEAD_SOFTMAX_CROSS_ENTROPY,
+         ("identity", "squared_error"): NNF_HEAD_IDENTITY_SQUARED_ERROR}
+LOSS_CROSS_ENTROPY = NNF_HEAD_LOGISTIC_CROSS_ENTROPY
+LOSS_SQUARED_ERROR = NNF_HEAD_LOGISTIC_SQUARED_ERROR
 
 nnf_set_level(-1)
 
@@ -120,11 +136,11 @@ def set_simd_level(name):
 
 # ---------------------------------------------------------------- typed helpers
 
-cdef inline void _sigmoid(floating *a, Py_ssize_t n) noexcept nogil:
+cdef inline void _activate(int act, floating *a, Py_ssize_t n) noexcept nogil:
     if floating is double:
-        nnf_sigmoid_d(a, n)
+        nnf_activate_d(act, a, n)
     else:
-        nnf_sigmoid_f(a, n)
+        nnf_activate_f(act, a, n)
 
 
 cdef inline void _to_rows(
@@ -151,7 +167,8 @@ cdef double _block(
     const Py_ssize_t *padded_widths,  # IN: (L,) widths padded to a multiple of 16 (hp)
     const Py_ssize_t *sizes,  # IN: (L + 1,) layer widths
     const Py_ssize_t *weight_offsets,  # IN: (L,) start of each weight matrix in theta
-    Py_ssize_t L, int loss, Py_ssize_t ld,
+    const int *activations,   # IN: (L - 1,) activation code of each hidden layer
+    Py_ssize_t L, int head, Py_ssize_t ld,
     floating *work,           # work: this thread's buffers
     floating *G,              # OUT: this chunk's gradient slab (accumulated), or NULL
     floating *H,              # OUT: (nb, n_out) activations of the block, or NULL
@@ -219,23 +236,23 @@ cdef double _block(
             else:
                 inputs_bad = nnf_nonfinite_f(target, sizes[1], ld, nb)
         if l < L:
-            _sigmoid(acts[l], sizes[l] * ld)
+            _activate(activations[l - 1], acts[l], sizes[l] * ld)
             if G != NULL:
                 _to_rows(acts[l], sizes[l], ld, nb, <floating *> rows[l])
     if YT == NULL:
         # forward only
-        for l in range(n_out):
-            for r in range(npad):
-                acts[L][l * ld + r] = zout[l * ld + r]
-        _sigmoid(acts[L], n_out * ld)
+        if floating is double:
+            nnf_output_activation_d(head, zout, ld, n_out, npad, acts[L])
+        else:
+            nnf_output_activation_f(head, zout, ld, n_out, npad, acts[L])
         if H != NULL:
             _to_rows(acts[L], n_out, ld, nb, H)
         return NAN if inputs_bad else 0.0
     # the output activations, the loss and the output error from one exp per output
     if floating is double:
-        block_loss = nnf_output_error_d(zout, ld, YT, ldy, n_out, nb, npad, loss, acts[L], cur)
+        block_loss = nnf_output_error_d(zout, ld, YT, ldy, n_out, nb, npad, head, acts[L], cur)
     else:
-        block_loss = nnf_output_error_f(zout, ld, YT, ldy, n_out, nb, npad, loss, acts[L], cur)
+        block_loss = nnf_output_error_f(zout, ld, YT, ldy, n_out, nb, npad, head, acts[L], cur)
     if inputs_bad:
         block_loss = NAN
     if H != NULL:
@@ -257,11 +274,11 @@ cdef double _block(
                         pf, sizes[0] * ld * sizeof(float))
         if l > 1:
             if floating is double:
-                nnf_backprop_d(theta + weight_offsets[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
-                               ld, npad, other)
+                nnf_backprop_d(theta + weight_offsets[l - 1], sizes[l], sizes[l - 1], cur,
+                               acts[l - 1], ld, npad, activations[l - 2], other)
             else:
-                nnf_backprop_f(theta + weight_offsets[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
-                               ld, npad, other)
+                nnf_backprop_f(theta + weight_offsets[l - 1], sizes[l], sizes[l - 1], cur,
+                               acts[l - 1], ld, npad, activations[l - 2], other)
             tmp = cur
             cur = other
             other = tmp
@@ -286,7 +303,8 @@ def fused_loss_grad(
     const Py_ssize_t[::1] padded_widths,  # IN: (L,) padded widths
     const Py_ssize_t[::1] sizes,    # IN: (L + 1,)
     const Py_ssize_t[::1] weight_offsets,     # IN: (L,)
-    int loss,
+    const int[::1] activations,     # IN: (L - 1,) ACTIVATIONS code of each hidden layer
+    int head,                       # HEADS code: output activation and loss
     bint with_loss,
     floating[::1] grad_out,         # OUT: (n_params,) summed gradient, or empty for none
     floating[:, ::1] H,             # OUT: (m, n_out) activations, or empty for none
@@ -333,6 +351,8 @@ def fused_loss_grad(
     cdef const floating *XPn
     cdef bint panels = XP.shape[0] > 0
     cdef Py_ssize_t ldy = YT.shape[1]
+    cdef int no_hidden = 0
+    cdef const int *act_codes = &activations[0] if activations.shape[0] > 0 else &no_hidden
 
     if n_threads < 1 or not NNF_OPENMP:
         n_threads = 1
@@ -348,6 +368,11 @@ def fused_loss_grad(
         raise ValueError("inconsistent X or block size")
     if WT.shape[0] < 1:
         raise ValueError("empty packed weights")
+    if activations.shape[0] != L - 1 or head < 0 or head > 3:
+        raise ValueError("inconsistent activations or head")
+    for i in range(L - 1):
+        if activations[i] < 0 or activations[i] > 3:
+            raise ValueError("unknown activation code")
     if XP.shape[0] > 0 and (XP.shape[0] != n_blocks or XP.shape[1] != sizes[0]
                             or XP.shape[2] != block):
         raise ValueError("inconsistent panels of X")
@@ -391,8 +416,8 @@ def fused_loss_grad(
                     XPn = &XP[blk + 1, 0, 0]
                 loss_parts[c * LOSS_STRIDE] += _block(
                     &X[r0, 0], XPp, XPn, Yp, ldy, nb, &theta[0], &WT[0], &wt_offsets[0],
-                    &padded_widths[0], &sizes[0], &weight_offsets[0],
-                    L, loss, block, &work[t, 0], G, Hp, check_inputs)
+                    &padded_widths[0], &sizes[0], &weight_offsets[0], act_codes,
+                    L, head, block, &work[t, 0], G, Hp, check_inputs)
         # deterministic reduction of the slabs, in chunk order, split over the parameters
         if need_grad and n_chunks > 1:
             for p in prange(n_pchunks, schedule="static"):

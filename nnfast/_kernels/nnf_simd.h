@@ -62,6 +62,15 @@
 
 enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 
+/* activations of hidden layers, and heads (output activation and loss) */
+enum { NNF_ACT_LOGISTIC = 0, NNF_ACT_TANH = 1, NNF_ACT_RELU = 2, NNF_ACT_IDENTITY = 3 };
+enum {
+    NNF_HEAD_LOGISTIC_CROSS_ENTROPY = 0,   /* ex4 */
+    NNF_HEAD_LOGISTIC_SQUARED_ERROR = 1,
+    NNF_HEAD_SOFTMAX_CROSS_ENTROPY = 2,
+    NNF_HEAD_IDENTITY_SQUARED_ERROR = 3    /* regression */
+};
+
 /* most rows a block may have (the gradient's partial vectors use a buffer this long) */
 #define NNF_MAX_BLOCK 256
 
@@ -195,8 +204,11 @@ static const char *nnf_level_name(int level)
 /* The kernels' entry points, nnf_<kernel>_d and nnf_<kernel>_f: each calls the instance
  * of the level in use.  Their arguments are documented at the kernels in nnf_simd_impl.h. */
 #define NNF_DEFINE_API(T, sfx)                                                              \
-static void nnf_sigmoid_##sfx(T *a, ptrdiff_t n)                                            \
-{ NNF_PICK(sigmoid, sfx)(a, n); }                                                           \
+static void nnf_activate_##sfx(int act, T *a, ptrdiff_t n)                                  \
+{ NNF_PICK(activate, sfx)(act, a, n); }                                                     \
+static void nnf_output_activation_##sfx(int head, const T *Z, ptrdiff_t ld, ptrdiff_t n_out,\
+                                        ptrdiff_t npad, T *A)                               \
+{ NNF_PICK(output_activation, sfx)(head, Z, ld, n_out, npad, A); }                          \
 static void nnf_fwd1_##sfx(const T *X, ptrdiff_t nb, ptrdiff_t n_in, const T *WT,           \
                            ptrdiff_t hp, ptrdiff_t h, const T *b, T *Z, ptrdiff_t ldz)      \
 { NNF_PICK(fwd1, sfx)(X, nb, n_in, WT, hp, h, b, Z, ldz); }                                 \
@@ -209,12 +221,12 @@ static void nnf_grad1_##sfx(const T *D, ptrdiff_t ldd, ptrdiff_t h, const T *X, 
                             const void *pf, ptrdiff_t pf_bytes)                             \
 { NNF_PICK(grad1, sfx)(D, ldd, h, X, nb, n_in, G, pf, pf_bytes); }                          \
 static void nnf_backprop_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *D,        \
-                               const T *A, ptrdiff_t ld, ptrdiff_t npad, T *P)              \
-{ NNF_PICK(backprop, sfx)(W, n_o, n_i, D, A, ld, npad, P); }                                \
+                               const T *A, ptrdiff_t ld, ptrdiff_t npad, int act, T *P)     \
+{ NNF_PICK(backprop, sfx)(W, n_o, n_i, D, A, ld, npad, act, P); }                           \
 static double nnf_output_error_##sfx(const T *Z, ptrdiff_t ld, const T *YT, ptrdiff_t ldy,  \
                                      ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad,         \
-                                     int loss, T *A, T *D)                                  \
-{ return NNF_PICK(output_error, sfx)(Z, ld, YT, ldy, n_out, nb, npad, loss, A, D); }        \
+                                     int head, T *A, T *D)                                  \
+{ return NNF_PICK(output_error, sfx)(Z, ld, YT, ldy, n_out, nb, npad, head, A, D); }        \
 static int nnf_nonfinite_##sfx(const T *Z, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t n)       \
 { return NNF_PICK(nonfinite, sfx)(Z, rows, ld, n); }
 
