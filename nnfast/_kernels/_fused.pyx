@@ -1,16 +1,18 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False
-"""Fused cost/gradient kernel of a fully connected sigmoid network.
+"""Fused cost/gradient kernel of a fully connected network: the typed loops.
 
-One parallel pass over row blocks of X.  For each block, while it is in
-cache: forward of every layer, output error, backward deltas and gradient
-accumulation into the calling thread's slab.  Slabs are reduced serially,
-in thread order, after the parallel loop (bitwise deterministic for a given
-thread count).  The register-tiled SIMD microkernels live in nnf_simd.h
-(run-time dispatch on CPU features); this file holds the typed loops.
+One parallel pass over row blocks of X.  For each block, while it is in cache:
+forward of every layer, output error, backward deltas and gradient accumulation
+into the slab of the block's chunk.  The rows are cut into chunks of whole blocks,
+independent of the thread count; threads take chunks dynamically, and the slabs are
+summed in chunk order, so the result does not depend on the number of threads.
+The register-tiled SIMD microkernels live in nnf_simd_impl.h (one instance per SIMD
+level, chosen at run time by nnf_simd.h).
 
-Nothing here validates its input: nnfast.backends._cython does, and is the
-only caller.
+Validation is nnfast._validation's job (through nnfast.backends._cython, the
+only caller); ``fused_loss_grad`` keeps O(1) consistency checks of its buffers
+only so that no call can reach the kernels with a size they would overrun.
 """
 
 import numpy as np
@@ -29,8 +31,16 @@ cdef extern from "nnf_simd.h" nogil:
     int nnf_set_level(int level)
     const char *nnf_level_name(int level)
 
-    void nnf_sigmoid_d(double *a, Py_ssize_t n)
-    void nnf_sigmoid_f(float *a, Py_ssize_t n)
+    int NNF_ACT_LOGISTIC, NNF_ACT_TANH, NNF_ACT_RELU, NNF_ACT_IDENTITY
+    int NNF_HEAD_LOGISTIC_CROSS_ENTROPY, NNF_HEAD_LOGISTIC_SQUARED_ERROR
+    int NNF_HEAD_SOFTMAX_CROSS_ENTROPY, NNF_HEAD_IDENTITY_SQUARED_ERROR
+
+    void nnf_activate_d(int act, double *a, Py_ssize_t n)
+    void nnf_activate_f(int act, float *a, Py_ssize_t n)
+    void nnf_output_activation_d(int head, const double *Z, Py_ssize_t ld, Py_ssize_t n_out,
+                                 Py_ssize_t npad, double *A)
+    void nnf_output_activation_f(int head, const float *Z, Py_ssize_t ld, Py_ssize_t n_out,
+                                 Py_ssize_t npad, float *A)
     void nnf_fwd1_d(const double *X, Py_ssize_t nb, Py_ssize_t n_in, const double *WT,
                     Py_ssize_t hp, Py_ssize_t h, const double *b, double *Z, Py_ssize_t ldz)
     void nnf_fwd1_f(const float *X, Py_ssize_t nb, Py_ssize_t n_in, const float *WT,
@@ -48,16 +58,16 @@ cdef extern from "nnf_simd.h" nogil:
                      Py_ssize_t nb, Py_ssize_t n_in, float *G,
                      const void *pf, Py_ssize_t pf_bytes)
     void nnf_backprop_d(const double *W, Py_ssize_t n_o, Py_ssize_t n_i, const double *D,
-                        const double *A, Py_ssize_t ld, Py_ssize_t npad, double *P)
+                        const double *A, Py_ssize_t ld, Py_ssize_t npad, int act, double *P)
     void nnf_backprop_f(const float *W, Py_ssize_t n_o, Py_ssize_t n_i, const float *D,
-                        const float *A, Py_ssize_t ld, Py_ssize_t npad, float *P)
+                        const float *A, Py_ssize_t ld, Py_ssize_t npad, int act, float *P)
     int nnf_nonfinite_d(const double *Z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t n)
     int nnf_nonfinite_f(const float *Z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t n)
     double nnf_output_error_d(const double *Z, Py_ssize_t ld, const double *YT, Py_ssize_t ldy,
-                              Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int loss,
+                              Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int head,
                               double *A, double *D)
     double nnf_output_error_f(const float *Z, Py_ssize_t ld, const float *YT, Py_ssize_t ldy,
-                              Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int loss,
+                              Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int head,
                               float *A, float *D)
 
 
@@ -72,8 +82,16 @@ BLOCK_ALIGN = 16
 cdef enum:
     LOSS_STRIDE = 8
 
-LOSS_CROSS_ENTROPY = 0
-LOSS_SQUARED_ERROR = 1
+#: hidden activations (codes of the ``activations`` argument)
+ACTIVATIONS = {"logistic": NNF_ACT_LOGISTIC, "tanh": NNF_ACT_TANH, "relu": NNF_ACT_RELU,
+               "identity": NNF_ACT_IDENTITY}
+#: heads, (output activation, loss) -> code of the ``head`` argument
+HEADS = {("logistic", "cross_entropy"): NNF_HEAD_LOGISTIC_CROSS_ENTROPY,
+         ("logistic", "squared_error"): NNF_HEAD_LOGISTIC_SQUARED_ERROR,
+         ("softmax", "cross_entropy"): NNF_HEAD_SOFTMAX_CROSS_ENTROPY,
+         ("identity", "squared_error"): NNF_HEAD_IDENTITY_SQUARED_ERROR}
+LOSS_CROSS_ENTROPY = NNF_HEAD_LOGISTIC_CROSS_ENTROPY
+LOSS_SQUARED_ERROR = NNF_HEAD_LOGISTIC_SQUARED_ERROR
 
 nnf_set_level(-1)
 
@@ -118,28 +136,17 @@ def set_simd_level(name):
 
 # ---------------------------------------------------------------- typed helpers
 
-cdef inline void _sigmoid(floating *a, Py_ssize_t n) noexcept nogil:
+cdef inline void _activate(int act, floating *a, Py_ssize_t n) noexcept nogil:
     if floating is double:
-        nnf_sigmoid_d(a, n)
+        nnf_activate_d(act, a, n)
     else:
-        nnf_sigmoid_f(a, n)
-
-
-cdef inline void _copy_out(
-    const floating *Hb,     # IN: (n_out, ld) output activations, units-major
-    Py_ssize_t n_out, Py_ssize_t ld, Py_ssize_t nb,
-    floating *H,            # OUT: (nb, n_out) the same, one row per example
-) noexcept nogil:
-    cdef Py_ssize_t o, r
-    for r in range(nb):
-        for o in range(n_out):
-            H[r * n_out + o] = Hb[o * ld + r]
+        nnf_activate_f(act, a, n)
 
 
 cdef inline void _to_rows(
     const floating *A,      # IN: (n, ld) units-major
     Py_ssize_t n, Py_ssize_t ld, Py_ssize_t nb,
-    floating *AT,           # OUT: (nb, n) one row per example
+    floating *AT,           # OUT: (nb, n) the first nb columns, one row per example
 ) noexcept nogil:
     cdef Py_ssize_t u, r
     for r in range(nb):
@@ -156,12 +163,13 @@ cdef double _block(
     Py_ssize_t nb,
     const floating *theta,    # IN: all weights
     const floating *WT,       # IN: per layer, (n_prev, hp) weights transposed then (n,) bias
-    const Py_ssize_t *poff,   # IN: (L,) start of each layer's part of WT
-    const Py_ssize_t *hps,    # IN: (L,) padded widths hp
+    const Py_ssize_t *wt_offsets,     # IN: (L,) start of each layer's part of WT
+    const Py_ssize_t *padded_widths,  # IN: (L,) widths padded to a multiple of 16 (hp)
     const Py_ssize_t *sizes,  # IN: (L + 1,) layer widths
-    const Py_ssize_t *woff,   # IN: (L,) start of each weight matrix in theta
-    Py_ssize_t L, int loss, Py_ssize_t ld,
-    floating *ws,             # work: this thread's buffers
+    const Py_ssize_t *weight_offsets,  # IN: (L,) start of each weight matrix in theta
+    const int *activations,   # IN: (L - 1,) activation code of each hidden layer
+    Py_ssize_t L, int head, Py_ssize_t ld,
+    floating *work,           # work: this thread's buffers
     floating *G,              # OUT: this chunk's gradient slab (accumulated), or NULL
     floating *H,              # OUT: (nb, n_out) activations of the block, or NULL
     bint check_inputs,        # return NaN if the first layer's logits are not all finite
@@ -182,11 +190,11 @@ cdef double _block(
     cdef bint inputs_bad = False
 
     for l in range(1, L + 1):
-        acts[l] = ws + total_units * ld
+        acts[l] = work + total_units * ld
         total_units += sizes[l]
         if sizes[l] > maxw:
             maxw = sizes[l]
-    zout = ws + total_units * ld
+    zout = work + total_units * ld
     cur = zout + n_out * ld
     other = cur + maxw * ld
     spare = other + maxw * ld
@@ -203,21 +211,21 @@ cdef double _block(
         target = zout if l == L else acts[l]
         if l == 1 and XP == NULL:
             if floating is double:
-                nnf_fwd1_d(X, nb, sizes[0], WT + poff[0], hps[0], sizes[1],
-                           WT + poff[0] + sizes[0] * hps[0], target, ld)
+                nnf_fwd1_d(X, nb, sizes[0], WT + wt_offsets[0], padded_widths[0], sizes[1],
+                           WT + wt_offsets[0] + sizes[0] * padded_widths[0], target, ld)
             else:
-                nnf_fwd1_f(X, nb, sizes[0], WT + poff[0], hps[0], sizes[1],
-                           WT + poff[0] + sizes[0] * hps[0], target, ld)
+                nnf_fwd1_f(X, nb, sizes[0], WT + wt_offsets[0], padded_widths[0], sizes[1],
+                           WT + wt_offsets[0] + sizes[0] * padded_widths[0], target, ld)
         else:
             # while layer 1 runs from the panel, the rows of X that its
             # gradient will read are fetched into L2
             pf = X if l == 1 and G != NULL else NULL
             if floating is double:
-                nnf_fwdT_d(theta + woff[l - 1], sizes[l - 1], sizes[l],
+                nnf_fwdT_d(theta + weight_offsets[l - 1], sizes[l - 1], sizes[l],
                            XP if l == 1 else acts[l - 1], ld, npad, target, ld,
                            pf, nb * sizes[0] * sizeof(double))
             else:
-                nnf_fwdT_f(theta + woff[l - 1], sizes[l - 1], sizes[l],
+                nnf_fwdT_f(theta + weight_offsets[l - 1], sizes[l - 1], sizes[l],
                            XP if l == 1 else acts[l - 1], ld, npad, target, ld,
                            pf, nb * sizes[0] * sizeof(float))
         if l == 1 and check_inputs:
@@ -228,27 +236,27 @@ cdef double _block(
             else:
                 inputs_bad = nnf_nonfinite_f(target, sizes[1], ld, nb)
         if l < L:
-            _sigmoid(acts[l], sizes[l] * ld)
+            _activate(activations[l - 1], acts[l], sizes[l] * ld)
             if G != NULL:
                 _to_rows(acts[l], sizes[l], ld, nb, <floating *> rows[l])
     if YT == NULL:
         # forward only
-        for l in range(n_out):
-            for r in range(npad):
-                acts[L][l * ld + r] = zout[l * ld + r]
-        _sigmoid(acts[L], n_out * ld)
+        if floating is double:
+            nnf_output_activation_d(head, zout, ld, n_out, npad, acts[L])
+        else:
+            nnf_output_activation_f(head, zout, ld, n_out, npad, acts[L])
         if H != NULL:
-            _copy_out(acts[L], n_out, ld, nb, H)
+            _to_rows(acts[L], n_out, ld, nb, H)
         return NAN if inputs_bad else 0.0
     # the output activations, the loss and the output error from one exp per output
     if floating is double:
-        block_loss = nnf_output_error_d(zout, ld, YT, ldy, n_out, nb, npad, loss, acts[L], cur)
+        block_loss = nnf_output_error_d(zout, ld, YT, ldy, n_out, nb, npad, head, acts[L], cur)
     else:
-        block_loss = nnf_output_error_f(zout, ld, YT, ldy, n_out, nb, npad, loss, acts[L], cur)
+        block_loss = nnf_output_error_f(zout, ld, YT, ldy, n_out, nb, npad, head, acts[L], cur)
     if inputs_bad:
         block_loss = NAN
     if H != NULL:
-        _copy_out(acts[L], n_out, ld, nb, H)
+        _to_rows(acts[L], n_out, ld, nb, H)
     if G == NULL:
         return block_loss
 
@@ -259,18 +267,18 @@ cdef double _block(
     for l in range(L, 0, -1):
         pf = XP_next if l == 1 else NULL
         if floating is double:
-            nnf_grad1_d(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1],
+            nnf_grad1_d(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + weight_offsets[l - 1],
                         pf, sizes[0] * ld * sizeof(double))
         else:
-            nnf_grad1_f(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + woff[l - 1],
+            nnf_grad1_f(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + weight_offsets[l - 1],
                         pf, sizes[0] * ld * sizeof(float))
         if l > 1:
             if floating is double:
-                nnf_backprop_d(theta + woff[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
-                               ld, npad, other)
+                nnf_backprop_d(theta + weight_offsets[l - 1], sizes[l], sizes[l - 1], cur,
+                               acts[l - 1], ld, npad, activations[l - 2], other)
             else:
-                nnf_backprop_f(theta + woff[l - 1], sizes[l], sizes[l - 1], cur, acts[l - 1],
-                               ld, npad, other)
+                nnf_backprop_f(theta + weight_offsets[l - 1], sizes[l], sizes[l - 1], cur,
+                               acts[l - 1], ld, npad, activations[l - 2], other)
             tmp = cur
             cur = other
             other = tmp
@@ -291,11 +299,12 @@ def fused_loss_grad(
     const floating[:, :, ::1] XP,   # IN: (n_blocks, n_in, block) X in packed panels, or empty
     const floating[:, ::1] YT,      # IN: (n_out, m) targets transposed; ignored unless with_loss
     const floating[::1] WT,         # IN: packed layers (see _block)
-    const Py_ssize_t[::1] poff,     # IN: (L,) start of each layer in WT
-    const Py_ssize_t[::1] hps,      # IN: (L,) padded widths
+    const Py_ssize_t[::1] wt_offsets,     # IN: (L,) start of each layer in WT
+    const Py_ssize_t[::1] padded_widths,  # IN: (L,) padded widths
     const Py_ssize_t[::1] sizes,    # IN: (L + 1,)
-    const Py_ssize_t[::1] woff,     # IN: (L,)
-    int loss,
+    const Py_ssize_t[::1] weight_offsets,     # IN: (L,)
+    const int[::1] activations,     # IN: (L - 1,) ACTIVATIONS code of each hidden layer
+    int head,                       # HEADS code: output activation and loss
     bint with_loss,
     floating[::1] grad_out,         # OUT: (n_params,) summed gradient, or empty for none
     floating[:, ::1] H,             # OUT: (m, n_out) activations, or empty for none
@@ -342,6 +351,8 @@ def fused_loss_grad(
     cdef const floating *XPn
     cdef bint panels = XP.shape[0] > 0
     cdef Py_ssize_t ldy = YT.shape[1]
+    cdef int no_hidden = 0
+    cdef const int *act_codes = &activations[0] if activations.shape[0] > 0 else &no_hidden
 
     if n_threads < 1 or not NNF_OPENMP:
         n_threads = 1
@@ -350,12 +361,18 @@ def fused_loss_grad(
     piece = max(1024, (n_params + 4 * n_threads - 1) // (4 * n_threads))
     n_pchunks = (n_params + piece - 1) // piece
     # last line of defence (nnfast.backends._cython checks everything first)
-    if L < 1 or L > 63 or woff.shape[0] != L or poff.shape[0] != L or hps.shape[0] != L:
+    if (L < 1 or L > 63 or weight_offsets.shape[0] != L or wt_offsets.shape[0] != L
+            or padded_widths.shape[0] != L):
         raise ValueError("inconsistent layer description")
     if X.shape[1] != sizes[0] or m < 1 or block < 16 or block % 16 or block > NNF_MAX_BLOCK:
         raise ValueError("inconsistent X or block size")
     if WT.shape[0] < 1:
         raise ValueError("empty packed weights")
+    if activations.shape[0] != L - 1 or head < 0 or head > 3:
+        raise ValueError("inconsistent activations or head")
+    for i in range(L - 1):
+        if activations[i] < 0 or activations[i] > 3:
+            raise ValueError("unknown activation code")
     if XP.shape[0] > 0 and (XP.shape[0] != n_blocks or XP.shape[1] != sizes[0]
                             or XP.shape[2] != block):
         raise ValueError("inconsistent panels of X")
@@ -372,11 +389,12 @@ def fused_loss_grad(
     if need_grad and n_chunks > 1 and (slabs.shape[0] < n_chunks or slabs.shape[1] != n_params):
         raise ValueError("inconsistent slabs")
     for i in range(L):
-        if sizes[i] < 1 or sizes[i + 1] < 1 or hps[i] < sizes[i + 1] or hps[i] % 16:
+        if sizes[i] < 1 or sizes[i + 1] < 1 or padded_widths[i] < sizes[i + 1] or padded_widths[i] % 16:
             raise ValueError("inconsistent layer widths")
-        if woff[i] < 0 or woff[i] + sizes[i + 1] * (sizes[i] + 1) > n_params:
+        if weight_offsets[i] < 0 or weight_offsets[i] + sizes[i + 1] * (sizes[i] + 1) > n_params:
             raise ValueError("inconsistent weight offsets")
-        if not panels and (poff[i] < 0 or poff[i] + sizes[i] * hps[i] + sizes[i + 1] > WT.shape[0]):
+        if not panels and (wt_offsets[i] < 0
+                           or wt_offsets[i] + sizes[i] * padded_widths[i] + sizes[i + 1] > WT.shape[0]):
             raise ValueError("inconsistent packed weights")
 
     with nogil, parallel(num_threads=n_threads):
@@ -397,8 +415,9 @@ def fused_loss_grad(
                 if panels and blk + 1 < (c + 1) * n_blocks // n_chunks:
                     XPn = &XP[blk + 1, 0, 0]
                 loss_parts[c * LOSS_STRIDE] += _block(
-                    &X[r0, 0], XPp, XPn, Yp, ldy, nb, &theta[0], &WT[0], &poff[0], &hps[0], &sizes[0], &woff[0],
-                    L, loss, block, &work[t, 0], G, Hp, check_inputs)
+                    &X[r0, 0], XPp, XPn, Yp, ldy, nb, &theta[0], &WT[0], &wt_offsets[0],
+                    &padded_widths[0], &sizes[0], &weight_offsets[0], act_codes,
+                    L, head, block, &work[t, 0], G, Hp, check_inputs)
         # deterministic reduction of the slabs, in chunk order, split over the parameters
         if need_grad and n_chunks > 1:
             for p in prange(n_pchunks, schedule="static"):

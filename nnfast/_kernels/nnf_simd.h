@@ -62,6 +62,15 @@
 
 enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 
+/* activations of hidden layers, and heads (output activation and loss) */
+enum { NNF_ACT_LOGISTIC = 0, NNF_ACT_TANH = 1, NNF_ACT_RELU = 2, NNF_ACT_IDENTITY = 3 };
+enum {
+    NNF_HEAD_LOGISTIC_CROSS_ENTROPY = 0,   /* ex4 */
+    NNF_HEAD_LOGISTIC_SQUARED_ERROR = 1,
+    NNF_HEAD_SOFTMAX_CROSS_ENTROPY = 2,
+    NNF_HEAD_IDENTITY_SQUARED_ERROR = 3    /* regression */
+};
+
 /* most rows a block may have (the gradient's partial vectors use a buffer this long) */
 #define NNF_MAX_BLOCK 256
 
@@ -69,15 +78,15 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 /* scalar: portable C (every compiler) */
 #define NNF_VBYTES 0
 #define NNF_TGT
-#define NNF_NV 1
-#define NNF_R1 4
-#define NNF_R2 4
-#define NNF_R3 4
-#define NNF_R4 4
-#define NNF_UA 4
-#define NNF_KVA 2
-#define NNF_UB 4
-#define NNF_KVB 2
+#define NNF_FWD1_VECS 1
+#define NNF_FWD1_ROWS_1 4
+#define NNF_FWD1_ROWS_2 4
+#define NNF_FWD1_ROWS_3 4
+#define NNF_FWD1_ROWS_4 4
+#define NNF_TILE_A_UNITS 4
+#define NNF_TILE_A_VECS 2
+#define NNF_TILE_B_UNITS 4
+#define NNF_TILE_B_VECS 2
 #define NNF_TARGET scalar
 #include "nnf_simd_both.h"
 
@@ -85,15 +94,15 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
 /* 16-byte vectors on the baseline target (SSE2 / NEON): 16 registers */
 #define NNF_VBYTES 16
 #define NNF_TGT
-#define NNF_NV 3
-#define NNF_R1 8
-#define NNF_R2 6
-#define NNF_R3 4
-#define NNF_R4 4
-#define NNF_UA 3
-#define NNF_KVA 3
-#define NNF_UB 4
-#define NNF_KVB 2
+#define NNF_FWD1_VECS 3
+#define NNF_FWD1_ROWS_1 8
+#define NNF_FWD1_ROWS_2 6
+#define NNF_FWD1_ROWS_3 4
+#define NNF_FWD1_ROWS_4 4
+#define NNF_TILE_A_UNITS 3
+#define NNF_TILE_A_VECS 3
+#define NNF_TILE_B_UNITS 4
+#define NNF_TILE_B_VECS 2
 #define NNF_TARGET vec128
 #include "nnf_simd_both.h"
 #endif
@@ -105,15 +114,15 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
  * not quite: 80% of OpenBLAS's Haswell dgemm in cache, against 95-105% now). */
 #define NNF_VBYTES 32
 #define NNF_TGT __attribute__((target("avx2,fma")))
-#define NNF_NV 3
-#define NNF_R1 8
-#define NNF_R2 6
-#define NNF_R3 4
-#define NNF_R4 4
-#define NNF_UA 4
-#define NNF_KVA 3
-#define NNF_UB 6
-#define NNF_KVB 2
+#define NNF_FWD1_VECS 3
+#define NNF_FWD1_ROWS_1 8
+#define NNF_FWD1_ROWS_2 6
+#define NNF_FWD1_ROWS_3 4
+#define NNF_FWD1_ROWS_4 4
+#define NNF_TILE_A_UNITS 4
+#define NNF_TILE_A_VECS 3
+#define NNF_TILE_B_UNITS 6
+#define NNF_TILE_B_VECS 2
 #define NNF_TARGET avx2
 #include "nnf_simd_both.h"
 
@@ -121,15 +130,15 @@ enum { NNF_SCALAR = 0, NNF_VEC128 = 1, NNF_AVX2 = 2, NNF_AVX512 = 3 };
  * divide a block of 64 rows in both dtypes (6 left a tile of 2 in double). */
 #define NNF_VBYTES 64
 #define NNF_TGT __attribute__((target("avx512f,avx2,fma")))
-#define NNF_NV 4
-#define NNF_R1 12
-#define NNF_R2 12
-#define NNF_R3 8
-#define NNF_R4 6
-#define NNF_UA 6
-#define NNF_KVA 4
-#define NNF_UB 5
-#define NNF_KVB 4
+#define NNF_FWD1_VECS 4
+#define NNF_FWD1_ROWS_1 12
+#define NNF_FWD1_ROWS_2 12
+#define NNF_FWD1_ROWS_3 8
+#define NNF_FWD1_ROWS_4 6
+#define NNF_TILE_A_UNITS 6
+#define NNF_TILE_A_VECS 4
+#define NNF_TILE_B_UNITS 5
+#define NNF_TILE_B_VECS 4
 #define NNF_TARGET avx512
 #include "nnf_simd_both.h"
 #endif
@@ -178,65 +187,48 @@ static const char *nnf_level_name(int level)
     }
 }
 
+/* NNF_PICK(name, sfx): the instance of name##_##sfx for the level in use (a call
+ * through it is one indirect call per block) */
 #if NNF_X86
-#define NNF_DISPATCH(name, sfx, args)                        \
-    switch (nnf_level) {                                     \
-    case NNF_AVX512: name##_##sfx##_avx512 args; break;      \
-    case NNF_AVX2: name##_##sfx##_avx2 args; break;          \
-    case NNF_VEC128: name##_##sfx##_vec128 args; break;      \
-    default: name##_##sfx##_scalar args; break;              \
-    }
+#define NNF_PICK(name, sfx)                                        \
+    (nnf_level == NNF_AVX512 ? name##_##sfx##_avx512 :             \
+     nnf_level == NNF_AVX2 ? name##_##sfx##_avx2 :                 \
+     nnf_level == NNF_VEC128 ? name##_##sfx##_vec128 : name##_##sfx##_scalar)
 #elif NNF_GNU
-#define NNF_DISPATCH(name, sfx, args)                        \
-    if (nnf_level >= NNF_VEC128) name##_##sfx##_vec128 args; \
-    else name##_##sfx##_scalar args;
+#define NNF_PICK(name, sfx) \
+    (nnf_level >= NNF_VEC128 ? name##_##sfx##_vec128 : name##_##sfx##_scalar)
 #else
-#define NNF_DISPATCH(name, sfx, args) name##_##sfx##_scalar args;
+#define NNF_PICK(name, sfx) name##_##sfx##_scalar
 #endif
 
-#if NNF_X86
-#define NNF_DISPATCH_RET(r, name, sfx, args)                     \
-    switch (nnf_level) {                                         \
-    case NNF_AVX512: r = name##_##sfx##_avx512 args; break;      \
-    case NNF_AVX2: r = name##_##sfx##_avx2 args; break;          \
-    case NNF_VEC128: r = name##_##sfx##_vec128 args; break;      \
-    default: r = name##_##sfx##_scalar args; break;              \
-    }
-#elif NNF_GNU
-#define NNF_DISPATCH_RET(r, name, sfx, args)                          \
-    if (nnf_level >= NNF_VEC128) r = name##_##sfx##_vec128 args;      \
-    else r = name##_##sfx##_scalar args;
-#else
-#define NNF_DISPATCH_RET(r, name, sfx, args) r = name##_##sfx##_scalar args;
-#endif
-
-#define NNF_DEFINE_API(T, sfx)                                                            \
-static void nnf_sigmoid_##sfx(T *a, ptrdiff_t n)                                          \
-{ NNF_DISPATCH(sigmoid, sfx, (a, n)) }                                                    \
-static void nnf_fwd1_##sfx(const T *X, ptrdiff_t nb, ptrdiff_t n_in, const T *WT,         \
-                           ptrdiff_t hp, ptrdiff_t h, const T *b, T *Z, ptrdiff_t ldz)    \
-{ NNF_DISPATCH(fwd1, sfx, (X, nb, n_in, WT, hp, h, b, Z, ldz)) }                          \
-static void nnf_fwdT_##sfx(const T *W, ptrdiff_t n_k, ptrdiff_t h, const T *XT,          \
-                           ptrdiff_t ldx, ptrdiff_t npad, T *Z, ptrdiff_t ldz,            \
-                           const void *pf, ptrdiff_t pf_bytes)                            \
-{ NNF_DISPATCH(fwdT, sfx, (W, n_k, h, XT, ldx, npad, Z, ldz, pf, pf_bytes)) }                           \
-static void nnf_grad1_##sfx(const T *D, ptrdiff_t ldd, ptrdiff_t h, const T *X,           \
-                            ptrdiff_t nb, ptrdiff_t n_in, T *G,                           \
-                            const void *pf, ptrdiff_t pf_bytes)                           \
-{ NNF_DISPATCH(grad1, sfx, (D, ldd, h, X, nb, n_in, G, pf, pf_bytes)) }                   \
-static void nnf_backprop_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *D,      \
-                               const T *A, ptrdiff_t ld, ptrdiff_t npad, T *P)            \
-{ NNF_DISPATCH(backprop, sfx, (W, n_o, n_i, D, A, ld, npad, P)) }                         \
-static double nnf_output_error_##sfx(const T *Z, ptrdiff_t ld, const T *YT, ptrdiff_t ldy,   \
-                                     ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad,        \
-                                     int loss, T *A, T *D)                                 \
-{ double r; NNF_DISPATCH_RET(r, output_error, sfx, (Z, ld, YT, ldy, n_out, nb, npad, loss, A, D)) return r; }
-
-#define NNF_DEFINE_CHECK(T, sfx)                                                          \
-static int nnf_nonfinite_##sfx(const T *Z, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t n)      \
-{ int r; NNF_DISPATCH_RET(r, nonfinite, sfx, (Z, rows, ld, n)) return r; }
-NNF_DEFINE_CHECK(double, d)
-NNF_DEFINE_CHECK(float, f)
+/* The kernels' entry points, nnf_<kernel>_d and nnf_<kernel>_f: each calls the instance
+ * of the level in use.  Their arguments are documented at the kernels in nnf_simd_impl.h. */
+#define NNF_DEFINE_API(T, sfx)                                                              \
+static void nnf_activate_##sfx(int act, T *a, ptrdiff_t n)                                  \
+{ NNF_PICK(activate, sfx)(act, a, n); }                                                     \
+static void nnf_output_activation_##sfx(int head, const T *Z, ptrdiff_t ld, ptrdiff_t n_out,\
+                                        ptrdiff_t npad, T *A)                               \
+{ NNF_PICK(output_activation, sfx)(head, Z, ld, n_out, npad, A); }                          \
+static void nnf_fwd1_##sfx(const T *X, ptrdiff_t nb, ptrdiff_t n_in, const T *WT,           \
+                           ptrdiff_t hp, ptrdiff_t h, const T *b, T *Z, ptrdiff_t ldz)      \
+{ NNF_PICK(fwd1, sfx)(X, nb, n_in, WT, hp, h, b, Z, ldz); }                                 \
+static void nnf_fwdT_##sfx(const T *W, ptrdiff_t n_k, ptrdiff_t h, const T *XT,            \
+                           ptrdiff_t ldx, ptrdiff_t npad, T *Z, ptrdiff_t ldz,              \
+                           const void *pf, ptrdiff_t pf_bytes)                              \
+{ NNF_PICK(fwdT, sfx)(W, n_k, h, XT, ldx, npad, Z, ldz, pf, pf_bytes); }                    \
+static void nnf_grad1_##sfx(const T *D, ptrdiff_t ldd, ptrdiff_t h, const T *X,             \
+                            ptrdiff_t nb, ptrdiff_t n_in, T *G,                             \
+                            const void *pf, ptrdiff_t pf_bytes)                             \
+{ NNF_PICK(grad1, sfx)(D, ldd, h, X, nb, n_in, G, pf, pf_bytes); }                          \
+static void nnf_backprop_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *D,        \
+                               const T *A, ptrdiff_t ld, ptrdiff_t npad, int act, T *P)     \
+{ NNF_PICK(backprop, sfx)(W, n_o, n_i, D, A, ld, npad, act, P); }                           \
+static double nnf_output_error_##sfx(const T *Z, ptrdiff_t ld, const T *YT, ptrdiff_t ldy,  \
+                                     ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad,         \
+                                     int head, T *A, T *D)                                  \
+{ return NNF_PICK(output_error, sfx)(Z, ld, YT, ldy, n_out, nb, npad, head, A, D); }        \
+static int nnf_nonfinite_##sfx(const T *Z, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t n)       \
+{ return NNF_PICK(nonfinite, sfx)(Z, rows, ld, n); }
 
 NNF_DEFINE_API(double, d)
 NNF_DEFINE_API(float, f)

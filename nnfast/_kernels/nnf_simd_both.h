@@ -1,5 +1,5 @@
 /* Instantiates nnf_simd_impl.h in double and in float for one target, whose
- * parameters (NNF_VBYTES, NNF_TGT, NNF_NV, tile sizes) and name NNF_TARGET are
+ * parameters (NNF_VBYTES, NNF_TGT, NNF_FWD1_VECS, tile sizes) and name NNF_TARGET are
  * defined by the includer; names get the suffix d_<target> or f_<target>.
  * Clears every parameter afterwards, so the next target can set its own. */
 #define NNF_SFX_CAT_(a, b) a##_##b

@@ -8,10 +8,11 @@
  *   NNF_SFX    suffix of every name defined here (e.g. d_avx512)
  *   NNF_VBYTES vector width in bytes (64, 32, 16), or 0 for plain scalar C
  *   NNF_TGT    function attribute selecting the target (may be empty)
- *   NNF_NV, NNF_R1..NNF_R4  first-layer forward tile: up to NV unit-vectors,
- *              R<nv> rows for nv unit-vectors
- *   NNF_UA, NNF_KVA, NNF_UB, NNF_KVB  first-layer gradient tiles: units x
- *              feature-vectors (B is used when it divides the units and A does not)
+ *   NNF_FWD1_VECS  fwd1 (forward from the rows of X): at most this many vectors of
+ *              units per tile;  NNF_FWD1_ROWS_<nv>  rows of a tile of nv unit-vectors
+ *   NNF_TILE_A_UNITS x NNF_TILE_A_VECS, NNF_TILE_B_UNITS x NNF_TILE_B_VECS  the tiles
+ *              of fwdT, grad1 and backprop: units x vectors (of rows or features);
+ *              B is used when it divides the units and A does not
  *   NNF_DOUBLE 1 for double, 0 for float (constants of exp)
  *
  * Layouts (all row-major, "ld" = leading dimension in elements):
@@ -78,40 +79,10 @@ static NNF_INLINE NNF_TGT VT FN(vmin)(VT a, VT b) { return a < b ? a : b; }
 static NNF_INLINE NNF_TGT VT FN(vmax)(VT a, VT b) { return a > b ? a : b; }
 #endif
 
-/* exp(x) for every lane: x = n ln2 + r with |r| <= ln2/2, Taylor polynomial
- * of e^r (degree 12 in double, 7 in float: truncation below 2e-16 resp. 6e-9
- * relative), times 2^n built from exponent bits.  n comes from the
- * round-to-nearest "magic number" trick, so no float->int conversion
- * instruction is needed.  2^n is applied as 2^(n>>1) * 2^(n - (n>>1)), both
- * normal numbers, so that exp overflows to +inf where libm's does (above
- * ~709.78 in double, ~88.72 in float: sigmoid(z) = 1/(1 + exp(-z)) is then
- * exactly 0, as scipy's expit) and goes through the subnormals to exactly 0
- * below (~-745, ~-103).  x is clamped to [-746, 710] ([-104, 89]) only to
- * keep n in range.  nnfast/backends/_numba_kernels.py computes the same. */
-static NNF_INLINE NNF_TGT VT FN(vexp)(VT x)
+/* e^r - 1 for |r| <= ln2/2: r times a Horner polynomial */
+static NNF_INLINE NNF_TGT VT FN(vexpm1_reduced)(VT r)
 {
-#if NNF_DOUBLE
-    const NNF_T lo = -746.0, hi = 710.0;
-    const NNF_T log2e = 1.4426950408889634, magic = 6755399441055744.0; /* 0x1.8p52 */
-    const NNF_T ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
-    const int mant = 52;
-    const NNF_I bias = 1023;
-#else
-    const NNF_T lo = -104.0f, hi = 89.0f;
-    const NNF_T log2e = 1.44269504f, magic = 12582912.0f; /* 0x1.8p23 */
-    const NNF_T ln2hi = 0.693359375f, ln2lo = -2.12194440e-4f;
-    const int mant = 23;
-    const NNF_I bias = 127;
-#endif
-    VT t, n, r, p, t2;
-    VIT ti, mi, hi_i, si;
-    NNF_T magic_v = magic;
-    NNF_I magic_bits;
-    x = FN(vmax)(FN(vmin)(x, FN(vset1)(hi)), FN(vset1)(lo));
-    t = x * log2e + magic;
-    n = t - magic;
-    r = x - n * ln2hi;
-    r = r - n * ln2lo;
+    VT p;
 #if NNF_DOUBLE
     p = r * (NNF_T)(1.0 / 479001600.0) + (NNF_T)(1.0 / 39916800.0);
     p = p * r + (NNF_T)(1.0 / 3628800.0);
@@ -124,7 +95,6 @@ static NNF_INLINE NNF_TGT VT FN(vexp)(VT x)
     p = p * r + (NNF_T)(1.0 / 6.0);
     p = p * r + (NNF_T)0.5;
     p = p * r + (NNF_T)1.0;
-    p = p * r + (NNF_T)1.0;
 #else
     p = r * (NNF_T)(1.0 / 5040.0) + (NNF_T)(1.0 / 720.0);
     p = p * r + (NNF_T)(1.0 / 120.0);
@@ -132,17 +102,75 @@ static NNF_INLINE NNF_TGT VT FN(vexp)(VT x)
     p = p * r + (NNF_T)(1.0 / 6.0);
     p = p * r + (NNF_T)0.5;
     p = p * r + (NNF_T)1.0;
-    p = p * r + (NNF_T)1.0;
 #endif
+    return p * r;
+}
+
+/* x = n ln2 + r, |r| <= ln2/2, for x clamped to the range of vexp: returns r and sets
+ * *two_lo, *two_hi to 2^(n>>1) and 2^(n - (n>>1)), both normal numbers.  n comes from
+ * the round-to-nearest "magic number" trick, so no float->int conversion is needed. */
+static NNF_INLINE NNF_TGT VT FN(vexp_reduce)(VT x, VT *two_lo, VT *two_hi)
+{
+#if NNF_DOUBLE
+    const NNF_T log2e = 1.4426950408889634, magic = 6755399441055744.0; /* 0x1.8p52 */
+    const NNF_T ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
+    const int mant = 52;
+    const NNF_I bias = 1023;
+#else
+    const NNF_T log2e = 1.44269504f, magic = 12582912.0f; /* 0x1.8p23 */
+    const NNF_T ln2hi = 0.693359375f, ln2lo = -2.12194440e-4f;
+    const int mant = 23;
+    const NNF_I bias = 127;
+#endif
+    VT t, n, r;
+    VIT ti, mi, hi_i, si;
+    NNF_T magic_v = magic;
+    NNF_I magic_bits;
+    t = x * log2e + magic;
+    n = t - magic;
+    r = x - n * ln2hi;
+    r = r - n * ln2lo;
     memcpy(&magic_bits, &magic_v, sizeof magic_bits);
     memcpy(&ti, &t, sizeof ti);
     mi = ti - magic_bits;                 /* n as an integer */
     hi_i = mi >> 1;                       /* n = hi_i + (n - hi_i), each half in range */
     si = (hi_i + bias) << mant;           /* bits of 2^hi_i */
-    memcpy(&t, &si, sizeof t);
+    memcpy(two_lo, &si, sizeof *two_lo);
     si = (mi - hi_i + bias) << mant;      /* bits of 2^(n - hi_i) */
-    memcpy(&t2, &si, sizeof t2);
-    return p * t * t2;
+    memcpy(two_hi, &si, sizeof *two_hi);
+    return r;
+}
+
+/* exp(x) for every lane: x = n ln2 + r, Taylor polynomial of e^r (degree 12 in double,
+ * 7 in float: truncation below 2e-16 resp. 6e-9 relative), times 2^n built from
+ * exponent bits.  2^n is applied in two halves, so that exp overflows to +inf where
+ * libm's does (above ~709.78 in double, ~88.72 in float: sigmoid(z) = 1/(1 + exp(-z))
+ * is then exactly 0, as scipy's expit) and goes through the subnormals to exactly 0
+ * below (~-745, ~-103).  x is clamped to [-746, 710] ([-104, 89]) only to keep n in
+ * range.  The numba kernels (nnfast/_kernels/numba_math.py) compute the same. */
+static NNF_INLINE NNF_TGT VT FN(vexp)(VT x)
+{
+#if NNF_DOUBLE
+    const NNF_T lo = -746.0, hi = 710.0;
+#else
+    const NNF_T lo = -104.0f, hi = 89.0f;
+#endif
+    VT two_lo, two_hi, r;
+    x = FN(vmax)(FN(vmin)(x, FN(vset1)(hi)), FN(vset1)(lo));
+    r = FN(vexp_reduce)(x, &two_lo, &two_hi);
+    return (FN(vexpm1_reduced)(r) + (NNF_T)1) * two_lo * two_hi;
+}
+
+/* exp(x) - 1 for x <= 0, without the cancellation of exp(x) - 1 near 0:
+ * 2^n (e^r - 1) + (2^n - 1), exact in its last term; x is clamped at -60 (-30 in
+ * float), where exp(x) - 1 is -1 to the last bit. */
+static NNF_INLINE NNF_TGT VT FN(vexpm1_neg)(VT x)
+{
+    VT two_lo, two_hi, two_n, r;
+    x = FN(vmax)(x, FN(vset1)((NNF_T)(NNF_DOUBLE ? -60.0 : -30.0)));
+    r = FN(vexp_reduce)(x, &two_lo, &two_hi);
+    two_n = two_lo * two_hi;
+    return two_n * FN(vexpm1_reduced)(r) + (two_n - (NNF_T)1);
 }
 
 static NNF_INLINE NNF_TGT NNF_T FN(hsum)(VT v)
@@ -166,16 +194,11 @@ static NNF_INLINE NNF_TGT VT FN(vselect_gt)(VT a, VT t, VT x, VT y)
 static NNF_INLINE NNF_TGT VT FN(vselect_gt)(VT a, VT t, VT x, VT y) { return a > t ? x : y; }
 #endif
 
-/* log1p(e) for 0 <= e <= 1, given u = 1 + e (rounded) and r = 1 / u:
- * u = 2^k f with f in [1/sqrt2, sqrt2], k in {0, 1}; log f = 2 atanh(s),
- * s = (f - 1)/(f + 1), |s| <= 0.172, by its odd series (to s^21 in double,
- * s^11 in float); plus the rounding error of u, (e - (u - 1)) / u. */
-static NNF_INLINE NNF_TGT VT FN(vlog1p01)(VT e, VT u, VT r)
+/* log f for f in [1/sqrt2, sqrt2]: 2 atanh(s), s = (f - 1)/(f + 1), |s| <= 0.172, by
+ * its odd series (to s^21 in double, s^11 in float) */
+static NNF_INLINE NNF_TGT VT FN(vlog_near1)(VT f)
 {
-    const VT one = FN(vset1)((NNF_T)1), zero = FN(vset1)((NNF_T)0);
-    VT c = (e - (u - one)) * r;
-    VT big = FN(vselect_gt)(u, FN(vset1)((NNF_T)1.4142135623730951), one, zero);
-    VT f = u * ((NNF_T)1 - (NNF_T)0.5 * big);
+    const VT one = FN(vset1)((NNF_T)1);
     VT s = (f - one) / (f + one);
     VT s2 = s * s, p;
 #if NNF_DOUBLE
@@ -195,42 +218,188 @@ static NNF_INLINE NNF_TGT VT FN(vlog1p01)(VT e, VT u, VT r)
     p = p * s2 + (NNF_T)(1.0 / 3);
 #endif
     p = p * s2 * s + s;
-    return big * (NNF_T)0.69314718055994530942 + ((NNF_T)2 * p + c);
+    return (NNF_T)2 * p;
 }
 
-/* Activation, loss and output error of VL outputs from the logit z, all from
- * one e = exp(-|z|): h = sigmoid(z) = 1/(1 + e) for z >= 0, e/(1 + e) below;
- * cross-entropy max(z, 0) - y z + log1p(e), error h - y; or squared error
- * 0.5 (h - y)^2, error (h - y) h (1 - h). */
-static NNF_INLINE NNF_TGT void FN(output_vec)(int loss, VT z, VT y, VT *hv, VT *lv, VT *dv)
+/* log1p(e) for 0 <= e <= 1, given u = 1 + e (rounded) and r = 1 / u:
+ * u = 2^k f with f in [1/sqrt2, sqrt2], k in {0, 1}, plus the rounding error of u,
+ * (e - (u - 1)) / u. */
+static NNF_INLINE NNF_TGT VT FN(vlog1p01)(VT e, VT u, VT r)
 {
     const VT one = FN(vset1)((NNF_T)1), zero = FN(vset1)((NNF_T)0);
-    VT e = FN(vexp)(FN(vmin)(z, -z));
-    VT u = one + e;
-    VT r = one / u;
-    VT h = FN(vselect_gt)(zero, z, e * r, r);
+    VT c = (e - (u - one)) * r;
+    VT big = FN(vselect_gt)(u, FN(vset1)((NNF_T)1.4142135623730951), one, zero);
+    VT f = u * ((NNF_T)1 - (NNF_T)0.5 * big);
+    return big * (NNF_T)0.69314718055994530942 + (FN(vlog_near1)(f) + c);
+}
+
+/* log x for finite x >= 1 (the sum of a softmax's exponentials): x = 2^k f, k from the
+ * exponent bits, f in [1/sqrt2, sqrt2] */
+static NNF_INLINE NNF_TGT VT FN(vlog_ge1)(VT x)
+{
+#if NNF_DOUBLE
+    const int mant = 52;
+    const NNF_I bias = 1023, mant_mask = ((NNF_I)1 << 52) - 1;
+#else
+    const int mant = 23;
+    const NNF_I bias = 127, mant_mask = ((NNF_I)1 << 23) - 1;
+#endif
+    const VT one = FN(vset1)((NNF_T)1), zero = FN(vset1)((NNF_T)0);
+    VIT bits, kbits;
+    VT f, k, big;
+    memcpy(&bits, &x, sizeof bits);
+    kbits = (bits >> mant) - bias;
+    bits = (bits & mant_mask) | (bias << mant);
+    memcpy(&f, &bits, sizeof f);                  /* in [1, 2) */
+    big = FN(vselect_gt)(f, FN(vset1)((NNF_T)1.4142135623730951), one, zero);
+    f = f * ((NNF_T)1 - (NNF_T)0.5 * big);
+#if NNF_VBYTES
+    k = __builtin_convertvector(kbits, VT);
+#else
+    k = (NNF_T)kbits;
+#endif
+    return (k + big) * (NNF_T)0.69314718055994530942 + FN(vlog_near1)(f);
+}
+
+/* Activation, loss and output error of VL outputs from the logit z, for the
+ * element-wise heads (NNF_HEAD_*, softmax is done over all outputs at once):
+ * logistic, from one e = exp(-|z|): h = sigmoid(z) = 1/(1 + e) for z >= 0, e/(1 + e)
+ * below; cross-entropy max(z, 0) - y z + log1p(e), error h - y; or squared error
+ * 0.5 (h - y)^2, error (h - y) h (1 - h).  identity: h = z, 0.5 (z - y)^2, error z - y. */
+static NNF_INLINE NNF_TGT void FN(output_vec)(int head, VT z, VT y, VT *hv, VT *lv, VT *dv)
+{
+    const VT one = FN(vset1)((NNF_T)1), zero = FN(vset1)((NNF_T)0);
+    VT e, u, r, h, d;
+    if (head == NNF_HEAD_IDENTITY_SQUARED_ERROR) {
+        d = z - y;
+        *hv = z;
+        *lv = (NNF_T)0.5 * d * d;
+        *dv = d;
+        return;
+    }
+    e = FN(vexp)(FN(vmin)(z, -z));
+    u = one + e;
+    r = one / u;
+    h = FN(vselect_gt)(zero, z, e * r, r);
     *hv = h;
-    if (loss == 0) {
+    if (head == NNF_HEAD_LOGISTIC_CROSS_ENTROPY) {
         *lv = FN(vmax)(z, zero) - y * z + FN(vlog1p01)(e, u, r);
         *dv = h - y;
     } else {
-        VT d = h - y;
+        d = h - y;
         *lv = (NNF_T)0.5 * d * d;
         *dv = d * h * (one - h);
     }
 }
 
+/* Softmax and categorical cross-entropy of VL rows (one per lane) over the n_out
+ * outputs z[o * ld], targets y[o * ldy]: with M = max_o z_o and S = sum_o exp(z_o - M)
+ * (so no exp overflows), h_o = exp(z_o - M) / S, loss sum_o y_o (M + log S - z_o),
+ * error h_o sum_o y_o - y_o (h - y for one-hot targets).  Rows whose targets are all 0
+ * (the padding of a partial vector) give 0 loss and 0 error.  Returns the loss vector;
+ * writes h to a[o * ld] and the error to d[o * ld]. */
+static NNF_INLINE NNF_TGT VT FN(softmax_vec)(
+    const NNF_T *z, ptrdiff_t ld, const NNF_T *y, ptrdiff_t ldy, ptrdiff_t n_out,
+    NNF_T *a, NNF_T *d)
+{
+    VT zmax = FN(vload)(z), sum = FN(vset1)((NNF_T)0), ysum = sum, yz = sum, inv;
+    ptrdiff_t o;
+    for (o = 1; o < n_out; o++)
+        zmax = FN(vmax)(zmax, FN(vload)(z + o * ld));
+    for (o = 0; o < n_out; o++) {
+        VT zo = FN(vload)(z + o * ld), yo = FN(vload)(y + o * ldy);
+        VT eo = FN(vexp)(zo - zmax);
+        FN(vstore)(a + o * ld, eo);
+        sum += eo;
+        ysum += yo;
+        yz += yo * zo;
+    }
+    inv = FN(vset1)((NNF_T)1) / sum;
+    for (o = 0; o < n_out; o++) {
+        VT h = FN(vload)(a + o * ld) * inv;
+        FN(vstore)(a + o * ld, h);
+        FN(vstore)(d + o * ld, h * ysum - FN(vload)(y + o * ldy));
+    }
+    return ysum * (zmax + FN(vlog_ge1)(sum)) - yz;
+}
+
+/* softmax of VL rows over the n_out outputs z[o * ld], into a[o * ld] */
+static NNF_INLINE NNF_TGT void FN(softmax_rows_vec)(const NNF_T *z, ptrdiff_t ld, ptrdiff_t n_out, NNF_T *a)
+{
+    VT zmax = FN(vload)(z), sum = FN(vset1)((NNF_T)0), inv;
+    ptrdiff_t o;
+    for (o = 1; o < n_out; o++)
+        zmax = FN(vmax)(zmax, FN(vload)(z + o * ld));
+    for (o = 0; o < n_out; o++) {
+        VT eo = FN(vexp)(FN(vload)(z + o * ld) - zmax);
+        FN(vstore)(a + o * ld, eo);
+        sum += eo;
+    }
+    inv = FN(vset1)((NNF_T)1) / sum;
+    for (o = 0; o < n_out; o++)
+        FN(vstore)(a + o * ld, FN(vload)(a + o * ld) * inv);
+}
+
+/* the loss of VL lanes added to a float64 total (float lanes one by one, so a float
+ * kernel sums as many values in float64 as the double one) */
+static NNF_INLINE NNF_TGT void FN(add_loss)(double *total, VT *acc, VT lv)
+{
+#if NNF_DOUBLE
+    (void)total;
+    *acc += lv;
+#else
+    NNF_T t[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
+    ptrdiff_t j;
+    (void)acc;
+    FN(vstore)(t, lv);
+    for (j = 0; j < VL; j++)
+        *total += (double)t[j];
+#endif
+}
+
+/* output_error for the softmax head.  The last partial vector of rows runs on
+ * zero-padded copies made in A (of the logits) and D (of the targets): the
+ * padding's all-zero targets give it zero loss and zero error. */
+static NNF_TGT double FN(output_error_softmax)(
+    const NNF_T *Z, ptrdiff_t ld, const NNF_T *YT, ptrdiff_t ldy,
+    ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad, NNF_T *A, NNF_T *D)
+{
+    double total = 0.0;
+    VT acc = FN(vset1)((NNF_T)0);
+    ptrdiff_t o, i, j;
+    for (i = 0; i + VL <= nb; i += VL)
+        FN(add_loss)(&total, &acc, FN(softmax_vec)(Z + i, ld, YT + i, ldy, n_out, A + i, D + i));
+    if (i < nb) {
+        for (o = 0; o < n_out; o++)
+            for (j = 0; j < VL; j++) {
+                A[o * ld + i + j] = i + j < nb ? Z[o * ld + i + j] : (NNF_T)0;
+                D[o * ld + i + j] = i + j < nb ? YT[o * ldy + i + j] : (NNF_T)0;
+            }
+        FN(add_loss)(&total, &acc, FN(softmax_vec)(A + i, ld, D + i, ld, n_out, A + i, D + i));
+        i += VL;
+    }
+    for (o = 0; o < n_out; o++)
+        for (j = i; j < npad; j++)
+            D[o * ld + j] = 0;
+#if NNF_DOUBLE
+    total += FN(hsum)(acc);
+#endif
+    return total;
+}
+
 /* Output layer of a block: returns the summed loss (float64), writes the
- * activations A[o, i] = sigmoid(Z[o, i]) for i < nb and D[o, i] = dloss/dz
- * (zero for nb <= i < npad). */
+ * activations A[o, i] for i < nb and D[o, i] = dloss/dz (zero for nb <= i < npad).
+ * head: NNF_HEAD_* (output activation and loss). */
 static NNF_TGT double FN(output_error)(
     const NNF_T *Z, ptrdiff_t ld,                  /* IN: (n_out, ld) logits */
     const NNF_T *YT, ptrdiff_t ldy,                /* IN: (n_out, ldy) targets, transposed */
-    ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad, int loss,
+    ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad, int head,
     NNF_T *A,                                      /* OUT: (n_out, ld) activations */
     NNF_T *D)                                      /* OUT: (n_out, ld) errors */
 {
     double total = 0.0;
+    if (head == NNF_HEAD_SOFTMAX_CROSS_ENTROPY)
+        return FN(output_error_softmax)(Z, ld, YT, ldy, n_out, nb, npad, A, D);
     NNF_T tz[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
     NNF_T th[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
     NNF_T ty[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
@@ -243,7 +412,7 @@ static NNF_TGT double FN(output_error)(
         VT acc = FN(vset1)(0.0);
 #endif
         for (i = 0; i + VL <= nb; i += VL) {
-            FN(output_vec)(loss, FN(vload)(z + i), FN(vload)(y + i), &hv, &lv, &dv);
+            FN(output_vec)(head, FN(vload)(z + i), FN(vload)(y + i), &hv, &lv, &dv);
             FN(vstore)(a + i, hv);
             FN(vstore)(d + i, dv);
 #if NNF_DOUBLE
@@ -262,7 +431,7 @@ static NNF_TGT double FN(output_error)(
                 tz[j] = i + j < nb ? z[i + j] : 0;
                 ty[j] = i + j < nb ? y[i + j] : 0;
             }
-            FN(output_vec)(loss, FN(vload)(tz), FN(vload)(ty), &hv, &lv, &dv);
+            FN(output_vec)(head, FN(vload)(tz), FN(vload)(ty), &hv, &lv, &dv);
             FN(vstore)(tz, lv);
             FN(vstore)(ty, dv);
             FN(vstore)(th, hv);
@@ -278,19 +447,80 @@ static NNF_TGT double FN(output_error)(
     return total;
 }
 
-/* a[i] = 1 / (1 + exp(-a[i])) for i < n, in place. */
-static NNF_TGT void FN(sigmoid)(NNF_T *a, ptrdiff_t n)
+/* a hidden layer's activation g(z) of VL logits (act: NNF_ACT_*).  tanh(z) is
+ * -expm1(-2|z|) / (2 + expm1(-2|z|)) with z's sign, accurate near 0 as well. */
+static NNF_INLINE NNF_TGT VT FN(activation_vec)(int act, VT z)
 {
-    ptrdiff_t i = 0;
-    const VT one = FN(vset1)((NNF_T)1);
-    for (; i + VL <= n; i += VL) {
-        VT z = FN(vload)(a + i);
-        FN(vstore)(a + i, one / (one + FN(vexp)(-z)));
+    const VT one = FN(vset1)((NNF_T)1), zero = FN(vset1)((NNF_T)0);
+    VT t, e;
+    switch (act) {
+    case NNF_ACT_TANH:
+        t = FN(vmax)(z, -z);
+        e = FN(vexpm1_neg)((NNF_T)-2 * t);
+        t = -e / ((NNF_T)2 + e);
+        return FN(vselect_gt)(zero, z, -t, t);
+    case NNF_ACT_RELU:
+        return FN(vmax)(z, zero);
+    case NNF_ACT_IDENTITY:
+        return z;
+    default:
+        return one / (one + FN(vexp)(-z));
     }
-    for (; i < n; i++) {
-        NNF_T z = a[i];
-        a[i] = (NNF_T)1 / ((NNF_T)1 + NNF_SEXP(-z));
+}
+
+/* g'(z) of VL units from their activations a = g(z): a (1 - a), 1 - a^2,
+ * 1 where a > 0 else 0, or 1 */
+static NNF_INLINE NNF_TGT VT FN(derivative_vec)(int act, VT a)
+{
+    const VT one = FN(vset1)((NNF_T)1), zero = FN(vset1)((NNF_T)0);
+    switch (act) {
+    case NNF_ACT_TANH:
+        return (one - a) * (one + a);
+    case NNF_ACT_RELU:
+        return FN(vselect_gt)(a, zero, one, zero);
+    case NNF_ACT_IDENTITY:
+        return one;
+    default:
+        return a * (one - a);
     }
+}
+
+/* a[i] = g(a[i]) for i < n, in place; the tail through a padded vector, in the
+ * arithmetic of the others */
+static NNF_TGT void FN(activate)(int act, NNF_T *a, ptrdiff_t n)
+{
+    NNF_T tail[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
+    ptrdiff_t i = 0, j;
+    if (act == NNF_ACT_IDENTITY)
+        return;
+    for (; i + VL <= n; i += VL)
+        FN(vstore)(a + i, FN(activation_vec)(act, FN(vload)(a + i)));
+    if (i < n) {
+        for (j = 0; j < VL; j++)
+            tail[j] = i + j < n ? a[i + j] : (NNF_T)0;
+        FN(vstore)(tail, FN(activation_vec)(act, FN(vload)(tail)));
+        for (j = 0; i + j < n; j++)
+            a[i + j] = tail[j];
+    }
+}
+
+/* The output layer's activations A (n_out, ld) from its logits Z, columns < npad
+ * (npad % VL == 0), for a head NNF_HEAD_* (forward passes: no targets, no loss) */
+static NNF_TGT void FN(output_activation)(
+    int head, const NNF_T *Z, ptrdiff_t ld, ptrdiff_t n_out, ptrdiff_t npad, NNF_T *A)
+{
+    ptrdiff_t o, i;
+    if (head == NNF_HEAD_SOFTMAX_CROSS_ENTROPY) {
+        for (i = 0; i < npad; i += VL)
+            FN(softmax_rows_vec)(Z + i, ld, n_out, A + i);
+        return;
+    }
+    for (o = 0; o < n_out; o++)
+        for (i = 0; i < npad; i += VL) {
+            VT z = FN(vload)(Z + o * ld + i);
+            FN(vstore)(A + o * ld + i, head == NNF_HEAD_IDENTITY_SQUARED_ERROR
+                                           ? z : FN(activation_vec)(NNF_ACT_LOGISTIC, z));
+        }
 }
 
 /* The units left after the full tiles of U, as one tile of their own count (a
@@ -329,10 +559,87 @@ static NNF_TGT int FN(nonfinite)(const NNF_T *Z, ptrdiff_t rows, ptrdiff_t ld, p
     return s != s;
 }
 
+/* ---- the register tile of every product ------------------------------------------
+ * acc[u][v] += s(u, k) * x(k, v) for k < n, with s(u, k) = S[u * su + k * sk] broadcast
+ * to every lane and x(k, v) the vector at X + k * ldx + v * VL.  The U x V accumulators
+ * stay in registers over the whole k loop (one broadcast, V loads and V FMAs per u and
+ * k).  Every kernel below is this tile with its own start and end:
+ *
+ *   kernel    tile               s          x                 accumulators start / end
+ *   fwd1      rows x unit-vecs   X's rows   W^T               zero / + bias, stored transposed
+ *   fwdT      units x row-vecs   W          inputs^T          bias / stored
+ *   grad1     units x feat-vecs  deltas     X's rows          zero / added to the slab
+ *   backprop  units x row-vecs   W^T        later deltas      zero / times a'(z), stored
+ *
+ * Prefetch: with next_rows, at every cache line of k, the same line of each of the
+ * next U rows of S (the next tile's, when S is read from memory); otherwise npf
+ * lines from pf, one per k (memory the caller reads next, fetched into L2). */
+#define NNF_TILE_MAX_U 16
+#define NNF_TILE_MAX_V 8
+
+static NNF_INLINE NNF_TGT void FN(tile)(
+    const int U, const int V,
+    const NNF_T *S, ptrdiff_t su, ptrdiff_t sk,     /* IN: broadcast values */
+    const NNF_T *X, ptrdiff_t ldx, ptrdiff_t n,     /* IN: vectors, n steps of k */
+    const int next_rows, const char *pf, ptrdiff_t npf,
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V])         /* IN/OUT */
+{
+    ptrdiff_t k;
+    for (k = 0; k < n; k++) {
+        VT x[NNF_TILE_MAX_V];
+        const NNF_T *xk = X + k * ldx;
+        if (next_rows) {
+            if ((k & (64 / (ptrdiff_t)sizeof(NNF_T) - 1)) == 0) {
+#define NNF_S(_, u) if ((u) < U) NNF_PREFETCH(S + (U + (u)) * su + k * sk);
+                NNF_REP16(NNF_S, _)
+#undef NNF_S
+            }
+        } else if (k < npf) {
+            NNF_PREFETCH_L2(pf + 64 * k);
+        }
+#define NNF_S(_, v) if ((v) < V) x[v] = FN(vload)(xk + (v) * VL);
+        NNF_REPB8(NNF_S, _)
+#undef NNF_S
+#define NNF_S_V(u, v) if ((v) < V) acc[u][v] += s##u * x[v];
+#define NNF_S_U(_, u) if ((u) < U) { VT s##u = FN(vset1)(S[(u) * su + k * sk]); NNF_REPB8(NNF_S_V, u) }
+        NNF_REP16(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
+    }
+}
+
+/* the tile's start: acc[u][v] = start[u * stride] for u < U, v < V, or 0 when start
+ * is NULL (a constant once inlined, as U and V are) */
+static NNF_INLINE NNF_TGT void FN(tile_start)(
+    const int U, const int V, const NNF_T *start, ptrdiff_t stride,
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V])         /* OUT */
+{
+#define NNF_S_V(u, v) if ((u) < U && (v) < V) \
+    acc[u][v] = start ? FN(vset1)(start[(u) * stride]) : FN(vset1)((NNF_T)0);
+#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+    NNF_REP16(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
+}
+
+/* the tile's end: out[u * ldo + v * VL ...] = acc[u][v] (+ what is there when add) */
+static NNF_INLINE NNF_TGT void FN(tile_store)(
+    const int U, const int V, VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V], const int add,
+    NNF_T *out, ptrdiff_t ldo)                      /* OUT */
+{
+#define NNF_S_V(u, v) if ((u) < U && (v) < V) { \
+        NNF_T *o_ = out + (u) * ldo + (v) * VL; \
+        FN(vstore)(o_, add ? FN(vload)(o_) + acc[u][v] : acc[u][v]); }
+#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+    NNF_REP16(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
+}
+
 /* ---- first layer forward:  Z[u, i] = b[u] + sum_k X[i, k] WT[k, u] ----------
- * Tile: R rows x NV vectors of units; the accumulators stay in registers
- * over the whole feature dimension (broadcast one x, FMA with NV weight
- * vectors).  The tile is written transposed into the units-major Z. */
+ * Tile: R rows x NV vectors of units (units in the lanes), accumulated over the
+ * whole feature dimension; the next tile's rows come from L3 or memory and are
+ * fetched a line at a time.  Written transposed into the units-major Z. */
 static NNF_INLINE NNF_TGT void FN(fwd1_tile)(
     const int R, const int NV,
     const NNF_T *X, ptrdiff_t n_in,          /* IN: first row of the tile */
@@ -340,33 +647,12 @@ static NNF_INLINE NNF_TGT void FN(fwd1_tile)(
     const NNF_T *b, ptrdiff_t nu,            /* IN: bias of the tile's units; valid units */
     NNF_T *Z, ptrdiff_t ldz)                 /* OUT: Z[u0, i0] */
 {
-    VT acc[16][4];
-    NNF_T tmp[4 * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
-    ptrdiff_t k, j;
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V];
+    NNF_T tmp[NNF_TILE_MAX_V * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
+    ptrdiff_t j;
     int i, v;
-#define NNF_S_V(i, v) if ((i) < R && (v) < NV) acc[i][v] = FN(vset1)((NNF_T)0);
-#define NNF_S_I(_, i) NNF_REPB4(NNF_S_V, i)
-    NNF_REP16(NNF_S_I, _)
-#undef NNF_S_V
-#undef NNF_S_I
-    for (k = 0; k < n_in; k++) {
-        VT w[4];
-        const NNF_T *wk = WT + k * hp;
-        /* the next tile's rows come from L3 or memory: fetch them a line at a time */
-        if ((k & (64 / sizeof(NNF_T) - 1)) == 0) {
-#define NNF_S(_, i) if ((i) < R) NNF_PREFETCH(X + (R + (i)) * n_in + k);
-            NNF_REP16(NNF_S, _)
-#undef NNF_S
-        }
-#define NNF_S(_, v) if ((v) < NV) w[v] = FN(vload)(wk + (v) * VL);
-        NNF_REPB4(NNF_S, _)
-#undef NNF_S
-#define NNF_S_V(i, v) if ((v) < NV) acc[i][v] += xb##i * w[v];
-#define NNF_S_I(_, i) if ((i) < R) { VT xb##i = FN(vset1)(X[(i) * n_in + k]); NNF_REPB4(NNF_S_V, i) }
-        NNF_REP16(NNF_S_I, _)
-#undef NNF_S_V
-#undef NNF_S_I
-    }
+    FN(tile_start)(R, NV, NULL, 0, acc);
+    FN(tile)(R, NV, X, n_in, 1, WT, hp, n_in, 1, NULL, 0, acc);
     for (i = 0; i < R; i++) {
         for (v = 0; v < NV; v++)
             FN(vstore)(tmp + v * VL, acc[i][v]);
@@ -398,17 +684,17 @@ static NNF_TGT void FN(fwd1)(
 {
     ptrdiff_t u;
     const ptrdiff_t nvec = (h + VL - 1) / VL;
-    for (u = 0; u < h; u += NNF_NV * VL) {
+    for (u = 0; u < h; u += NNF_FWD1_VECS * VL) {
         ptrdiff_t nv = nvec - u / VL;
-        if (nv > NNF_NV) nv = NNF_NV;
-        if (nv >= 4 && NNF_NV >= 4)
-            FN(fwd1_rows)(NNF_R4, 4, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
-        else if (nv == 3 && NNF_NV >= 3)
-            FN(fwd1_rows)(NNF_R3, 3, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
-        else if (nv == 2 && NNF_NV >= 2)
-            FN(fwd1_rows)(NNF_R2, 2, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
+        if (nv > NNF_FWD1_VECS) nv = NNF_FWD1_VECS;
+        if (nv >= 4 && NNF_FWD1_VECS >= 4)
+            FN(fwd1_rows)(NNF_FWD1_ROWS_4, 4, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
+        else if (nv == 3 && NNF_FWD1_VECS >= 3)
+            FN(fwd1_rows)(NNF_FWD1_ROWS_3, 3, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
+        else if (nv == 2 && NNF_FWD1_VECS >= 2)
+            FN(fwd1_rows)(NNF_FWD1_ROWS_2, 2, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
         else
-            FN(fwd1_rows)(NNF_R1, 1, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
+            FN(fwd1_rows)(NNF_FWD1_ROWS_1, 1, X, nb, n_in, WT + u, hp, b + u, h - u, Z + u * ldz, ldz);
     }
 }
 
@@ -425,32 +711,10 @@ static NNF_INLINE NNF_TGT void FN(fwdT_tile)(
     NNF_T *Z, ptrdiff_t ldz,                 /* OUT: Z[u0, i0] */
     const char *pf, ptrdiff_t npf)           /* prefetch npf cache lines from pf (<= n_k) */
 {
-    VT acc[8][8];
-    ptrdiff_t k;
-#define NNF_S_V(u, v) if ((u) < U && (v) < RV) acc[u][v] = FN(vset1)(W[(u) * ldw]);
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
-    NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    for (k = 0; k < n_k; k++) {
-        VT x[8];
-        const NNF_T *xk = XT + k * ldx;
-        if (k < npf)
-            NNF_PREFETCH_L2(pf + 64 * k);
-#define NNF_S(_, v) if ((v) < RV) x[v] = FN(vload)(xk + (v) * VL);
-        NNF_REPB8(NNF_S, _)
-#undef NNF_S
-#define NNF_S_V(u, v) if ((v) < RV) acc[u][v] += w##u * x[v];
-#define NNF_S_U(_, u) if ((u) < U) { VT w##u = FN(vset1)(W[(u) * ldw + 1 + k]); NNF_REPB8(NNF_S_V, u) }
-        NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    }
-#define NNF_S_V(u, v) if ((u) < U && (v) < RV) FN(vstore)(Z + (u) * ldz + (v) * VL, acc[u][v]);
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
-    NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V];
+    FN(tile_start)(U, RV, W, ldw, acc);
+    FN(tile)(U, RV, W + 1, ldw, 1, XT, ldx, n_k, 0, pf, npf, acc);
+    FN(tile_store)(U, RV, acc, 0, Z, ldz);
 }
 
 /* the prefetch stream of a whole call (cache lines from p), handed out to its tiles in order */
@@ -532,10 +796,10 @@ static NNF_TGT void FN(fwdT)(
 {
     const ptrdiff_t nvec = npad / VL;
     FN(nnf_pf) st = FN(pf_start)(pf, pf_bytes);
-    if (h % NNF_UB == 0 && h % NNF_UA != 0)
-        FN(fwdT_rows)(NNF_UB, NNF_KVB, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
+    if (h % NNF_TILE_B_UNITS == 0 && h % NNF_TILE_A_UNITS != 0)
+        FN(fwdT_rows)(NNF_TILE_B_UNITS, NNF_TILE_B_VECS, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
     else
-        FN(fwdT_rows)(NNF_UA, NNF_KVA, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
+        FN(fwdT_rows)(NNF_TILE_A_UNITS, NNF_TILE_A_VECS, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
 }
 
 /* ---- first layer gradient:  G[u, 1 + k] += sum_i D[u, i] X[i, k];  G[u, 0] += sum_i D[u, i]
@@ -548,33 +812,10 @@ static NNF_INLINE NNF_TGT void FN(grad1_tile)(
     NNF_T *G, ptrdiff_t ldg,                 /* OUT: G[u0, 1 + k0] (accumulated) */
     const char *pf, ptrdiff_t npf)           /* prefetch npf cache lines from pf (<= nb) */
 {
-    VT acc[8][8];
-    ptrdiff_t i;
-#define NNF_S_V(u, v) if ((u) < U && (v) < KV) acc[u][v] = FN(vset1)((NNF_T)0);
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
-    NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    for (i = 0; i < nb; i++) {
-        VT x[8];
-        const NNF_T *xi = X + i * n_in;
-        if (i < npf)
-            NNF_PREFETCH_L2(pf + 64 * i);
-#define NNF_S(_, v) if ((v) < KV) x[v] = FN(vload)(xi + (v) * VL);
-        NNF_REPB8(NNF_S, _)
-#undef NNF_S
-#define NNF_S_V(u, v) if ((v) < KV) acc[u][v] += d##u * x[v];
-#define NNF_S_U(_, u) if ((u) < U) { VT d##u = FN(vset1)(D[(u) * ldd + i]); NNF_REPB8(NNF_S_V, u) }
-        NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    }
-#define NNF_S_V(u, v) if ((u) < U && (v) < KV) \
-    FN(vstore)(G + (u) * ldg + (v) * VL, FN(vload)(G + (u) * ldg + (v) * VL) + acc[u][v]);
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
-    NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V];
+    FN(tile_start)(U, KV, NULL, 0, acc);
+    FN(tile)(U, KV, D, ldd, 1, X, n_in, nb, 0, pf, npf, acc);
+    FN(tile_store)(U, KV, acc, 1, G, ldg);
 }
 
 static NNF_INLINE NNF_TGT void FN(grad1_call)(
@@ -635,7 +876,7 @@ static NNF_INLINE NNF_TGT void FN(grad1_partial)(
         for (j = 0; j < VL; j++)
             buf[i * VL + j] = j < cnt ? X[i * n_in + f0 + j] : (NNF_T)0;
     while (u < h) {
-        const int U = h - u >= NNF_UA ? NNF_UA : (int)(h - u);
+        const int U = h - u >= NNF_TILE_A_UNITS ? NNF_TILE_A_UNITS : (int)(h - u);
         memset(part, 0, sizeof part);
 #define NNF_CALL(R) FN(grad1_tile)(R, 1, D + u * ldd, ldd, buf, VL, nb, part, VL, NULL, 0)
         NNF_LEFTOVER_UNITS(U, NNF_CALL)
@@ -675,10 +916,10 @@ static NNF_TGT void FN(grad1)(
     kvec = (n_in - k_lo) / VL;                      /* whole vectors of features */
     k_hi = k_lo + kvec * VL;
     /* the second tile shape when it divides the units and the first does not */
-    if (h % NNF_UB == 0 && h % NNF_UA != 0)
-        FN(grad1_cols)(NNF_UB, NNF_KVB, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
+    if (h % NNF_TILE_B_UNITS == 0 && h % NNF_TILE_A_UNITS != 0)
+        FN(grad1_cols)(NNF_TILE_B_UNITS, NNF_TILE_B_VECS, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
     else
-        FN(grad1_cols)(NNF_UA, NNF_KVA, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
+        FN(grad1_cols)(NNF_TILE_A_UNITS, NNF_TILE_A_VECS, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
     /* the features before k_lo and after the whole vectors */
     for (f = 0; f < k_lo; f += VL)
         FN(grad1_partial)(D, ldd, h, X, n_in, nb, f, k_lo - f < VL ? k_lo - f : VL, G, ldg, buf);
@@ -695,36 +936,21 @@ static NNF_TGT void FN(grad1)(
 }
 
 /* ---- back-propagation of the deltas through a later layer ----------------------
- * P[u, i] = (sum_o W[o, 1 + u] D[o, i]) * A[u, i] (1 - A[u, i]), all units-major.
+ * P[u, i] = (sum_o W[o, 1 + u] D[o, i]) g'(z[u, i]), all units-major, with g' from the
+ * activations A = g(z) (act: NNF_ACT_*, a constant once inlined).
  * Tile: U units x KV vectors of rows, accumulated in registers over the outputs. */
 static NNF_INLINE NNF_TGT void FN(backprop_tile)(
-    const int U, const int KV,
+    const int U, const int KV, const int act,
     const NNF_T *W, ptrdiff_t ldw, ptrdiff_t n_o,  /* IN: W[0, 1 + u0], row stride ldw */
     const NNF_T *D, const NNF_T *A, ptrdiff_t ld,  /* IN: D[0, i0], A[u0, i0] */
     NNF_T *P)                                      /* OUT: P[u0, i0] */
 {
-    VT acc[8][8];
-    const VT one = FN(vset1)((NNF_T)1);
-    ptrdiff_t o;
-#define NNF_S_V(u, v) if ((u) < U && (v) < KV) acc[u][v] = FN(vset1)((NNF_T)0);
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
-    NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    for (o = 0; o < n_o; o++) {
-        VT d[8];
-#define NNF_S(_, v) if ((v) < KV) d[v] = FN(vload)(D + o * ld + (v) * VL);
-        NNF_REPB8(NNF_S, _)
-#undef NNF_S
-#define NNF_S_V(u, v) if ((v) < KV) acc[u][v] += w##u * d[v];
-#define NNF_S_U(_, u) if ((u) < U) { VT w##u = FN(vset1)(W[o * ldw + (u)]); NNF_REPB8(NNF_S_V, u) }
-        NNF_REP8(NNF_S_U, _)
-#undef NNF_S_V
-#undef NNF_S_U
-    }
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V];
+    FN(tile_start)(U, KV, NULL, 0, acc);
+    FN(tile)(U, KV, W, 1, ldw, D, ld, n_o, 0, NULL, 0, acc);
 #define NNF_S_V(u, v) if ((u) < U && (v) < KV) { \
         VT a = FN(vload)(A + (u) * ld + (v) * VL); \
-        FN(vstore)(P + (u) * ld + (v) * VL, acc[u][v] * (a * (one - a))); }
+        FN(vstore)(P + (u) * ld + (v) * VL, acc[u][v] * FN(derivative_vec)(act, a)); }
 #define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
     NNF_REP8(NNF_S_U, _)
 #undef NNF_S_V
@@ -732,31 +958,48 @@ static NNF_INLINE NNF_TGT void FN(backprop_tile)(
 }
 
 static NNF_INLINE NNF_TGT void FN(backprop_units)(
-    const int U, const int KV, const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,
+    const int U, const int KV, const int act, const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,
     const NNF_T *D, const NNF_T *A, ptrdiff_t ld, NNF_T *P)
 {
     ptrdiff_t u = 0;
     for (; u + U <= n_i; u += U)
-        FN(backprop_tile)(U, KV, W + 1 + u, n_i + 1, n_o, D, A + u * ld, ld, P + u * ld);
-#define NNF_CALL(R) FN(backprop_tile)(R, KV, W + 1 + u, n_i + 1, n_o, D, A + u * ld, ld, P + u * ld)
+        FN(backprop_tile)(U, KV, act, W + 1 + u, n_i + 1, n_o, D, A + u * ld, ld, P + u * ld);
+#define NNF_CALL(R) \
+    FN(backprop_tile)(R, KV, act, W + 1 + u, n_i + 1, n_o, D, A + u * ld, ld, P + u * ld)
     NNF_LEFTOVER_UNITS(n_i - u, NNF_CALL)
 #undef NNF_CALL
 }
 
+static NNF_INLINE NNF_TGT void FN(backprop_act)(
+    const int act, const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i, const NNF_T *D,
+    const NNF_T *A, ptrdiff_t ld, ptrdiff_t npad, NNF_T *P)
+{
+    const ptrdiff_t nvec = npad / VL;
+    const int U = NNF_TILE_A_UNITS, KV = NNF_TILE_A_VECS;
+    ptrdiff_t k = 0;
+    for (; k + KV <= nvec; k += KV)
+        FN(backprop_units)(U, KV, act, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
+    for (; k + 2 <= nvec; k += 2)
+        FN(backprop_units)(U, 2, act, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
+    for (; k < nvec; k++)
+        FN(backprop_units)(U, 1, act, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
+}
+
+/* act: the activation of the n_i units (NNF_ACT_*) */
 static NNF_TGT void FN(backprop)(
     const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,  /* IN: (n_o, n_i + 1) */
     const NNF_T *D, const NNF_T *A,                /* IN: (n_o, ld), (n_i, ld) */
     ptrdiff_t ld, ptrdiff_t npad,                  /* npad % VL == 0 */
+    int act,
     NNF_T *P)                                      /* OUT: (n_i, ld), columns < npad */
 {
-    const ptrdiff_t nvec = npad / VL;
-    ptrdiff_t k = 0;
-    for (; k + NNF_KVA <= nvec; k += NNF_KVA)
-        FN(backprop_units)(NNF_UA, NNF_KVA, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
-    for (; k + 2 <= nvec; k += 2)
-        FN(backprop_units)(NNF_UA, 2, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
-    for (; k < nvec; k++)
-        FN(backprop_units)(NNF_UA, 1, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
+    /* one instance per activation, so that its derivative is inlined in the tiles */
+    switch (act) {
+    case NNF_ACT_TANH: FN(backprop_act)(NNF_ACT_TANH, W, n_o, n_i, D, A, ld, npad, P); break;
+    case NNF_ACT_RELU: FN(backprop_act)(NNF_ACT_RELU, W, n_o, n_i, D, A, ld, npad, P); break;
+    case NNF_ACT_IDENTITY: FN(backprop_act)(NNF_ACT_IDENTITY, W, n_o, n_i, D, A, ld, npad, P); break;
+    default: FN(backprop_act)(NNF_ACT_LOGISTIC, W, n_o, n_i, D, A, ld, npad, P); break;
+    }
 }
 
 #undef FN

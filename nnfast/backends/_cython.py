@@ -256,6 +256,7 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
         return _fused.fused_loss_grad(
             theta, X, XP, YT if YT is not None else empty_mat, WT, layout.packed_starts,
             layout.padded_widths, layout.sizes, layout.weight_starts,
+            np.zeros(len(sizes) - 2, dtype=np.intc),
             loss_code, with_loss, grad_out if need_grad else empty_vec,
             H if H is not None else empty_mat, work, slabs, block, n_chunks, threads,
             check_inputs)
