@@ -6,6 +6,7 @@ import pytest
 
 import nnfast
 from nnfast import gradcheck as gc
+from nnfast.gradcheck import numerical
 from nnfast.backends import _REGISTRY
 from nnfast.backends._numpy import NumpyBackend
 
@@ -157,8 +158,8 @@ def test_sampled_numerical_gradient_touches_only_those_units(monkeypatch):
     sizes = (5, 6, 6, 3)
     theta, X, y, _ = gc.debug_problem(sizes)
     seen = []
-    real = gc._unit_work
-    monkeypatch.setattr(gc, "_unit_work", lambda fw, l, j, cols, *a: seen.append((l, j, list(cols))) or real(fw, l, j, cols, *a))
+    real = numerical._unit_loss_changes
+    monkeypatch.setattr(numerical, "_unit_loss_changes", lambda fw, l, j, cols, *a: seen.append((l, j, list(cols))) or real(fw, l, j, cols, *a))
     start = nnfast.layer_offsets(sizes)[0][0]
     idx = np.array([start + 2 * 6 + 1, start + 2 * 6 + 4])   # unit 2 of layer 1, inputs 1 and 4
     gc.numerical_gradient(theta, X, y, sizes, indices=idx, engine="numpy", n_threads=1)
