@@ -28,14 +28,8 @@ def check_problem(theta, X, y, layer_sizes, lam, loss, epsilon) -> CheckedProble
 
     Parameters
     ----------
-    theta : array-like of shape (n_params,)
-    X : array-like of shape (m, n_in)
-    y : class indices (m,) or targets (m, n_out)
-    layer_sizes : sequence of int
-    lam : float
-    loss : {"cross_entropy", "squared_error"}
-    epsilon : float
-        The central-difference step.
+    theta, X, y, layer_sizes, lam, loss, epsilon
+        As for :func:`nnfast.gradcheck.numerical_gradient`.
 
     Returns
     -------
