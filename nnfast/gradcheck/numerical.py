@@ -119,10 +119,10 @@ def central_differences(problem, indices, n_threads, engine="auto", forward=None
     tasks = _tasks_by_unit(indices, forward)
     loss_changes = np.zeros(len(indices))
     penultimate = forward.n_layers - 2
-    compiled = [t for t in tasks if t[0] == penultimate]
-    kernel = _kernel_for(engine, forward, sum(len(t[2]) for t in compiled))
-    if kernel is not None and compiled:
-        kernel_loss_changes(kernel, forward, compiled, step_plus, step_minus, n_threads,
+    penultimate_tasks = [t for t in tasks if t[0] == penultimate]
+    kernel = _kernel_for(engine, forward, sum(len(t[2]) for t in penultimate_tasks))
+    if kernel is not None and penultimate_tasks:
+        kernel_loss_changes(kernel, forward, penultimate_tasks, step_plus, step_minus, n_threads,
                             loss_changes)
         tasks = [t for t in tasks if t[0] != penultimate]
     _run_on_numpy(forward, tasks, step_plus, step_minus, n_threads, loss_changes)

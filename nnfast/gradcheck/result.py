@@ -21,6 +21,7 @@ class LayerCheck:
 
     @property
     def name(self) -> str:
+        """``"Theta1"``, ``"Theta2"``, ... as in ex4."""
         return f"Theta{self.layer}"
 
 
@@ -70,9 +71,11 @@ class GradientCheckResult:
 
     @property
     def n_checked(self) -> int:
+        """How many parameters were checked."""
         return len(self.indices)
 
     def summary(self) -> str:
+        """The verdict, per-layer figures and worst parameters as a readable report."""
         status = "PASSED" if self.passed else "FAILED"
         lines = [
             f"gradient check {status}: backend {self.backend!r} ({self.dtype}), "
@@ -110,6 +113,7 @@ class GradientCheckResult:
     __str__ = summary
 
     def as_dict(self) -> dict:
+        """The figures as plain Python values (for JSON), without the index and gradient arrays."""
         d = {k: getattr(self, k) for k in (
             "rel_diff", "threshold", "passed", "m", "n_params", "lam", "loss", "backend", "dtype",
             "epsilon", "cost", "reference_cost", "cost_rel_diff", "seconds_numerical",
