@@ -6,6 +6,7 @@ import pytest
 
 import nnfast
 from nnfast import gradcheck as gc
+from nnfast.gradcheck import numerical
 from nnfast.backends import _REGISTRY
 from nnfast.backends._numpy import NumpyBackend
 
@@ -157,8 +158,8 @@ def test_sampled_numerical_gradient_touches_only_those_units(monkeypatch):
     sizes = (5, 6, 6, 3)
     theta, X, y, _ = gc.debug_problem(sizes)
     seen = []
-    real = gc._unit_work
-    monkeypatch.setattr(gc, "_unit_work", lambda fw, l, j, cols, *a: seen.append((l, j, list(cols))) or real(fw, l, j, cols, *a))
+    real = numerical._unit_loss_changes
+    monkeypatch.setattr(numerical, "_unit_loss_changes", lambda fw, l, j, cols, *a: seen.append((l, j, list(cols))) or real(fw, l, j, cols, *a))
     start = nnfast.layer_offsets(sizes)[0][0]
     idx = np.array([start + 2 * 6 + 1, start + 2 * 6 + 4])   # unit 2 of layer 1, inputs 1 and 4
     gc.numerical_gradient(theta, X, y, sizes, indices=idx, engine="numpy", n_threads=1)
@@ -229,3 +230,29 @@ def test_cli_gradcheck_exit_codes(monkeypatch, capsys):
     assert "FAILED" in out and "FAIL Theta2" in out
     assert main(["gradcheck", "--layers", "3,x,2"]) == 2  # argparse rejects it
     assert main(["gradcheck", "--sample", "lots"]) == 2
+
+
+@pytest.mark.parametrize("function", [gc.numerical_gradient, gc.brute_force_gradient],
+                         ids=["numerical", "brute_force"])
+def test_difference_functions_share_one_argument_check(function):
+    """numerical_gradient and brute_force_gradient refuse the same bad steps and indices,
+    keep the order of the indices they are given, and leave theta as it was."""
+    theta, X, y, sizes = gc.debug_problem()
+    P = nnfast.n_params(sizes)
+    with pytest.raises(ValueError, match="epsilon must be a positive number, got 0"):
+        function(theta, X, y, sizes, epsilon=0)
+    with pytest.raises(ValueError, match="epsilon must be a positive number, got 'small'"):
+        function(theta, X, y, sizes, epsilon="small")
+    with pytest.raises(ValueError, match=rf"indices must lie in 0\.\.{P - 1}, got values in \[0, {P}\]"):
+        function(theta, X, y, sizes, indices=[0, P])
+    with pytest.raises(ValueError, match=r"indices must lie in .*got values in \[-1, -1\]"):
+        function(theta, X, y, sizes, indices=[-1])
+    with pytest.raises(ValueError, match="indices must be a 1-D array of integers"):
+        function(theta, X, y, sizes, indices=[[1, 2]])
+    with pytest.raises(ValueError, match="X has 2 columns but layer_sizes"):
+        function(theta, X[:, :2], y, sizes)
+    before = theta.copy()
+    reversed_order = function(theta, X, y, sizes, indices=[30, 7, 2])
+    assert np.array_equal(theta, before)
+    assert np.array_equal(reversed_order, function(theta, X, y, sizes, indices=[2, 7, 30])[::-1])
+    assert function(theta, X, y, sizes, indices=[]).shape == (0,)

@@ -9,6 +9,48 @@ from .._validation import cpu_count
 from ._base import Backend, blas_threads
 
 
+def pre_activation(a, w):
+    """``a @ w[:, 1:].T + w[:, 0]``: the pre-activations a weight layer computes from ``a``.
+
+    Parameters
+    ----------
+    a : ndarray of shape (m, n_prev)
+        The layer's input, without a bias column: the bias is added as a
+        broadcast row, which saves an ``(m, n_prev + 1)`` copy.
+    w : ndarray of shape (n_next, n_prev + 1)
+        The layer's weights, the bias weights in column 0.
+
+    Returns
+    -------
+    z : ndarray of shape (m, n_next), new
+    """
+    z = a @ w[:, 1:].T
+    z += w[:, 0]
+    return z
+
+
+def layer_outputs(weights, X):
+    """The forward pass, one weight layer at a time.
+
+    Parameters
+    ----------
+    weights : sequence of ndarray
+        ``weights[l]`` of shape ``(n_{l+1}, n_l + 1)``, as from ``nnfast.unpack``.
+    X : ndarray of shape (m, n_0)
+        Inputs without a bias column.
+
+    Yields
+    ------
+    z, a : ndarray of shape (m, n_{l+1})
+        The layer's pre-activations and its activations ``sigmoid(z)``.
+    """
+    a = X
+    for w in weights:
+        z = pre_activation(a, w)
+        a = sigmoid(z)
+        yield z, a
+
+
 class NumpyBackend(Backend):
     name = "numpy"
     description = "vectorised NumPy (BLAS matrix products over all examples)"
@@ -26,13 +68,9 @@ class NumpyBackend(Backend):
     def _loss_grad_sum(theta, offsets, data, loss, grad_out):
         X, Y = data
         weights = [theta[start:end].reshape(shape) for start, end, shape in offsets]
-        # X carries no bias column: the bias is added as a broadcast row,
-        # which saves an (m, n_in + 1) copy per evaluation.
         activations = [X]
-        for w in weights:
-            z = activations[-1] @ w[:, 1:].T
-            z += w[:, 0]
-            activations.append(sigmoid(z))
+        for z, a in layer_outputs(weights, X):
+            activations.append(a)
         h = activations[-1]
         total = loss_sum(loss, z, h, Y)
         if grad_out is None:
