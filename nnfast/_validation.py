@@ -104,7 +104,8 @@ def all_finite(X: np.ndarray, n_threads: int = 1) -> bool:
 _compiled_all_finite = None
 
 
-def check_targets(y, m: int, n_out: int, dtype, name: str = "y", x_name: str = "X") -> np.ndarray:
+def check_targets(y, m: int, n_out: int, dtype, name: str = "y", x_name: str = "X",
+                  real_valued: bool = False) -> np.ndarray:
     """Turn labels or a target matrix into a (m, n_out) target matrix.
 
     Parameters
@@ -118,6 +119,9 @@ def check_targets(y, m: int, n_out: int, dtype, name: str = "y", x_name: str = "
     dtype : working dtype
     name, x_name : str
         How ``y`` and the matching ``X`` are named in the messages.
+    real_valued : bool
+        Regression targets (an identity output): any finite values, of shape
+        (m, n_out), or (m,) with one output; never class indices.
 
     Returns
     -------
@@ -126,6 +130,8 @@ def check_targets(y, m: int, n_out: int, dtype, name: str = "y", x_name: str = "
     y = as_array(y, name)
     if y.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be numeric (class indices or targets), got dtype {y.dtype}")
+    if real_valued:
+        return _real_targets(y, m, n_out, dtype, name, x_name)
     as_matrix = (y.ndim == 2 and y.shape[1] == n_out and n_out > 1) or (
         n_out == 1 and y.ndim in (1, 2) and y.size == y.shape[0])
     if as_matrix:
@@ -161,6 +167,20 @@ def check_targets(y, m: int, n_out: int, dtype, name: str = "y", x_name: str = "
         )
     Y = np.zeros((m, n_out), dtype=dtype)
     Y[np.arange(m), y] = 1
+    return Y
+
+
+def _real_targets(y, m, n_out, dtype, name, x_name) -> np.ndarray:
+    """check_targets for regression: y as an (m, n_out) matrix of finite values."""
+    if not ((y.ndim == 2 and y.shape[1] == n_out) or (y.ndim == 1 and n_out == 1)):
+        want = f"({m},) or ({m}, 1)" if n_out == 1 else f"({m}, {n_out})"
+        raise ValueError(f"{name} as regression targets for {n_out} output"
+                         f"{'s' if n_out != 1 else ''} must have shape {want}, got {y.shape}")
+    if y.shape[0] != m:
+        raise ValueError(f"{name} has {y.shape[0]} rows but {x_name} has {m}")
+    Y = np.array(y.reshape(m, n_out), dtype=dtype, order="C")
+    if not np.isfinite(Y).all():
+        raise ValueError(f"{name} contains NaN or inf")
     return Y
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._losses import check_loss
+from ._activations import check_activations, check_head
 from ._network import check_layer_sizes, check_network_memory, layer_offsets, n_params
 from ._validation import check_lam, check_n_threads, check_targets, check_theta, check_X
 from .backends import backend_for_data, get_backend
+from .backends._auto import is_ex4_network
 
 
 def l2_mask(layer_sizes) -> np.ndarray:
@@ -86,7 +87,7 @@ class ObjectiveCalls:
 
 
 class Objective(ObjectiveCalls):
-    """Regularised cost and gradient of a sigmoid network on fixed data.
+    """Regularised cost and gradient of a fully connected network on fixed data.
 
     ``X`` and ``y`` are checked, converted and laid out for the backend once,
     here; each call then checks only ``theta``.  An instance is a drop-in
@@ -103,7 +104,10 @@ class Objective(ObjectiveCalls):
         ``[n_in, h1, ..., n_out]``.
     lam : float, default 0.0
         L2 strength λ; the penalty is ``λ / (2 m) Σ θ²`` over non-bias weights.
-    loss : {"cross_entropy", "squared_error"}, default "cross_entropy"
+    loss : {"cross_entropy", "squared_error"} or None, default None
+        None takes the output's own loss: cross-entropy for "logistic" and
+        "softmax", squared error for "identity".  "squared_error" with logistic
+        outputs is also possible.
     backend : str, default "auto"
         A name from ``nnfast.available_backends()``; ``"auto"`` takes the fastest for
         this network, dtype and size of data, measured on a sample of the rows the
@@ -126,6 +130,14 @@ class Objective(ObjectiveCalls):
         caller that detects them otherwise (``nnfast.cost_grad`` checks the
         gradient, which a non-finite value of X always reaches).
 
+    activation : str or sequence of str, default "logistic"
+        Hidden units: "logistic", "tanh", "relu" or "identity", for every hidden
+        layer or one name per hidden layer (see ``nnfast._activations``).
+    output : {"logistic", "softmax", "identity"}, default "logistic"
+        The output layer: a sigmoid per output (ex4), a softmax over the outputs
+        (one class per example), or the logits themselves (regression, with
+        real-valued targets ``y`` of shape (m,) or (m, n_out)).
+
     Attributes
     ----------
     m : int
@@ -136,14 +148,18 @@ class Objective(ObjectiveCalls):
         Number of evaluations so far.
     """
 
-    def __init__(self, X, y, layer_sizes, lam=0.0, loss="cross_entropy",
-                 backend="auto", n_threads=None, dtype=None, reuse=True, check_finite=True):
+    def __init__(self, X, y, layer_sizes, lam=0.0, loss=None,
+                 backend="auto", n_threads=None, dtype=None, reuse=True, check_finite=True,
+                 activation="logistic", output="logistic"):
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.offsets = layer_offsets(self.layer_sizes)
         self.n_params = n_params(self.layer_sizes)
         self.lam = check_lam(lam)
-        self.loss = check_loss(loss)
-        get_backend(backend)   # an unknown or unavailable name fails before any work
+        self.activations = check_activations(activation, len(self.layer_sizes) - 2)
+        self.output, self.loss = check_head(output, loss)
+        self._net = dict(activations=self.activations, output=self.output)
+        # an unknown or unavailable name (or one without this network) fails before any work
+        get_backend(backend, **self._net)
         # None stays None: the thread count is then chosen per call from the load
         self._requested_threads = None if n_threads is None else check_n_threads(n_threads)
         X = check_X(X, self.layer_sizes[0], dtype, check_finite=check_finite,
@@ -152,9 +168,10 @@ class Objective(ObjectiveCalls):
         self.m = X.shape[0]
         # before the targets, the mask and the backend's layout are allocated
         check_network_memory(self.layer_sizes, self.m, self.dtype.itemsize)
-        Y = check_targets(y, self.m, self.layer_sizes[-1], self.dtype)
+        Y = check_targets(y, self.m, self.layer_sizes[-1], self.dtype,
+                          real_valued=self.output == "identity")
         self.backend = backend_for_data(backend, X, Y, self.layer_sizes, self.offsets, self.loss,
-                                        self.n_threads)
+                                        self.n_threads, **self._net)
         if reuse:
             self._data = self.backend.prepare(X, Y)
         elif not check_finite and self.backend.finds_nonfinite_X:
@@ -170,15 +187,17 @@ class Objective(ObjectiveCalls):
         return check_n_threads(self._requested_threads)
 
     def __repr__(self):
+        net = "" if is_ex4_network(self.activations, self.output) else (
+            f"activation={list(self.activations)}, output={self.output!r}, ")
         return (f"Objective(m={self.m}, layer_sizes={list(self.layer_sizes)}, lam={self.lam}, "
-                f"loss={self.loss!r}, backend={self.backend.name!r}, dtype={self.dtype}, "
+                f"{net}loss={self.loss!r}, backend={self.backend.name!r}, dtype={self.dtype}, "
                 f"n_threads={self.n_threads})")
 
     def _evaluate(self, theta, need_grad):
         theta = check_theta(theta, self.n_params, self.dtype, self.layer_sizes)
         grad_sum = np.empty(self.n_params, dtype=self.dtype) if need_grad else None
         loss_sum = self.backend.loss_grad_sum(theta, self.layer_sizes, self.offsets, self._data,
-                                              self.loss, self.n_threads, grad_sum)
+                                              self.loss, self.n_threads, grad_sum, **self._net)
         self.n_evals += 1
         return finish_cost_grad(loss_sum, grad_sum, theta, self.m, self.lam, self._mask)
 

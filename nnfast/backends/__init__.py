@@ -109,8 +109,12 @@ def available_backends() -> List[str]:
     return [name for name in list(_REGISTRY) if _load(name) is not None]
 
 
-def get_backend(name: str = "auto") -> Backend:
+def get_backend(name: str = "auto", activations=None, output: str = "logistic") -> Backend:
     """The backend instance called ``name``; ``"auto"`` picks the fastest available.
+
+    ``activations`` and ``output`` describe the network: a network other than
+    ex4's needs a backend with ``supports_activations`` (``"auto"`` skips the
+    others; a named one without it is refused).
 
     Raises
     ------
@@ -119,14 +123,20 @@ def get_backend(name: str = "auto") -> Backend:
     BackendUnavailable
         The backend is registered but cannot run here (the message says why).
     """
+    from ._auto import _if_supported, is_ex4_network
+
+    plain = is_ex4_network(activations, output)
     if isinstance(name, Backend):
-        return name
+        backend = name
+        if not _if_supported(backend, plain):
+            raise ValueError(_unsupported(backend.name, activations, output))
+        return backend
     if not isinstance(name, str):
         valid = ", ".join(repr(n) for n in ["auto", *_REGISTRY])
         raise TypeError(f"backend must be a name, one of {valid}; got {type(name).__name__}")
     if name == "auto":
         for candidate in _AUTO_ORDER:
-            if candidate in _REGISTRY and _load(candidate) is not None:
+            if candidate in _REGISTRY and _if_supported(_load(candidate), plain) is not None:
                 return _instances[candidate]
         raise BackendUnavailable("no backend is available")  # numpy always is
     if name not in _REGISTRY:
@@ -135,18 +145,29 @@ def get_backend(name: str = "auto") -> Backend:
     backend = _load(name)
     if backend is None:
         raise BackendUnavailable(f"backend {name!r} is not available here: {_failures[name]}")
+    if _if_supported(backend, plain) is None:
+        raise ValueError(_unsupported(name, activations, output))
     return backend
 
 
-def backend_for_data(name, X, Y, layer_sizes, offsets, loss, n_threads) -> Backend:
+def _unsupported(name, activations, output) -> str:
+    able = [n for n in _REGISTRY if (b := _load(n)) is not None and b.supports_activations]
+    return (f"backend {name!r} implements only logistic hidden units and outputs (ex4's "
+            f"network), not activation={list(activations or ())} with output={output!r}; "
+            f"backends that do: {', '.join(repr(n) for n in able)}")
+
+
+def backend_for_data(name, X, Y, layer_sizes, offsets, loss, n_threads, activations=None,
+                     output="logistic") -> Backend:
     """The backend an objective on ``(X, Y)`` uses: ``name``'s, or for ``"auto"`` the
     fastest one for this network and data, measured (see ``nnfast.backends._auto``)."""
     if not (isinstance(name, str) and name == "auto"):
-        return get_backend(name)
+        return get_backend(name, activations, output)
     from ._auto import choose_backend
 
     return choose_backend(X, Y, layer_sizes, offsets, loss, n_threads,
-                          order=[n for n in _AUTO_ORDER if n in _REGISTRY], load=_load)
+                          order=[n for n in _AUTO_ORDER if n in _REGISTRY], load=_load,
+                          activations=activations, output=output)
 
 
 def resolve_backend(name="auto") -> Backend:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -46,6 +46,18 @@ _choices: Dict[tuple, str] = {}
 _lock = threading.Lock()
 
 
+def is_ex4_network(activations, output) -> bool:
+    """True for logistic hidden units and outputs, which every backend implements."""
+    return output == "logistic" and all(a == "logistic" for a in (activations or ()))
+
+
+def _if_supported(backend: Optional[Backend], plain: bool) -> Optional[Backend]:
+    """``backend`` if it implements the network (see :func:`is_ex4_network`), else None."""
+    if backend is None or plain or backend.supports_activations:
+        return backend
+    return None
+
+
 def _candidates(order: Sequence[str], load) -> List[Backend]:
     """The first available fused backend and numpy, in order of preference."""
     chosen = []
@@ -58,7 +70,8 @@ def _candidates(order: Sequence[str], load) -> List[Backend]:
     return chosen
 
 
-def _time_backends(candidates, X, Y, layer_sizes, offsets, loss, n_threads, theta) -> Dict[str, float]:
+def _time_backends(candidates, X, Y, layer_sizes, offsets, loss, n_threads, theta,
+                   net=None) -> Dict[str, float]:
     """Fastest seconds of one cost+gradient evaluation on (X, Y), per candidate.
 
     The candidates take turns by short blocks of calls, each block after a pause
@@ -69,6 +82,7 @@ def _time_backends(candidates, X, Y, layer_sizes, offsets, loss, n_threads, thet
     """
     from ._base import blas_threads
 
+    net = net or {}
     prepared = [(b, b.prepare(X, Y)) for b in candidates]
     grad = np.empty(theta.shape[0], dtype=theta.dtype)
     best = {b.name: math.inf for b in candidates}
@@ -76,16 +90,17 @@ def _time_backends(candidates, X, Y, layer_sizes, offsets, loss, n_threads, thet
         for _ in range(ROUNDS):
             for b, data in prepared:
                 time.sleep(PAUSE_S)
-                b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad)
+                b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad, **net)
                 for _ in range(CALLS):
                     t = time.perf_counter()
-                    b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad)
+                    b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad, **net)
                     best[b.name] = min(best[b.name], time.perf_counter() - t)
     return best
 
 
 def choose_backend(X: np.ndarray, Y: np.ndarray, layer_sizes: Tuple[int, ...], offsets, loss: str,
-                   n_threads: int, order: Sequence[str], load) -> Backend:
+                   n_threads: int, order: Sequence[str], load, activations=None,
+                   output: str = "logistic") -> Backend:
     """The backend ``"auto"`` resolves to for this data and network.
 
     Parameters
@@ -99,6 +114,9 @@ def choose_backend(X: np.ndarray, Y: np.ndarray, layer_sizes: Tuple[int, ...], o
         Backend names in order of preference.
     load : callable
         ``name -> Backend or None`` (None when it is not available here).
+    activations, output : the hidden activations and output of the network
+        (``Backend.loss_grad_sum``); a network other than ex4's leaves out the
+        backends without ``supports_activations``.
 
     Returns
     -------
@@ -106,7 +124,8 @@ def choose_backend(X: np.ndarray, Y: np.ndarray, layer_sizes: Tuple[int, ...], o
         Measured fastest of the candidates; the first available one when the
         problem is small or only one candidate exists.
     """
-    candidates = _candidates(order, load)
+    plain = is_ex4_network(activations, output)
+    candidates = _candidates(order, lambda name: _if_supported(load(name), plain))
     if not candidates:
         from ._base import BackendUnavailable
         raise BackendUnavailable("no backend is available")
@@ -115,7 +134,7 @@ def choose_backend(X: np.ndarray, Y: np.ndarray, layer_sizes: Tuple[int, ...], o
     if len(candidates) == 1 or m * n_par < MEASURE_ABOVE:
         return candidates[0]
     key = (tuple(layer_sizes), X.dtype.name, loss, int(n_threads), round(math.log2(m)),
-           tuple(b.name for b in candidates))
+           tuple(b.name for b in candidates), tuple(activations or ()), output)
     with _lock:
         name = _choices.get(key)
     if name is None:
@@ -126,7 +145,8 @@ def choose_backend(X: np.ndarray, Y: np.ndarray, layer_sizes: Tuple[int, ...], o
             Xs, Ys = np.ascontiguousarray(X[sample]), np.ascontiguousarray(Y[sample])
         rng = np.random.default_rng(0)
         theta = rng.uniform(-0.12, 0.12, n_par).astype(X.dtype)
-        timed = _time_backends(candidates, Xs, Ys, layer_sizes, offsets, loss, n_threads, theta)
+        timed = _time_backends(candidates, Xs, Ys, layer_sizes, offsets, loss, n_threads, theta,
+                               net=dict(activations=activations, output=output))
         # a later candidate must be clearly faster to displace an earlier one: a close
         # call on a noisy machine is not worth leaving the order of preference for
         name = candidates[0].name
@@ -145,6 +165,7 @@ def forget_choices() -> None:
 
 
 def remembered_choices() -> Dict[tuple, str]:
-    """A copy of the choices made so far: ``{(sizes, dtype, loss, threads, log2 m, candidates): name}``."""
+    """A copy of the choices made so far:
+    ``{(sizes, dtype, loss, threads, log2 m, candidates, activations, output): name}``."""
     with _lock:
         return dict(_choices)

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from .._losses import sigmoid
 
 
 class Backend:
@@ -75,8 +74,14 @@ class Backend:
         """
         return self.prepare(X, Y)
 
+    #: the kernels implement every hidden activation and head of nnfast._activations
+    #: (a backend registered from outside that leaves this False gets ex4's only)
+    supports_activations = False
+
     def loss_grad_sum(self, theta: np.ndarray, layer_sizes, offsets, data: Any,
-                      loss: str, n_threads: int, grad_out: Optional[np.ndarray]) -> float:
+                      loss: str, n_threads: int, grad_out: Optional[np.ndarray],
+                      activations: Optional[Tuple[str, ...]] = None,
+                      output: str = "logistic") -> float:
         """Summed loss over examples and, if asked, the summed gradient.
 
         The caller guarantees every parameter as described (``check_theta``,
@@ -92,10 +97,15 @@ class Backend:
         offsets : tuple of (start, end, shape), ``nnfast._network.layer_offsets(layer_sizes)``
         data : what :meth:`prepare` or :meth:`prepare_once` of this backend returned
         loss : "cross_entropy" or "squared_error"
+            With ``output``, one of ``nnfast._activations.HEADS``.
         n_threads : int >= 1
         grad_out : ndarray of shape (n_params,), dtype of X, C-contiguous, writeable, or None  # OUT
             Overwritten with ``sum_i dloss_i/dtheta`` (no 1/m, no L2 term).
             ``None`` asks for the loss only.
+        activations : tuple of str, one per hidden layer, or None  # (all "logistic")
+            Names from ``nnfast._activations.ACTIVATIONS``.
+        output : str
+            The output activation, ``nnfast._activations.OUTPUTS``.
 
         Returns
         -------
@@ -104,17 +114,21 @@ class Backend:
         """
         raise NotImplementedError
 
-    def forward(self, theta: np.ndarray, offsets, X: np.ndarray, n_threads: int) -> np.ndarray:
+    def forward(self, theta: np.ndarray, offsets, X: np.ndarray, n_threads: int,
+                activations: Optional[Tuple[str, ...]] = None,
+                output: str = "logistic") -> np.ndarray:
         """Output activations ``h`` of shape (m, n_out), dtype of X.
 
         The caller guarantees ``theta`` as for :meth:`loss_grad_sum`, ``offsets``
-        from ``layer_offsets`` of the network, and X of shape (m, n_in) with
-        m >= 1, finite, in theta's dtype (``check_X``, ``check_theta``).
+        from ``layer_offsets`` of the network, X of shape (m, n_in) with
+        m >= 1, finite, in theta's dtype (``check_X``, ``check_theta``), and
+        ``activations``/``output`` as for :meth:`loss_grad_sum`.
         """
-        a = X
-        for start, end, shape in offsets:
-            w = theta[start:end].reshape(shape)
-            a = sigmoid(a @ w[:, 1:].T + w[:, 0])
+        from ._numpy import layer_outputs
+
+        weights = [theta[start:end].reshape(shape) for start, end, shape in offsets]
+        for _, a in layer_outputs(weights, X, activations, output):
+            pass
         return a
 
 

@@ -45,7 +45,7 @@ import threading
 
 import numpy as np
 
-from .._losses import LOSS_CODES
+from .._activations import ACTIVATION_CODES, HEAD_CODES
 from .._network import layer_offsets, n_params
 from .._validation import FLOAT_DTYPES, check_X
 from ._base import Backend
@@ -55,11 +55,9 @@ from .._kernels import _fused
 
 __all__ = ["CythonBackend"]
 
-if (_fused.LOSS_CROSS_ENTROPY, _fused.LOSS_SQUARED_ERROR) != (
-        LOSS_CODES["cross_entropy"], LOSS_CODES["squared_error"]):
-    # the registry reports the backend as unavailable, with this reason
-    raise ImportError("the cython extension numbers the losses differently from "
-                      "nnfast._losses.LOSS_CODES: rebuild it")
+if _fused.ACTIVATIONS != ACTIVATION_CODES or _fused.HEADS != HEAD_CODES:
+    raise ImportError("the compiled extension's activation and head codes differ from "
+                      "nnfast._activations: rebuild it")
 
 #: rows per block (a multiple of _fused.BLOCK_ALIGN)
 BLOCK_ROWS = 64
@@ -217,11 +215,21 @@ def _checked_run(x_checked, theta, sizes, offsets, X, *args, **kwargs):
     return total
 
 
-def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_threads, cache=None,
+def _codes(sizes, activations, output, loss):
+    """The kernel's codes of the hidden activations (an intc array) and of the head."""
+    hidden = activations or ("logistic",) * (len(sizes) - 2)
+    assert len(hidden) == len(sizes) - 2, "one activation per hidden layer"
+    assert (output, loss) in HEAD_CODES, f"no head {output}+{loss}"
+    return (np.array([ACTIVATION_CODES[a] for a in hidden], dtype=np.intc),
+            HEAD_CODES[(output, loss)])
+
+
+def _run(theta, sizes, offsets, X, YT, codes, with_loss, grad_out, H, n_threads, cache=None,
          check_inputs=False):
     """Call the kernel on checked arrays, with work buffers from ``cache`` or fresh ones.
 
-    ``cache`` (what prepare returned) may also bring the packed panels of X."""
+    ``codes``: (activation codes, head code) from :func:`_codes`.  ``cache`` (what
+    prepare returned) may also bring the packed panels of X."""
     dtype = X.dtype
     m = X.shape[0]
     n_par = theta.shape[0]
@@ -256,8 +264,7 @@ def _run(theta, sizes, offsets, X, YT, loss_code, with_loss, grad_out, H, n_thre
         return _fused.fused_loss_grad(
             theta, X, XP, YT if YT is not None else empty_mat, WT, layout.packed_starts,
             layout.padded_widths, layout.sizes, layout.weight_starts,
-            np.zeros(len(sizes) - 2, dtype=np.intc),
-            loss_code, with_loss, grad_out if need_grad else empty_vec,
+            codes[0], codes[1], with_loss, grad_out if need_grad else empty_vec,
             H if H is not None else empty_mat, work, slabs, block, n_chunks, threads,
             check_inputs)
     finally:
@@ -274,6 +281,7 @@ class CythonBackend(Backend):
     # them in the first layer's logits and the call raises as check_X does
     nonfinite_X_reaches_gradient = True
     finds_nonfinite_X = True
+    supports_activations = True
     description = ("fused Cython/OpenMP kernel (one pass over row blocks, "
                    "register-tiled SIMD microkernels, run-time CPU dispatch)")
 
@@ -311,15 +319,17 @@ class CythonBackend(Backend):
         data._buffers, data._lock = _ONE_SHOT_BUFFERS, _ONE_SHOT_LOCK
         return data
 
-    def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):
+    def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
+                      activations=None, output="logistic"):
         assert isinstance(data, _Prepared), "data must be what CythonBackend.prepare returned"
-        assert loss in LOSS_CODES, f"loss must be one of {list(LOSS_CODES)}, got {loss!r}"
         sizes = tuple(layer_sizes)
+        codes = _codes(sizes, activations, output, loss)
         _assert_network(theta, sizes, offsets, n_threads)
         return float(_checked_run(data.x_checked, theta, sizes, offsets, data.X, data.YT,
-                                  LOSS_CODES[loss], True, grad_out, None, n_threads, cache=data))
+                                  codes, True, grad_out, None, n_threads, cache=data))
 
-    def forward(self, theta, offsets, X, n_threads, x_checked=True):
+    def forward(self, theta, offsets, X, n_threads, activations=None, output="logistic",
+                x_checked=True):
         """Output activations; ``x_checked=False`` as for :meth:`prepare_once`."""
         assert len(offsets) > 0, "offsets is empty: the network needs at least one weight layer"
         sizes = (offsets[0][2][1] - 1,) + tuple(shape[0] for _, _, shape in offsets)
@@ -327,7 +337,9 @@ class CythonBackend(Backend):
         # a converted X is the caller's only when it already was C-contiguous in theta's dtype
         X = np.ascontiguousarray(X, dtype=theta.dtype)
         H = np.empty((X.shape[0], sizes[-1]), dtype=theta.dtype)
-        _checked_run(x_checked, theta, sizes, offsets, X, None, 0, False, None, H, n_threads,
+        codes = _codes(sizes, activations, output,
+                       "squared_error" if output == "identity" else "cross_entropy")
+        _checked_run(x_checked, theta, sizes, offsets, X, None, codes, False, None, H, n_threads,
                      cache=_OneShotScratch)
         return H
 

@@ -37,6 +37,7 @@ import numba
 from numba.core import types
 
 from .._losses import LOSS_CODES
+from ._auto import is_ex4_network
 from ._base import Backend, blas_threads
 from ._chunking import chunk_count, machine_cores, threads_for
 from ._numba_notice import compile_notice
@@ -242,7 +243,9 @@ class NumbaBackend(Backend):
         return _Prepared(np.ascontiguousarray(X), np.ascontiguousarray(Y, dtype=X.dtype),
                          _block_rows(X.shape[0]))
 
-    def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):
+    def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
+                      activations=None, output="logistic"):
+        assert is_ex4_network(activations, output), "numba implements ex4's network only"
         return self._run(theta, layer_sizes, offsets, data, LOSS_CODES[loss], n_threads, grad_out)
 
     def _run(self, theta, layer_sizes, offsets, data, loss_id, n_threads, grad_out, by_blas=None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._losses import loss_sum, output_error, sigmoid
+from .._activations import activate, derivative, head_error, head_loss_sum, output_activation
 from .._validation import cpu_count
 from ._base import Backend, blas_threads
 
@@ -29,7 +29,7 @@ def pre_activation(a, w):
     return z
 
 
-def layer_outputs(weights, X):
+def layer_outputs(weights, X, activations=None, output="logistic"):
     """The forward pass, one weight layer at a time.
 
     Parameters
@@ -38,51 +38,60 @@ def layer_outputs(weights, X):
         ``weights[l]`` of shape ``(n_{l+1}, n_l + 1)``, as from ``nnfast.unpack``.
     X : ndarray of shape (m, n_0)
         Inputs without a bias column.
+    activations : tuple of str, one per hidden layer, or None for all logistic
+    output : str
+        The output layer's activation (``nnfast._activations.OUTPUTS``).
 
     Yields
     ------
     z, a : ndarray of shape (m, n_{l+1})
-        The layer's pre-activations and its activations ``sigmoid(z)``.
+        The layer's pre-activations and its activations ``g(z)``.
     """
     a = X
-    for w in weights:
+    last = len(weights) - 1
+    for l, w in enumerate(weights):
         z = pre_activation(a, w)
-        a = sigmoid(z)
+        if l == last:
+            a = output_activation(output, z)
+        else:
+            a = activate(activations[l] if activations else "logistic", z)
         yield z, a
 
 
 class NumpyBackend(Backend):
     name = "numpy"
     description = "vectorised NumPy (BLAS matrix products over all examples)"
+    supports_activations = True
 
-    def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out):
+    def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
+                      activations=None, output="logistic"):
         # BLAS uses every core by default; limit it only when asked for fewer.
         with blas_threads(n_threads if n_threads < cpu_count() else None):
-            return self._loss_grad_sum(theta, offsets, data, loss, grad_out)
+            return self._loss_grad_sum(theta, offsets, data, loss, grad_out,
+                                       activations or ("logistic",) * (len(offsets) - 1), output)
 
-    def forward(self, theta, offsets, X, n_threads):
+    def forward(self, theta, offsets, X, n_threads, activations=None, output="logistic"):
         with blas_threads(n_threads if n_threads < cpu_count() else None):
-            return super().forward(theta, offsets, X, n_threads)
+            return super().forward(theta, offsets, X, n_threads, activations, output)
 
     @staticmethod
-    def _loss_grad_sum(theta, offsets, data, loss, grad_out):
+    def _loss_grad_sum(theta, offsets, data, loss, grad_out, hidden, output):
         X, Y = data
         weights = [theta[start:end].reshape(shape) for start, end, shape in offsets]
-        activations = [X]
-        for z, a in layer_outputs(weights, X):
-            activations.append(a)
-        h = activations[-1]
-        total = loss_sum(loss, z, h, Y)
+        layer_acts = [X]
+        for z, a in layer_outputs(weights, X, hidden, output):
+            layer_acts.append(a)
+        h = layer_acts[-1]
+        total = head_loss_sum(output, loss, z, h, Y)
         if grad_out is None:
             return total
 
-        delta = output_error(loss, z, h, Y)
+        delta = head_error(output, loss, z, h, Y)
         for l in range(len(weights) - 1, -1, -1):
             start, end, shape = offsets[l]
             g = grad_out[start:end].reshape(shape)
             np.sum(delta, axis=0, out=g[:, 0])
-            np.matmul(delta.T, activations[l], out=g[:, 1:])
+            np.matmul(delta.T, layer_acts[l], out=g[:, 1:])
             if l > 0:
-                a = activations[l]
-                delta = (delta @ weights[l][:, 1:]) * a * (1 - a)
+                delta = (delta @ weights[l][:, 1:]) * derivative(hidden[l - 1], layer_acts[l])
         return total
