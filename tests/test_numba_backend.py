@@ -25,7 +25,7 @@ import threading
 import numpy as np
 import pytest
 from _oracle import Tolerance, assert_matches_oracle, loop_oracle
-from conftest import require_backend, random_problem
+from conftest import random_problem, require_backend
 
 import nnfast
 from nnfast import Objective
