@@ -1,4 +1,5 @@
-"""Shared fixtures: real data files when present, clear skips when not."""
+"""Shared fixtures: every registered backend in turn (a built-in one that does not load
+fails its tests), temporary backends, and real data files (clear skips when absent)."""
 
 import os
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 
 import nnfast
 from nnfast import datasets
+from nnfast.backends import backend_status, register_backend, unregister_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 _SHARED = ROOT.parent / "shared" / "data"
@@ -15,9 +17,54 @@ _SHARED = ROOT.parent / "shared" / "data"
 if "NNFAST_DATA" not in os.environ and _SHARED.is_dir():
     os.environ["NNFAST_DATA"] = str(_SHARED)
 
-#: every backend that runs here; tests parametrised over it cover new backends automatically
-BACKENDS = nnfast.available_backends()
-FAST_BACKENDS = [b for b in BACKENDS if b != "loop"]
+#: the backends nnfast ships: one that does not load here is a broken install, and
+#: every test given it fails with the reason
+BUILTIN_BACKENDS = ("loop", "numpy", "numba", "cython")
+#: every registered backend, built-in or added with ``register_backend``; a test that
+#: takes the ``backend`` fixture runs once for each (new backends are covered automatically)
+BACKENDS = list(dict.fromkeys([*BUILTIN_BACKENDS, *backend_status()]))
+#: the backends with compiled or vectorised kernels: all but the loop oracle
+FAST_BACKENDS = [name for name in BACKENDS if name != "loop"]
+#: what ``backend=`` accepts: every backend and "auto"
+BACKENDS_AND_AUTO = [*BACKENDS, "auto"]
+
+
+def require_backend(name):
+    """``name`` if that backend runs here; otherwise fail (a built-in backend) or skip
+    (an optional one), giving the reason it does not load.  "auto" always runs."""
+    if name == "auto":
+        return name
+    available, detail = backend_status().get(name, (False, "it is not registered"))
+    if available:
+        return name
+    if name in BUILTIN_BACKENDS:
+        pytest.fail(f"built-in backend {name!r} does not load: {detail}", pytrace=False)
+    pytest.skip(f"optional backend {name!r} is not available here: {detail}")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """The name of one registered backend (each gets its own test id).
+
+    Parametrise it indirectly to run a test on some backends only:
+    ``@pytest.mark.parametrize("backend", FAST_BACKENDS, indirect=True)``.
+    """
+    return require_backend(request.param)
+
+
+@pytest.fixture
+def register_test_backend():
+    """``register_test_backend(name, target, auto=False)``: a backend registered for this
+    test only, unregistered afterwards (so nothing of it stays in the registry's caches)."""
+    registered = []
+
+    def register(name, target, auto=False):
+        register_backend(name, target, auto=auto)
+        registered.append(name)
+
+    yield register
+    for name in registered:
+        unregister_backend(name)
 
 
 def _need(loader, *args):

@@ -5,8 +5,10 @@ import time
 import numpy as np
 import pytest
 
+from _oracle import Tolerance, assert_matches_oracle
+
 import nnfast
-from nnfast.backends import _auto, register_backend, unregister_backend
+from nnfast.backends import _auto, unregister_backend
 from nnfast.backends._numpy import NumpyBackend
 
 SIZES = [60, 40, 5]
@@ -39,21 +41,19 @@ class _AsFast(NumpyBackend):
 
 
 @pytest.fixture
-def registered(request):
+def registered(request, register_test_backend):
     cls = request.param
-    register_backend(cls.name, cls, auto=True)
-    yield cls.name
-    unregister_backend(cls.name)
+    register_test_backend(cls.name, cls, auto=True)
+    return cls.name
 
 
 def test_auto_resolves_to_a_concrete_backend():
     X, y = _data(3000)
     fun = nnfast.Objective(X, y, SIZES, backend="auto")
     assert fun.backend.name in nnfast.available_backends() and fun.backend.name != "auto"
-    J, g = fun(nnfast.init_theta(SIZES, random_state=0))
-    J_ref, g_ref = nnfast.Objective(X, y, SIZES, backend="numpy")(nnfast.init_theta(SIZES, random_state=0))
-    np.testing.assert_allclose(J, J_ref, rtol=1e-10)
-    np.testing.assert_allclose(g, g_ref, rtol=1e-9, atol=1e-12)
+    theta = nnfast.init_theta(SIZES, random_state=0)
+    assert_matches_oracle(fun(theta), nnfast.Objective(X, y, SIZES, backend="numpy")(theta),
+                          tolerance=Tolerance(cost_rtol=1e-10, grad_rtol=1e-9, grad_atol=1e-12))
 
 
 @pytest.mark.parametrize("registered", [_Slow], indirect=True)

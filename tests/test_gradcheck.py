@@ -7,15 +7,13 @@ import pytest
 import nnfast
 from nnfast import gradcheck as gc
 from nnfast.gradcheck import numerical
-from nnfast.backends import _REGISTRY
 from nnfast.backends._numpy import NumpyBackend
 
-from conftest import BACKENDS, random_problem
+from conftest import random_problem
 
 DEPTHS = [(4, 3), (3, 5, 3), (3, 5, 4, 3)]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("loss", ["cross_entropy", "squared_error"])
 @pytest.mark.parametrize("lam", [0.0, 1.0])
 @pytest.mark.parametrize("sizes", DEPTHS, ids=lambda s: "-".join(map(str, s)))
@@ -213,7 +211,7 @@ def test_full_ex4_size_check_below_1e9(ex4_weights):
         assert r.passed
 
 
-def test_cli_gradcheck_exit_codes(monkeypatch, capsys):
+def test_cli_gradcheck_exit_codes(register_test_backend, capsys):
     from nnfast.cli import main
 
     assert main(["gradcheck"]) == 0
@@ -224,7 +222,7 @@ def test_cli_gradcheck_exit_codes(monkeypatch, capsys):
     assert main(["gradcheck", "--sample", "10", "--layers", "5,8,3", "--json"]) == 0
     assert '"rel_diff"' in capsys.readouterr().out
 
-    monkeypatch.setitem(_REGISTRY, "broken_for_test", lambda: _BrokenBackend(1))
+    register_test_backend("broken_for_test", lambda: _BrokenBackend(1))
     assert main(["gradcheck", "--backend", "broken_for_test"]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "FAIL Theta2" in out

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import BACKENDS, FAST_BACKENDS, random_problem
+from _oracle import Tolerance, assert_matches_oracle, loop_oracle
+from conftest import FAST_BACKENDS, random_problem
 
 import nnfast
 from nnfast import Objective
@@ -29,19 +30,18 @@ def rel_diff(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(a + b)
 
 
-def test_cost_by_hand():
+def test_cost_by_hand(backend):
     # One example, one weight layer 1 -> 1: z = w0 + w1 x, h = sigmoid(z).
     X, y = np.array([[2.0]]), np.array([[1.0]])
     theta = np.array([0.5, -1.0])  # z = 0.5 - 2 = -1.5
     h = 1 / (1 + np.exp(1.5))
-    for backend in BACKENDS:
-        J, grad = nnfast.cost_grad(theta, X, y, [1, 1], backend=backend)
-        assert J == pytest.approx(-np.log(h), rel=1e-12)
-        np.testing.assert_allclose(grad, [h - 1, (h - 1) * 2], rtol=1e-12)
-        J2, grad2 = nnfast.cost_grad(theta, X, y, [1, 1], loss="squared_error", backend=backend)
-        assert J2 == pytest.approx(0.5 * (h - 1) ** 2, rel=1e-12)
-        d = (h - 1) * h * (1 - h)
-        np.testing.assert_allclose(grad2, [d, 2 * d], rtol=1e-12)
+    J, grad = nnfast.cost_grad(theta, X, y, [1, 1], backend=backend)
+    assert J == pytest.approx(-np.log(h), rel=1e-12)
+    np.testing.assert_allclose(grad, [h - 1, (h - 1) * 2], rtol=1e-12)
+    J2, grad2 = nnfast.cost_grad(theta, X, y, [1, 1], loss="squared_error", backend=backend)
+    assert J2 == pytest.approx(0.5 * (h - 1) ** 2, rel=1e-12)
+    d = (h - 1) * h * (1 - h)
+    np.testing.assert_allclose(grad2, [d, 2 * d], rtol=1e-12)
 
 
 def test_regularisation_by_hand():
@@ -54,15 +54,13 @@ def test_regularisation_by_hand():
     np.testing.assert_allclose(g1 - g0, [0.0, 2.0 / 2 * 4.0], rtol=1e-14)
 
 
-def test_zero_weights_give_log2_per_output():
+def test_zero_weights_give_log2_per_output(backend):
     X = np.random.default_rng(0).random((7, 4))
     y = np.arange(7) % 3
-    for backend in BACKENDS:
-        J = nnfast.cost(np.zeros(nnfast.n_params([4, 3])), X, y, [4, 3], backend=backend)
-        assert J == pytest.approx(3 * np.log(2), rel=1e-14)
+    J = nnfast.cost(np.zeros(nnfast.n_params([4, 3])), X, y, [4, 3], backend=backend)
+    assert J == pytest.approx(3 * np.log(2), rel=1e-14)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("loss", nnfast.LOSSES)
 @pytest.mark.parametrize("lam", [0.0, 3.0])
 def test_gradient_matches_finite_differences(backend, loss, lam):
@@ -73,7 +71,6 @@ def test_gradient_matches_finite_differences(backend, loss, lam):
     assert rel_diff(num, ana) < 1e-9
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_deep_network_finite_differences(backend):
     sizes = (4, 6, 5, 3, 2)
     theta, X, y = debug_problem(sizes, m=7)
@@ -82,61 +79,61 @@ def test_deep_network_finite_differences(backend):
 
 
 SHAPES = [(6, 4, 3), (10, 7, 5, 4), (8, 9, 3, 5, 2)]
+# float64 gradients here get an absolute slack of 1e-14 (not one relative to the largest entry)
+FLOAT64_ABSOLUTE = Tolerance(cost_rtol=1e-10, grad_rtol=1e-10, grad_atol=1e-14)
 
 
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("backend", FAST_BACKENDS, indirect=True)
 @pytest.mark.parametrize("sizes", SHAPES, ids=["1hidden", "2hidden", "3hidden"])
 @pytest.mark.parametrize("m", [1, 17, 300])
 @pytest.mark.parametrize("loss", nnfast.LOSSES)
 @pytest.mark.parametrize("lam", [0.0, 1.0])
 def test_backends_equal_loop_float64(backend, sizes, m, loss, lam):
     X, y, theta = random_problem(sizes, m, seed=m + len(sizes))
-    ref = Objective(X, y, sizes, lam=lam, loss=loss, backend="loop")(theta)
     got = Objective(X, y, sizes, lam=lam, loss=loss, backend=backend)(theta)
-    assert got[0] == pytest.approx(ref[0], rel=1e-10)
-    np.testing.assert_allclose(got[1], ref[1], rtol=1e-10, atol=1e-14)
+    assert_matches_oracle(got, loop_oracle(X, y, sizes, theta, lam=lam, loss=loss),
+                          tolerance=FLOAT64_ABSOLUTE)
 
 
 # float32 kernels round every product to 24 bits; the cost is summed in float64.
 # Against the float64 loop on the same (float32-representable) inputs they agree
 # to about 1e-5 relative; FLOAT32_RTOL leaves room for longer sums.
 FLOAT32_RTOL = 1e-4
+FLOAT32_LONG_SUMS = Tolerance(cost_rtol=FLOAT32_RTOL, grad_rtol=FLOAT32_RTOL,
+                              grad_atol_of_max=FLOAT32_RTOL)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("sizes", SHAPES, ids=["1hidden", "2hidden", "3hidden"])
 @pytest.mark.parametrize("loss", nnfast.LOSSES)
 def test_backends_float32_close_to_float64_loop(backend, sizes, loss):
     X, y, theta = random_problem(sizes, 200, seed=3, dtype=np.float32)
-    ref_J, ref_g = Objective(X, y, sizes, lam=1.0, loss=loss, backend="loop", dtype=np.float64)(theta)
     obj = Objective(X, y, sizes, lam=1.0, loss=loss, backend=backend)
     assert obj.dtype == np.float32
     J, g = obj(theta)
     assert isinstance(J, float) and g.dtype == np.float64
-    assert J == pytest.approx(ref_J, rel=FLOAT32_RTOL)
-    np.testing.assert_allclose(g, ref_g, rtol=FLOAT32_RTOL, atol=FLOAT32_RTOL * np.abs(ref_g).max())
+    assert_matches_oracle((J, g), loop_oracle(X, y, sizes, theta, lam=1.0, loss=loss),
+                          tolerance=FLOAT32_LONG_SUMS)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_ex4_weights_on_mnist_crops_agree(backend, ex4_weights, mnist_t10k):
     # Real pretrained weights on real images of ex4's width: centre 20x20 crops of MNIST.
     X = mnist_t10k[0][:300].reshape(-1, 28, 28)[:, 4:24, 4:24].reshape(300, 400)
     y = (mnist_t10k[1][:300] + 9) % 10  # ex4's class order: index 9 is the digit 0
     theta = nnfast.pack(ex4_weights)
     J, g = nnfast.cost_grad(theta, X, y, [400, 25, 10], lam=1.0, backend=backend)
-    J_ref, g_ref = nnfast.cost_grad(theta, X, y, [400, 25, 10], lam=1.0, backend="numpy")
-    assert np.isfinite(J) and J == pytest.approx(J_ref, rel=1e-10)
-    np.testing.assert_allclose(g, g_ref, rtol=1e-9, atol=1e-13)
+    numpy_result = nnfast.cost_grad(theta, X, y, [400, 25, 10], lam=1.0, backend="numpy")
+    assert np.isfinite(J)
+    assert_matches_oracle((J, g), numpy_result,
+                          tolerance=Tolerance(cost_rtol=1e-10, grad_rtol=1e-9, grad_atol=1e-13))
 
 
-def test_cross_entropy_stable_when_saturated():
+def test_cross_entropy_stable_when_saturated(backend):
     # Output logits of +-800: the textbook form gives log(0) = -inf.
     X, y = np.array([[1.0], [1.0]]), np.array([[1.0], [0.0]])
     theta = np.array([0.0, 800.0])
-    for backend in BACKENDS:
-        J, g = nnfast.cost_grad(theta, X, y, [1, 1], backend=backend)
-        assert J == pytest.approx(800.0 / 2, rel=1e-15)  # example 2 loses 800, example 1 nothing
-        assert np.all(np.isfinite(g))
+    J, g = nnfast.cost_grad(theta, X, y, [1, 1], backend=backend)
+    assert J == pytest.approx(800.0 / 2, rel=1e-15)  # example 2 loses 800, example 1 nothing
+    assert np.all(np.isfinite(g))
 
 
 def test_cross_entropy_equals_textbook_on_ordinary_inputs():
@@ -196,7 +193,6 @@ def test_objective_works_with_scipy_minimize():
     assert res.fun < obj.cost(theta0) - 0.1
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_predict_and_forward(backend, ex4_weights, mnist_t10k):
     X = mnist_t10k[0][:50].reshape(-1, 28, 28)[:, 4:24, 4:24].reshape(50, 400)
     theta = nnfast.pack(ex4_weights)

@@ -4,7 +4,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import BACKENDS, FAST_BACKENDS, random_problem
+from _oracle import Tolerance, assert_cost_matches_oracle, assert_matches_oracle, loop_oracle
+from conftest import FAST_BACKENDS, random_problem
 
 import nnfast
 from nnfast import Objective
@@ -12,21 +13,18 @@ from nnfast._validation import all_finite
 
 SIZES = [20, 7, 4]
 M = 300   # several 64-row blocks, the last one partial
+# float64 gradients here get an absolute slack of 1e-13 (not one relative to the largest entry)
+FLOAT64_ABSOLUTE = Tolerance(cost_rtol=1e-10, grad_rtol=1e-10, grad_atol=1e-13)
 
 
-def loop_reference(theta, X, y, sizes, lam=1.0):
-    return Objective(X, y, sizes, lam=lam, backend="loop", n_threads=1)(theta)
-
-
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("backend", FAST_BACKENDS, indirect=True)
 def test_one_shot_equals_loop_oracle(backend):
     X, y, theta = random_problem(SIZES, M, seed=3)
-    J, grad = nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend=backend)
-    J_ref, grad_ref = loop_reference(theta, X, y, SIZES)
-    np.testing.assert_allclose(J, J_ref, rtol=1e-10)
-    np.testing.assert_allclose(grad, grad_ref, rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(nnfast.cost(theta, X, y, SIZES, lam=1.0, backend=backend), J_ref,
-                               rtol=1e-10)
+    oracle = loop_oracle(X, y, SIZES, theta, lam=1.0)
+    assert_matches_oracle(nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend=backend), oracle,
+                          tolerance=FLOAT64_ABSOLUTE)
+    assert_cost_matches_oracle(nnfast.cost(theta, X, y, SIZES, lam=1.0, backend=backend),
+                               oracle[0], tolerance=FLOAT64_ABSOLUTE)
 
 
 def test_cython_one_shot_reads_rows_of_X_without_panels():
@@ -40,16 +38,14 @@ def test_cython_one_shot_reads_rows_of_X_without_panels():
     np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_X_changed_in_place_between_calls_gives_the_new_answer(backend):
     X, y, theta = random_problem(SIZES, M, seed=5)
     nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend=backend)
     nnfast.predict(theta, X, SIZES, backend=backend)
     X[::7] *= -0.5       # same object, same address, other values
-    J, grad = nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend=backend)
-    J_ref, grad_ref = loop_reference(theta, X.copy(), y, SIZES)
-    np.testing.assert_allclose(J, J_ref, rtol=1e-10)
-    np.testing.assert_allclose(grad, grad_ref, rtol=1e-10, atol=1e-13)
+    assert_matches_oracle(nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend=backend),
+                          loop_oracle(X.copy(), y, SIZES, theta, lam=1.0),
+                          tolerance=FLOAT64_ABSOLUTE)
     expected = Objective(X.copy(), y, SIZES, backend="loop")
     h = nnfast.predict_proba(theta, X, SIZES, backend=backend)
     np.testing.assert_allclose(h, nnfast.predict_proba(theta, X.copy(), SIZES, backend="loop"),
@@ -57,7 +53,7 @@ def test_X_changed_in_place_between_calls_gives_the_new_answer(backend):
     assert np.isclose(nnfast.cost(theta, X, y, SIZES, backend=backend), expected.cost(theta))
 
 
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("backend", FAST_BACKENDS, indirect=True)
 def test_repeated_one_shot_calls_keep_no_memory(backend):
     X, y, theta = random_problem([400, 25, 10], 2000, seed=6)
     for _ in range(3):  # first calls: per-thread buffers, compiled code, caches of layouts
@@ -175,9 +171,5 @@ def test_one_shot_calls_share_work_buffers_across_shapes_and_dtypes():
                                   (SIZES, np.float32, 2), ([20, 9, 3], np.float64, 1),
                                   (SIZES, np.float64, 1)]:
         X, y, theta = random_problem(sizes, M, seed=11, dtype=dtype)
-        J, g = nnfast.cost_grad(theta, X, y, sizes, lam=1.0, backend="cython", n_threads=threads)
-        J_ref, g_ref = Objective(X.astype(np.float64), y, sizes, lam=1.0, backend="loop")(
-            theta.astype(np.float64))
-        rtol = 1e-10 if dtype == np.float64 else 1e-5
-        np.testing.assert_allclose(J, J_ref, rtol=rtol)
-        np.testing.assert_allclose(g, g_ref, rtol=0, atol=rtol * 10 * np.abs(g_ref).max())
+        result = nnfast.cost_grad(theta, X, y, sizes, lam=1.0, backend="cython", n_threads=threads)
+        assert_matches_oracle(result, loop_oracle(X, y, sizes, theta, lam=1.0), dtype)

@@ -9,7 +9,7 @@ from sklearn.model_selection import train_test_split
 import nnfast
 from nnfast.training import IterationInfo, TrainResult, validation_curve
 
-from conftest import BACKENDS
+from conftest import BACKENDS_AND_AUTO
 
 SMALL = [64, 12, 10]
 FAST = dict(backend="numpy", n_threads=1, progress=False)
@@ -144,7 +144,7 @@ def test_progress_bar_only_when_asked(small, capsys):
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.parametrize("backend", BACKENDS + ["auto"])
+@pytest.mark.parametrize("backend", BACKENDS_AND_AUTO, indirect=True)
 def test_any_backend_name_is_passed_through(small, backend):
     X, y, _, _ = small
     ref = nnfast.train(X[:200], y[:200], SMALL, max_iter=5, random_state=0, **FAST)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import BACKENDS, random_problem
+from conftest import random_problem
 
 import nnfast
 from nnfast import Objective
@@ -15,7 +15,6 @@ def problem():
     return random_problem(SIZES, 6, seed=1)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_inputs_are_not_modified(backend, problem):
     X, y, theta = problem
     copies = [a.copy() for a in (X, y, theta)]
@@ -104,7 +103,6 @@ def test_string_X_and_theta():
         obj(np.array(["x"] * 23))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_fortran_and_strided_inputs_give_same_result(backend):
     X, y, theta = random_problem(SIZES, 9, seed=4)
     ref = nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend=backend)
@@ -145,17 +143,14 @@ def test_unknown_backend_lists_valid_ones(problem):
         nnfast.cost_grad(theta, X, y, SIZES, backend="torch")
 
 
-def test_unavailable_backend_says_why(problem):
-    from nnfast.backends import BackendUnavailable, register_backend, unregister_backend
+def test_unavailable_backend_says_why(problem, register_test_backend):
+    from nnfast.backends import BackendUnavailable
 
     X, y, _ = problem
-    register_backend("broken", "nnfast.backends._does_not_exist:Nothing")
-    try:
-        with pytest.raises(BackendUnavailable, match=r"'broken' is not available here: .*No module named"):
-            Objective(X, y, SIZES, backend="broken")
-        assert "broken" not in nnfast.available_backends()
-    finally:
-        unregister_backend("broken")
+    register_test_backend("broken", "nnfast.backends._does_not_exist:Nothing")
+    with pytest.raises(BackendUnavailable, match=r"'broken' is not available here: .*No module named"):
+        Objective(X, y, SIZES, backend="broken")
+    assert "broken" not in nnfast.available_backends()
 
 
 def test_dtype_follows_X_and_can_be_forced(problem):
