@@ -12,6 +12,7 @@ from ._activations import check_activations, check_head
 from ._network import check_layer_sizes, check_network_memory, layer_offsets, n_params
 from ._validation import all_finite, check_n_threads, check_theta, check_theta_shape, check_X
 from .backends import get_backend
+from .backends._base import network_kwargs
 from .objective import Objective
 
 
@@ -104,6 +105,7 @@ def predict_proba(theta, X, layer_sizes, backend="auto", n_threads=None, dtype=N
     X = check_X(X, sizes[0], dtype, n_threads=n_threads, check_finite=not be.finds_nonfinite_X)
     theta = check_theta(theta, n_params(sizes), X.dtype, sizes)
     check_network_memory(sizes, X.shape[0], X.dtype.itemsize, param_vectors=0)
+    net = network_kwargs(be, **net)
     if be.finds_nonfinite_X:
         return be.forward(theta, layer_offsets(sizes), X, n_threads, x_checked=False, **net)
     return be.forward(theta, layer_offsets(sizes), X, n_threads, **net)

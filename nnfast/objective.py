@@ -9,6 +9,7 @@ from ._network import check_layer_sizes, check_network_memory, layer_offsets, n_
 from ._validation import check_lam, check_n_threads, check_targets, check_theta, check_X
 from .backends import backend_for_data, get_backend
 from .backends._auto import is_ex4_network
+from .backends._base import network_kwargs
 
 
 def l2_mask(layer_sizes) -> np.ndarray:
@@ -197,7 +198,8 @@ class Objective(ObjectiveCalls):
         theta = check_theta(theta, self.n_params, self.dtype, self.layer_sizes)
         grad_sum = np.empty(self.n_params, dtype=self.dtype) if need_grad else None
         loss_sum = self.backend.loss_grad_sum(theta, self.layer_sizes, self.offsets, self._data,
-                                              self.loss, self.n_threads, grad_sum, **self._net)
+                                              self.loss, self.n_threads, grad_sum,
+                                              **network_kwargs(self.backend, **self._net))
         self.n_evals += 1
         return finish_cost_grad(loss_sum, grad_sum, theta, self.m, self.lam, self._mask)
 

@@ -47,12 +47,16 @@ ORACLE_TOLERANCE = {
 CYTHON_FLOAT32_TOLERANCE = Tolerance(cost_rtol=1e-6, grad_rtol=0.0, grad_atol_of_max=1e-5)
 
 
-def loop_oracle(X, y, layer_sizes, theta, *, lam=0.0, loss="cross_entropy"):
+def loop_oracle(X, y, layer_sizes, theta, *, lam=0.0, loss=None, activation="logistic",
+                output="logistic"):
     """``(cost, gradient)`` of the ``loop`` backend in float64 on ``X`` and ``theta``
     converted to float64 (exact for float32 inputs)."""
     X64 = np.asarray(X, dtype=np.float64)
     theta64 = np.asarray(theta, dtype=np.float64)
-    return nnfast.Objective(X64, y, layer_sizes, lam=lam, loss=loss, backend="loop")(theta64)
+    if np.asarray(y).dtype.kind == "f":
+        y = np.asarray(y, dtype=np.float64)
+    return nnfast.Objective(X64, y, layer_sizes, lam=lam, loss=loss, backend="loop",
+                            activation=activation, output=output)(theta64)
 
 
 def tolerance_for(dtype):

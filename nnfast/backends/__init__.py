@@ -151,7 +151,9 @@ def get_backend(name: str = "auto", activations=None, output: str = "logistic") 
 
 
 def _unsupported(name, activations, output) -> str:
-    able = [n for n in _REGISTRY if (b := _load(n)) is not None and b.supports_activations]
+    from ._base import supports_network
+
+    able = [n for n in _REGISTRY if (b := _load(n)) is not None and supports_network(b)]
     return (f"backend {name!r} implements only logistic hidden units and outputs (ex4's "
             f"network), not activation={list(activations or ())} with output={output!r}; "
             f"backends that do: {', '.join(repr(n) for n in able)}")

@@ -53,7 +53,9 @@ def is_ex4_network(activations, output) -> bool:
 
 def _if_supported(backend: Optional[Backend], plain: bool) -> Optional[Backend]:
     """``backend`` if it implements the network (see :func:`is_ex4_network`), else None."""
-    if backend is None or plain or backend.supports_activations:
+    from ._base import supports_network
+
+    if backend is None or plain or supports_network(backend):
         return backend
     return None
 
@@ -82,18 +84,20 @@ def _time_backends(candidates, X, Y, layer_sizes, offsets, loss, n_threads, thet
     """
     from ._base import blas_threads
 
+    from ._base import network_kwargs
+
     net = net or {}
-    prepared = [(b, b.prepare(X, Y)) for b in candidates]
+    prepared = [(b, b.prepare(X, Y), network_kwargs(b, **net) if net else {}) for b in candidates]
     grad = np.empty(theta.shape[0], dtype=theta.dtype)
     best = {b.name: math.inf for b in candidates}
     with blas_threads(n_threads):
         for _ in range(ROUNDS):
-            for b, data in prepared:
+            for b, data, kw in prepared:
                 time.sleep(PAUSE_S)
-                b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad, **net)
+                b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad, **kw)
                 for _ in range(CALLS):
                     t = time.perf_counter()
-                    b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad, **net)
+                    b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad, **kw)
                     best[b.name] = min(best[b.name], time.perf_counter() - t)
     return best
 

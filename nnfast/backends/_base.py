@@ -16,6 +16,8 @@ raises rather than reading memory it does not own.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import threading
 from typing import Any, Optional, Tuple
 
@@ -130,6 +132,31 @@ class Backend:
         for _, a in layer_outputs(weights, X, activations, output):
             pass
         return a
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_network(cls) -> bool:
+    params = inspect.signature(cls.loss_grad_sum).parameters
+    return "activations" in params and "output" in params
+
+
+def supports_network(backend: Backend) -> bool:
+    """``backend`` implements every activation and head: it says so
+    (``supports_activations``), and its ``loss_grad_sum`` takes them (a subclass
+    written for ex4 may override it without)."""
+    return bool(backend.supports_activations) and _takes_network(type(backend))
+
+
+def network_kwargs(backend: Backend, activations, output) -> dict:
+    """The ``activations=``/``output=`` keywords for a call of ``backend``.
+
+    Empty for a backend without :func:`supports_network` (one registered from
+    outside, written for ex4's network, whose methods may not take them): such
+    a backend is only ever given ex4's network (``get_backend`` sees to it).
+    """
+    if supports_network(backend):
+        return dict(activations=activations, output=output)
+    return {}
 
 
 class BackendUnavailable(ImportError):

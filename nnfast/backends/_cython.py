@@ -219,7 +219,7 @@ def _codes(sizes, activations, output, loss):
     """The kernel's codes of the hidden activations (an intc array) and of the head."""
     hidden = activations or ("logistic",) * (len(sizes) - 2)
     assert len(hidden) == len(sizes) - 2, "one activation per hidden layer"
-    assert (output, loss) in HEAD_CODES, f"no head {output}+{loss}"
+    assert (output, loss) in HEAD_CODES, f"no head of output {output!r} and loss {loss!r}"
     return (np.array([ACTIVATION_CODES[a] for a in hidden], dtype=np.intc),
             HEAD_CODES[(output, loss)])
 
