@@ -213,6 +213,7 @@ def compare_backends(X, y, layer_sizes, lam=1.0, loss="cross_entropy", backends=
         ``reference``, ``error`` (str or None).
     """
     import nnfast
+    from nnfast.bench import time_calls
 
     if backends is None:
         backends = nnfast.available_backends()
@@ -230,14 +231,7 @@ def compare_backends(X, y, layer_sizes, lam=1.0, loss="cross_entropy", backends=
             t = time.perf_counter()
             J, g = obj(theta)
             row["first_ms"] = 1e3 * (time.perf_counter() - t)
-            times = []
-            start = time.perf_counter()
-            while len(times) < max_repeats and (time.perf_counter() - start) < min_time:
-                t = time.perf_counter()
-                obj(theta)
-                times.append(time.perf_counter() - t)
-                if times[0] > min_time:
-                    break
+            times = time_calls(obj, theta, repeat=1, min_time=min_time, max_calls=max_repeats)
             row["median_ms"] = 1e3 * float(np.median(times))
             row["repeats"] = len(times)
             row["_J"], row["_g"] = J, g
