@@ -250,3 +250,16 @@ def test_time_in_turns_min_and_max_time():
     assert 1 <= len(times["a"]) < 1000
     assert len(bench.time_in_turns({"a": sleepy}, turns=5, max_time=0.0, warmup=0,
                                    pause=0.0)["a"]) == 1
+
+
+def test_bench_times_the_network_asked_for(tmp_path):
+    # tanh hidden units and a regression output: the backends that implement them are timed
+    # and checked against numpy on that network; the others are skipped with the reason
+    doc = bench.run_bench(quick=True, output=tmp_path, peers=False, training=False, log=None,
+                          activation="tanh", output_layer="identity", backends=["numpy", "cython", "numba"])
+    assert doc["settings"]["activation"] == "tanh" and doc["settings"]["output"] == "identity"
+    assert doc["settings"]["loss"] == "squared_error"
+    rows = {(r["runner"], r["dtype"]): r for r in doc["results"]}
+    assert rows[("cython", "float64")]["ok"] and rows[("cython", "float64")]["grad_rel_err"] < 1e-12
+    numba = rows[("numba", "float64")]
+    assert numba["ok"] or "implements only logistic" in numba["skipped"]

@@ -34,6 +34,11 @@ def configure(parser):
     parser.add_argument("--no-train", action="store_true", help="leave out the training comparison")
     parser.add_argument("--train-iters", type=positive_int, default=400,
                         help="L-BFGS-B iterations (default 400)")
+    parser.add_argument("--activation", choices=("logistic", "tanh", "relu", "identity"),
+                        default="logistic", help="hidden units of every runner's network")
+    parser.add_argument("--output-layer", choices=("logistic", "softmax", "identity"),
+                        default="logistic", dest="output_layer",
+                        help="output layer of every runner's network (with its own loss)")
     parser.add_argument("--simd", choices=("native", "avx2"), default="native",
                         help="avx2: every runner (nnfast, numba, OpenBLAS, PyTorch, JAX) uses its "
                              "AVX2 code, to stand in for an AVX2-only CPU on one with AVX-512; "
@@ -51,7 +56,8 @@ def _rerun_with_avx2(args):
 
     argv = [sys.executable, "-m", "nnfast.cli", "bench", "--simd", "avx2",
             "--shapes", args.shapes, "--dtype", args.dtype, "--repeat", str(args.repeat),
-            "--output", args.output, "--train-iters", str(args.train_iters)]
+            "--output", args.output, "--train-iters", str(args.train_iters),
+            "--activation", args.activation, "--output-layer", args.output_layer]
     if args.threads is not None:
         argv += ["--threads", str(args.threads)]
     if args.backends:
@@ -85,5 +91,6 @@ def run(args):
     doc = run_bench(shapes=shapes, dtypes=dtypes, threads=args.threads, repeat=args.repeat,
                     output=args.output, quick=args.quick, peers=not args.no_peers,
                     training=not args.no_train, backends=backends, train_iters=args.train_iters,
-                    scaling=args.scaling)
+                    scaling=args.scaling, activation=args.activation,
+                    output_layer=args.output_layer)
     return 0 if all(r["ok"] or r["skipped"] for r in doc["results"]) else 1

@@ -48,10 +48,11 @@ def _rel(a, b):
     return float(np.linalg.norm(np.asarray(a) - np.asarray(b)) / den) if den else float(np.linalg.norm(a))
 
 
-def _build_and_warm(build, X, Y, sizes, dtype, threads, lam, theta, row):
+def _build_and_warm(build, X, Y, sizes, dtype, threads, lam, theta, row, net=None):
     """Build one runner, time its first call (compilation, JIT, caches) into ``row``,
     and record the SIMD level it runs; raises :class:`Skip`."""
-    fun = build(X, Y, sizes, dtype, threads, lam)
+    fun = build(X, Y, sizes, dtype, threads, lam, net=net) if net else build(
+        X, Y, sizes, dtype, threads, lam)
     row.first_call_s, _ = time_once(fun, theta)
     fun(theta)
     # "auto" reports the backend it chose, and that backend's SIMD level
@@ -62,11 +63,12 @@ def _build_and_warm(build, X, Y, sizes, dtype, threads, lam, theta, row):
 
 
 def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=LAM,
-               log=None, seed=0, min_time=0.3) -> List[BenchResult]:
+               log=None, seed=0, min_time=0.3, net=None) -> List[BenchResult]:
     """Time every runner on one shape, for each dtype; check each against NumPy float64.
 
     The runners take turns (:func:`~nnfast.bench.timing.time_in_turns`); the result of
-    the last call of each block is the one checked.
+    the last call of each block is the one checked.  ``net``: the hidden activation
+    and output (``{"activation": ..., "output": ...}``), None for ex4's network.
     """
     from threadpoolctl import threadpool_limits
 
@@ -77,7 +79,8 @@ def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=L
     X, y, data_name = _data_for(m, sizes, seed)
     Y = check_targets(y, m, sizes[-1], np.float64)
     theta = init_theta(sizes, "auto", random_state=seed)
-    ref_J, ref_g = Objective(X, Y, sizes, lam=lam, backend="numpy", n_threads=threads)(theta)
+    ref_J, ref_g = Objective(X, Y, sizes, lam=lam, backend="numpy", n_threads=threads,
+                             **(net or {}))(theta)
     flops = flop_count(sizes, m)
     blas_limit = lambda: threadpool_limits(threads, user_api="blas")  # noqa: E731
     results = []
@@ -94,9 +97,14 @@ def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=L
                 continue
             try:
                 with blas_limit():
-                    funs[name] = _build_and_warm(build, X, Y, sizes, dt.type, threads, lam, th, r)
+                    funs[name] = _build_and_warm(build, X, Y, sizes, dt.type, threads, lam, th, r,
+                                                 net)
             except Skip as exc:
                 r.skipped = str(exc)
+            except ValueError as exc:     # a backend without this network's activations
+                if not net:
+                    raise
+                r.skipped = str(exc).split(";")[0]
 
         def check(name, result):
             J, g = result

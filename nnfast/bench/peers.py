@@ -1,6 +1,7 @@
 """PyTorch and JAX computing nnfast's cost and gradient by automatic differentiation.
 
-Each builder takes ``(X, Y, sizes, dtype, threads, lam)`` (``Y`` one-hot) and
+Each builder takes ``(X, Y, sizes, dtype, threads, lam, net=None)`` (``Y`` one-hot,
+``net`` the hidden activation and output as for :class:`nnfast.Objective`) and
 returns a function ``theta -> (J, grad float64)``, or raises :class:`Skip`
 when the library cannot run here.  A peer writes out its own forward pass: it
 is timed as that library's users would write it.
@@ -18,12 +19,25 @@ class Skip(Exception):
     """A runner that cannot run here (not installed, too slow for this shape...)."""
 
 
-def _torch_build(X, Y, sizes, dtype, threads, lam):
+def _network(net, n_hidden):
+    """(hidden activation names, output) of ``net``."""
+    from .._activations import check_activations, check_head
+
+    net = net or {}
+    return (check_activations(net.get("activation", "logistic"), n_hidden),
+            check_head(net.get("output", "logistic"))[0])
+
+
+def _torch_build(X, Y, sizes, dtype, threads, lam, net=None):
     try:
         import torch
     except Exception as exc:
         raise Skip(f"PyTorch not installed ({type(exc).__name__})")
     from .._network import layer_offsets
+
+    hidden, output = _network(net, len(sizes) - 2)
+    acts = {"logistic": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+            "identity": lambda z: z}
 
     torch.set_num_threads(threads)
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=dtype))
@@ -36,12 +50,19 @@ def _torch_build(X, Y, sizes, dtype, threads, lam):
         th = torch.from_numpy(np.asarray(theta, dtype=dtype)).requires_grad_(True)
         a = Xt
         reg = 0.0
-        for s, e, shape in offsets:
+        for l, (s, e, shape) in enumerate(offsets):
             w = th[s:e].view(shape)
             z = torch.addmm(w[:, 0], a, w[:, 1:].t())
-            a = torch.sigmoid(z)
+            if l < len(hidden):
+                a = acts[hidden[l]](z)
             reg = reg + (w[:, 1:] ** 2).sum()
-        J = bce(z, Yt, reduction="sum") / m + lam / (2.0 * m) * reg
+        if output == "softmax":
+            loss = -(Yt * torch.log_softmax(z, dim=1)).sum()
+        elif output == "identity":
+            loss = 0.5 * ((z - Yt) ** 2).sum()
+        else:
+            loss = bce(z, Yt, reduction="sum")
+        J = loss / m + lam / (2.0 * m) * reg
         J.backward()
         return float(J.detach()), th.grad.numpy().astype(np.float64)
 
@@ -52,7 +73,7 @@ def _torch_build(X, Y, sizes, dtype, threads, lam):
 _JAX_THREADS = None
 
 
-def _jax_build(X, Y, sizes, dtype, threads, lam):
+def _jax_build(X, Y, sizes, dtype, threads, lam, net=None):
     global _JAX_THREADS
     if "jax" not in sys.modules:
         # XLA's CPU thread pool is fixed when JAX starts: one thread on request, else all cores
@@ -74,6 +95,9 @@ def _jax_build(X, Y, sizes, dtype, threads, lam):
     if threads != cpu_count() and _JAX_THREADS != threads:
         raise Skip(f"JAX's thread pool is fixed at start-up ({_JAX_THREADS}); "
                    f"run with --threads {threads} alone to time it")
+    hidden, output = _network(net, len(sizes) - 2)
+    acts = {"logistic": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu,
+            "identity": lambda z: z}
     jax.config.update("jax_enable_x64", True)
     jdtype = jnp.float64 if dtype == np.float64 else jnp.float32
     Xj = jnp.asarray(X, dtype=jdtype)
@@ -84,12 +108,19 @@ def _jax_build(X, Y, sizes, dtype, threads, lam):
     def cost(th):
         a = Xj
         reg = 0.0
-        for s, e, shape in offsets:
+        for l, (s, e, shape) in enumerate(offsets):
             w = th[s:e].reshape(shape)
             z = a @ w[:, 1:].T + w[:, 0]
-            a = jax.nn.sigmoid(z)
+            if l < len(hidden):
+                a = acts[hidden[l]](z)
             reg = reg + jnp.sum(w[:, 1:] ** 2)
-        loss = jnp.sum(jnp.maximum(z, 0) - Yj * z + jnp.log1p(jnp.exp(-jnp.abs(z))), dtype=jnp.float64)
+        if output == "softmax":
+            values = -Yj * jax.nn.log_softmax(z, axis=1)
+        elif output == "identity":
+            values = 0.5 * (z - Yj) ** 2
+        else:
+            values = jnp.maximum(z, 0) - Yj * z + jnp.log1p(jnp.exp(-jnp.abs(z)))
+        loss = jnp.sum(values, dtype=jnp.float64)
         return loss / m + lam / (2.0 * m) * reg
 
     vg = jax.jit(jax.value_and_grad(cost))

@@ -24,8 +24,13 @@ from .timing import time_calls
 
 def run_bench(shapes=DEFAULT_SHAPES, dtypes=("float64", "float32"), threads=None, repeat=15,
               output="bench-results", quick=False, peers=True, training=True, backends=None,
-              train_iters=400, scaling=False, log=print) -> dict:
+              train_iters=400, scaling=False, log=print, activation="logistic",
+              output_layer="logistic") -> dict:
     """Run the comparison, print the table, write ``bench.json`` and ``bench.png`` to ``output``.
+
+    ``activation`` (hidden units) and ``output_layer`` choose the network every runner
+    computes (as ``activation=``/``output=`` of :class:`nnfast.Objective`); the training
+    comparison is ex4's network whatever they are.
 
     Returns the JSON document as a dict (keys: ``machine``, ``settings``, ``gemm_gflops``,
     ``flop_formula``, ``results``, ``training``, and ``scaling`` when asked).
@@ -46,9 +51,15 @@ def run_bench(shapes=DEFAULT_SHAPES, dtypes=("float64", "float32"), threads=None
     out_dir.mkdir(parents=True, exist_ok=True)
     log = log or (lambda *a: None)
 
+    from .._activations import check_head
+
+    out_kind, loss = check_head(output_layer)
+    net = None if (activation, out_kind) == ("logistic", "logistic") else dict(
+        activation=activation, output=out_kind)
     doc = {"machine": machine_info(),
            "settings": dict(shapes=list(shapes), dtypes=dtypes, threads=threads, repeat=repeat,
-                            quick=quick, lam=LAM, loss="cross_entropy"),
+                            quick=quick, lam=LAM, loss=loss, activation=activation,
+                            output=out_kind),
            "flop_formula": FLOP_FORMULA}
     n_gemm = 500 if quick else 2000
     doc["gemm_gflops"] = {d: gemm_rate(np.dtype(d), n=n_gemm, threads=threads) for d in dtypes}
@@ -63,7 +74,8 @@ def run_bench(shapes=DEFAULT_SHAPES, dtypes=("float64", "float32"), threads=None
     for name in shapes:
         m, sizes = SHAPES[name]
         results += time_shape(name, m, sizes, dtypes, threads, repeat, runner_map,
-                              doc["gemm_gflops"], log=log, min_time=0.02 if quick else 0.3)
+                              doc["gemm_gflops"], log=log, min_time=0.02 if quick else 0.3,
+                              net=net)
         time.sleep(0.2)  # let OpenMP pools of the previous runners stop spinning
     # the gemm rate again after the timings: keep the better of the two measurements
     for d in dtypes:

@@ -1,8 +1,9 @@
 """The runners a benchmark times: every nnfast backend, then the installed peers.
 
-A runner is a builder ``(X, Y, sizes, dtype, threads, lam) -> fun`` where
+A runner is a builder ``(X, Y, sizes, dtype, threads, lam, net=None) -> fun`` where
 ``fun(theta)`` returns ``(J, grad)``; an nnfast backend's is an
-:class:`~nnfast.Objective`.
+:class:`~nnfast.Objective`.  ``net`` is ``{"activation": ..., "output": ...}`` (None for
+ex4's logistic network).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from .peers import _jax_build, _torch_build
 
 
 def _nnfast_runner(backend):
-    def build(X, Y, sizes, dtype, threads, lam):
+    def build(X, Y, sizes, dtype, threads, lam, net=None):
         from ..objective import Objective
 
         return Objective(X.astype(dtype), Y.astype(dtype), sizes, lam=lam, backend=backend,
-                         n_threads=threads, dtype=dtype)
+                         n_threads=threads, dtype=dtype, **(net or {}))
     return build
 
 
