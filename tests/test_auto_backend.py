@@ -84,9 +84,9 @@ def test_the_choice_is_measured_once_per_kind_of_problem(monkeypatch):
     calls = []
     real = _auto._time_backends
 
-    def counting(*args):
+    def counting(*args, **kwargs):
         calls.append(args[1].shape)
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(_auto, "_time_backends", counting)
     X, y = _data(3000)
@@ -119,9 +119,9 @@ def test_large_data_are_measured_on_a_sample_of_rows(monkeypatch):
     calls = []
     real = _auto._time_backends
 
-    def counting(*args):
+    def counting(*args, **kwargs):
         calls.append(args[1].shape)
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(_auto, "_time_backends", counting)
     monkeypatch.setattr(_auto, "SAMPLE_ROWS", 2500)

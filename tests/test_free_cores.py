@@ -69,9 +69,9 @@ def test_objective_asks_for_the_free_cores_at_every_call(monkeypatch):
     seen = []
     real = CythonBackend.loss_grad_sum
 
-    def spy(self, theta, sizes, offsets, data, loss, n_threads, grad_out):
+    def spy(self, theta, sizes, offsets, data, loss, n_threads, grad_out, **network):
         seen.append(n_threads)
-        return real(self, theta, sizes, offsets, data, loss, n_threads, grad_out)
+        return real(self, theta, sizes, offsets, data, loss, n_threads, grad_out, **network)
 
     monkeypatch.setattr(CythonBackend, "loss_grad_sum", spy)
     free = [2]
