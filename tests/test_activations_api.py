@@ -321,3 +321,14 @@ def test_distributed_objective_passes_the_network_to_the_shards(digits):
         res = nnfast.train(X, y, sizes, max_iter=5, client=client, backend="numpy",
                            activation="relu", output="softmax", progress=False)
         assert res.output == "softmax" and res.n_iter == 5
+
+
+def test_readme_activations_example_runs_as_written():
+    from test_readme import python_blocks
+
+    [block] = python_blocks("Activations and outputs")
+    namespace = {}
+    exec(compile(block, "README.md (Activations and outputs)", "exec"), namespace)
+    res = namespace["res"]
+    assert res.output == "identity" and res.activations == ("tanh",)
+    assert res.train_accuracy is None and 0.3 < res.train_r2 < 1.0 and res.train_rmse > 0
