@@ -253,6 +253,10 @@ def test_cli_activation_list_and_folder_named_by_output(tmp_path):
                "--max-iter", "10", "--output", str(out), "--no-plots", "--quiet"])
     assert rc == 0  # --output with a folder keeps its old meaning
     assert "relu-tanh / logistic + cross_entropy" in (out / "report.txt").read_text()
+    # --output-layer (as in nnfast bench) always names the layer
+    rc = main(["train", "--data", "digits", "--hidden", "8", "--output-layer", "softmax",
+               "--max-iter", "5", "--output", str(out), "--no-plots", "--quiet"])
+    assert rc == 0 and "/ softmax + cross_entropy" in (out / "report.txt").read_text()
 
 
 def test_cli_regression_reports_rmse_and_no_class_plots(tmp_path, capsys):

@@ -5,6 +5,7 @@ per hidden layer.  ``--output`` names the output layer.  In ``nnfast train``
 ``--output`` has long been the folder written to; there a value that is an
 output layer's name (logistic, softmax, identity) chooses the layer and any
 other value is still the folder (which ``-o``/``--out-dir`` always sets).
+``--output-layer`` (as in ``nnfast bench``) always names the layer.
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ def add_network_arguments(parser, output_is_also_folder=False):
                             default=argparse.SUPPRESS,
                             help=OUTPUT_HELP + "; any other value is the folder to write to "
                                  "(as --out-dir)")
+        parser.add_argument("--output-layer", dest="output_layer", choices=OUTPUTS,
+                            default=argparse.SUPPRESS, help="the output layer (as --output LAYER)")
     else:
-        parser.add_argument("--output", dest="output_layer", choices=OUTPUTS,
+        parser.add_argument("--output", "--output-layer", dest="output_layer", choices=OUTPUTS,
                             default=DEFAULT_OUTPUT, help=OUTPUT_HELP)
 
 
