@@ -1,5 +1,8 @@
 """Evaluation of a trained network: accuracy, per-class report, confusion matrix, backend timing.
 
+A regression network (identity outputs) has no classes: :func:`regression_scores`
+gives its root-mean-square error and R² instead.
+
 The metrics come from :mod:`sklearn.metrics`; the functions here take either
 predicted labels or ``(theta, layer_sizes)`` and data, and return plain
 NumPy/Python values that the report and the plots use.
@@ -14,7 +17,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 __all__ = ["accuracy", "classification_report", "confusion_matrix", "per_class_scores",
-           "evaluate", "Evaluation", "compare_backends", "format_backend_table"]
+           "evaluate", "Evaluation", "regression_scores", "RegressionEvaluation",
+           "compare_backends", "format_backend_table"]
 
 
 def _labels_1d(y, name):
@@ -179,13 +183,74 @@ def evaluate(y_true, y_pred, labels=None, target_names=None, cost=None) -> Evalu
         scores=per_class_scores(y_true, y_pred, labels), cost=cost)
 
 
+@dataclass
+class RegressionEvaluation:
+    """Fit of a regression network's outputs on one data set.
+
+    Attributes
+    ----------
+    rmse : float
+        Root-mean-square error over every example and output.
+    r2 : float
+        Coefficient of determination, averaged over the outputs (scikit-learn's
+        ``r2_score``): 1 is a perfect fit, 0 is no better than predicting the mean.
+    n : int
+        Examples scored.
+    cost : float or None
+        Unregularised cost on the data, when computed from parameters.
+    """
+
+    rmse: float
+    r2: float
+    n: int
+    cost: Optional[float] = None
+
+    def __str__(self):
+        text = f"RMSE: {self.rmse:.6g}   R^2: {self.r2:.4f}   ({self.n} examples)"
+        if self.cost is not None:
+            text += f"   cost (no regularisation): {self.cost:.6f}"
+        return text
+
+
+def regression_scores(y_true, y_pred, cost=None) -> RegressionEvaluation:
+    """RMSE and R² of predictions against real-valued targets.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (m,) or (m, n_out)
+        Of the same size; a one-column matrix and a vector compare alike.
+    cost : float, optional
+        Stored as is.
+
+    Returns
+    -------
+    evaluation : RegressionEvaluation
+    """
+    from sklearn.metrics import r2_score
+
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    if y_true.ndim == 1:
+        y_true = y_true[:, None]
+    if y_pred.ndim == 1:
+        y_pred = y_pred[:, None]
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has shape {y_true.shape} but y_pred has {y_pred.shape}")
+    if y_true.shape[0] == 0:
+        raise ValueError("cannot evaluate on zero examples")
+    rmse = float(np.sqrt(np.mean((y_pred - y_true) ** 2)))
+    # R² is undefined on one example (no spread to explain)
+    r2 = float(r2_score(y_true, y_pred)) if y_true.shape[0] > 1 else float("nan")
+    return RegressionEvaluation(rmse=rmse, r2=r2, n=int(y_true.shape[0]), cost=cost)
+
+
 # ---------------------------------------------------------------------------------------
 # backend comparison
 
 
-def compare_backends(X, y, layer_sizes, lam=1.0, loss="cross_entropy", backends=None,
+def compare_backends(X, y, layer_sizes, lam=1.0, loss=None, backends=None,
                      n_threads=None, dtype=None, min_time=0.3, max_repeats=50,
-                     random_state=0) -> List[dict]:
+                     random_state=0, activation="logistic", output="logistic") -> List[dict]:
     """Time one cost+gradient evaluation of each backend on the same data.
 
     Each backend gets an :class:`nnfast.Objective` (its preparation is timed
@@ -198,8 +263,11 @@ def compare_backends(X, y, layer_sizes, lam=1.0, loss="cross_entropy", backends=
     X : array-like of shape (m, n_in)
     y : array-like of shape (m,)
     layer_sizes : sequence of int
+    loss, activation, output
+        As for :class:`nnfast.Objective` (``loss=None``: the output's own loss).
     backends : sequence of str, optional
-        Default: ``nnfast.available_backends()``.
+        Default: ``nnfast.available_backends()``; a backend without this network
+        (only ex4's) is reported as failed.
     min_time : float, default 0.3
     max_repeats : int, default 50
 
@@ -226,7 +294,8 @@ def compare_backends(X, y, layer_sizes, lam=1.0, loss="cross_entropy", backends=
         try:
             t = time.perf_counter()
             obj = nnfast.Objective(X, y, layer_sizes, lam=lam, loss=loss, backend=name,
-                                   n_threads=n_threads, dtype=dtype)
+                                   n_threads=n_threads, dtype=dtype, activation=activation,
+                                   output=output)
             row["prepare_ms"] = 1e3 * (time.perf_counter() - t)
             t = time.perf_counter()
             J, g = obj(theta)

@@ -10,8 +10,11 @@ A model file is one ``.npz`` archive holding arrays only (read back with
     as a fixed-width unicode array) or booleans.
 ``metadata``
     A 0-d unicode array holding JSON: format name and version, nnfast
-    version, layer sizes, n_params, dtype, λ, loss, method, training
+    version, layer sizes, n_params, dtype, λ, loss, the network's
+    ``activations`` (one per hidden layer) and ``output``, method, training
     summary, and the SHA-256 of ``theta``'s bytes (corruption check).
+    Files written before activations existed have neither field: they are
+    ex4's network (logistic hidden units and outputs).
 
 :func:`load_model` checks all of it and returns a fitted
 :class:`nnfast.NNClassifier`.
@@ -49,13 +52,16 @@ def _parts(model):
         res = model
         return (np.asarray(res.theta), tuple(res.layer_sizes), np.arange(res.layer_sizes[-1]),
                 dict(lam=res.lam, loss=res.loss, method=res.method, dtype=res.dtype,
+                     activations=list(res.activations), output=res.output,
                      training=dict(n_iter=res.n_iter, n_evals=res.n_evals,
                                    stop_reason=res.stop_reason, final_cost=res.final_cost,
                                    wall_time=res.wall_time, backend=res.backend)))
     if hasattr(model, "theta_") and hasattr(model, "layer_sizes_") and hasattr(model, "classes_"):
         res = getattr(model, "result_", None)
+        activations, output = _network_of(model, res)
         info = dict(lam=float(model.lam), loss=model.loss, method=model.method,
-                    dtype=str(model.dtype_), estimator_params={
+                    dtype=str(model.dtype_), activations=activations, output=output,
+                    estimator_params={
                         k: v for k, v in model.get_params().items()
                         if isinstance(v, (int, float, str, bool, type(None), list, tuple))})
         if res is not None:
@@ -65,6 +71,19 @@ def _parts(model):
         return np.asarray(model.theta_), tuple(model.layer_sizes_), np.asarray(model.classes_), info
     raise TypeError(f"save_model() takes a fitted NNClassifier or a TrainResult, got "
                     f"{type(model).__name__}" + (" (not fitted yet?)" if hasattr(model, "fit") else ""))
+
+
+def _network_of(model, result):
+    """``(activations as a list, output)`` of a fitted estimator: those it was trained
+    with (its result), else its fitted attributes, else its parameters (ex4's by default)."""
+    from ._activations import check_activations
+
+    n_hidden = len(model.layer_sizes_) - 2
+    if result is not None:
+        return list(result.activations), result.output
+    activations = getattr(model, "activations_", None) or getattr(model, "activation", None)
+    output = getattr(model, "output_", None) or getattr(model, "output", None) or "logistic"
+    return list(check_activations(activations, n_hidden)), output
 
 
 def save_model(model, path, extra=None) -> Path:
@@ -222,6 +241,38 @@ def _check_metadata(path, meta):
     return sizes
 
 
+def _check_network(path, meta, sizes):
+    """The ``activations`` and ``output`` fields (absent in files older than them)."""
+    from ._activations import ACTIVATIONS, OUTPUTS, check_head
+
+    def bad(field, expected):
+        raise ModelFileError(f"{path}: metadata field {field!r} must be {expected}, found "
+                             f"{meta.get(field)!r:.80}")
+
+    n_hidden = len(sizes) - 2
+    activations = meta.get("activations", ["logistic"] * n_hidden)
+    if (not isinstance(activations, list) or len(activations) != n_hidden
+            or not all(isinstance(a, str) and a in ACTIVATIONS for a in activations)):
+        bad("activations", f"a list of {n_hidden} names from {list(ACTIVATIONS)} (one per "
+                           f"hidden layer)")
+    output = meta.get("output", "logistic")
+    if not isinstance(output, str) or output not in OUTPUTS:
+        bad("output", f"one of {list(OUTPUTS)}")
+    try:
+        check_head(output, meta.get("loss"))
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: the metadata's output and loss do not go together "
+                             f"({exc})") from None
+
+
+def model_network(meta):
+    """``(activations tuple, output)`` of a model file's checked metadata (ex4's network
+    for files written before activations existed)."""
+    n_hidden = len(meta["layer_sizes"]) - 2
+    return (tuple(meta.get("activations", ["logistic"] * n_hidden)),
+            meta.get("output", "logistic"))
+
+
 def _check_estimator_params(path, params, sizes):
     def bad(key, expected):
         raise ModelFileError(f"{path}: estimator_params[{key!r}] must be {expected}, found "
@@ -308,6 +359,8 @@ def read_model_file(path):
     if not np.all(np.isfinite(theta)):
         raise ModelFileError(f"{path}: theta contains NaN or inf")
     _check_classes(path, classes, sizes, meta)
+    # after every size check: those refuse a file before anything is decompressed
+    _check_network(path, meta, sizes)
     return theta, classes, meta
 
 
@@ -343,7 +396,8 @@ def load_model(path):
     -------
     model : NNClassifier
         Fitted: ``predict``, ``predict_proba`` and ``score`` work at once;
-        ``metadata_`` holds the file's metadata.
+        ``metadata_`` holds the file's metadata, ``activations_`` and
+        ``output_`` the network (ex4's for files that do not say).
 
     Raises
     ------
@@ -361,7 +415,15 @@ def load_model(path):
     params["hidden_layer_sizes"] = tuple(sizes[1:-1])
     params.setdefault("lam", meta.get("lam", 0.0))
     params.setdefault("loss", meta.get("loss", "cross_entropy"))
+    activations, output = model_network(meta)
+    # an estimator that takes the network as parameters gets it from the file too
+    if "activation" in known:
+        params.setdefault("activation", list(activations))
+    if "output" in known:
+        params.setdefault("output", output)
     model = NNClassifier(**params)
+    model.activations_ = activations
+    model.output_ = output
     model.theta_ = theta
     model.layer_sizes_ = sizes
     model.classes_ = classes

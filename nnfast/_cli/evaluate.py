@@ -118,26 +118,29 @@ def run(args):
             and not Path(spec).is_file():
         raise UserError(f"the model was trained on {spec}, which is not there any more; "
                         "pass --data FILE to score other data")
-    X, y, description, names = load_data(spec)
+    regression = model.output_ == "identity"
+    X, y, description, names = load_data(spec, regression=regression)
     sizes = model.layer_sizes_
     if X.shape[1] != sizes[0]:
         raise UserError(f"the model takes {sizes[0]} inputs per example but the data "
                         f"({description}) has {X.shape[1]} features")
     chosen, scope = select_rows(split, spec, X, y, args.rows)
     X, y = X[chosen], y[chosen]
+    if regression:
+        return _report_regression(args, model, path, X, y, description, scope)
     classes = model.classes_
     unknown = np.setdiff1d(np.unique(y), classes)
     if unknown.size:
         raise UserError(f"the data has labels {unknown.tolist()[:10]} that the model does not "
                         f"know (its classes: {classes.tolist()})")
-    y_pred = model.predict(X)
+    y_pred = classes[np.argmax(_outputs(model, X, args.backend), axis=1)]
     saved_names = extra.get("digit_names") if isinstance(extra, dict) else None
     target_names = saved_names or names
     if target_names is not None and len(target_names) != len(classes):
         target_names = None
     y_idx = np.searchsorted(classes, y)
-    J = cost(model.theta_, X, y_idx, sizes, lam=0.0, loss=model.loss, backend=args.backend) \
-        if len(classes) > 1 else None
+    J = cost(model.theta_, X, y_idx, sizes, lam=0.0, loss=model.loss, backend=args.backend,
+             activation=model.activations_, output=model.output_) if len(classes) > 1 else None
     result = evaluation.evaluate(y, y_pred, labels=classes, target_names=target_names, cost=J)
     if args.json:
         print(json.dumps({"model": str(path), "data": description, "scored": scope,
@@ -159,6 +162,43 @@ def run(args):
             out / "confusion_matrix.png")
         if not args.json:
             print(f"wrote {out / 'report.txt'}, {out / 'confusion_matrix.png'}")
+    return 0
+
+
+def _outputs(model, X, backend):
+    """The loaded network's outputs on ``X``, with the activations its file records."""
+    from ..api import predict_proba
+
+    return predict_proba(model.theta_, X, model.layer_sizes_, backend=backend,
+                         dtype=model.dtype_, activation=model.activations_, output=model.output_)
+
+
+def _report_regression(args, model, path, X, y, description, scope):
+    """``nnfast evaluate`` of a regression network: RMSE and R² (no classes, no confusion
+    matrix); exit code 0."""
+    import json
+
+    from .. import evaluation
+    from ..api import cost
+
+    h = _outputs(model, X, args.backend)
+    J = cost(model.theta_, X, y, model.layer_sizes_, lam=0.0, loss=model.loss,
+             backend=args.backend, activation=model.activations_, output=model.output_)
+    result = evaluation.regression_scores(y, h[:, 0] if h.shape[1] == 1 else h, cost=J)
+    header = (f"model {path}: {' -> '.join(map(str, model.layer_sizes_))} (regression), "
+              f"trained with lambda {model.metadata_.get('lam')}")
+    if args.json:
+        print(json.dumps({"model": str(path), "data": description, "scored": scope,
+                          "n": result.n, "rmse": result.rmse, "r2": result.r2, "cost": J}))
+    else:
+        print(header)
+        print(f"data: {description}; scored: {scope}")
+        print(result)
+    if args.output:
+        report = Path(args.output) / "report.txt"
+        report.write_text(f"{header}\ndata: {description}\nscored: {scope}\n\n{result}\n")
+        if not args.json:
+            print(f"wrote {report}")
     return 0
 
 

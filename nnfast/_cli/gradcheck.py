@@ -8,6 +8,7 @@ Examples::
     nnfast gradcheck --layers 3,5,4,3 --lam 3 --all-backends
     nnfast gradcheck --data mnist20 --weights ex4  # 5000 x 400 real digits, all 10285 weights
     nnfast gradcheck --data mnist --layers 784,100,10 --sample 2000
+    nnfast gradcheck --activation relu,tanh --layers 3,5,4,3 --output softmax --all-backends
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import math
 
 from ..cli import UserError, non_negative_float, positive_float, positive_int
+from .network import add_network_arguments, network_of
 from .train import seed
 
 DATA_CHOICES = ("debug", "mnist20", "mnist", "digits", "ex4")
@@ -66,8 +68,10 @@ def configure(parser):
                              "(layers 400,25,10)")
     parser.add_argument("--lam", type=non_negative_float, default=0.0,
                         help="L2 strength lambda (default 0)")
-    parser.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "squared_error"),
-                        help="loss on the output units")
+    parser.add_argument("--loss", default=None, choices=("cross_entropy", "squared_error"),
+                        help="loss on the output units (default: the output layer's own: "
+                             "cross_entropy, squared_error for identity)")
+    add_network_arguments(parser)
     parser.add_argument("--backend", default="auto", help="backend whose gradient is checked")
     parser.add_argument("--all-backends", action="store_true", help="check every available backend")
     parser.add_argument("--sample", type=_sample, default=None,
@@ -128,18 +132,28 @@ def _load(args):
 def run(args):
     import json
 
+    import numpy as np
+
     from ..backends import available_backends
     from ..gradcheck import gradient_check
 
     theta, X, y, sizes, name = _load(args)
-    backends = available_backends() if args.all_backends else [args.backend]
+    n_hidden = len(sizes) - 2 if sizes is not None else 1  # the debug network's one
+    activation, output = network_of(args, n_hidden)
+    if output == "identity" and y is not None:
+        # regression targets from the labels: their one-hot rows as real values
+        y = np.eye(sizes[-1])[y]
+    backends = [args.backend]
+    if args.all_backends:
+        backends = _backends_with_network(available_backends(), activation, output, n_hidden)
     sample = args.sample
     results = []
     for backend in backends:
         result = gradient_check(theta, X, y, layer_sizes=sizes, lam=args.lam, loss=args.loss,
                                 backend=backend, epsilon=args.epsilon, sample=sample,
                                 random_state=args.seed, n_threads=args.threads, dtype=args.dtype,
-                                threshold=args.threshold, data_name=name)
+                                threshold=args.threshold, data_name=name,
+                                activation=activation, output=output)
         results.append(result)
         if not args.json:
             print(result.summary())
@@ -152,3 +166,22 @@ def run(args):
             print(f"  {r.backend:<8} {'PASSED' if r.passed else 'FAILED'}  relative difference "
                   f"{r.rel_diff:.3e}")
     return 0 if all(r.passed for r in results) else 1
+
+
+def _backends_with_network(names, activation, output, n_hidden):
+    """The backends of ``names`` that implement this network; a line on stderr for the others."""
+    import sys
+
+    from .._activations import check_activations
+    from ..backends import get_backend
+
+    activations = check_activations(activation, n_hidden)
+    able = []
+    for name in names:
+        try:
+            get_backend(name, activations, output)
+        except ValueError:
+            print(f"skipping backend {name!r}: it implements ex4's network only", file=sys.stderr)
+            continue
+        able.append(name)
+    return able

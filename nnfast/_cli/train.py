@@ -13,6 +13,8 @@ import numpy as np
 
 from ..cli import (UserError, data_hint, non_negative_float, non_negative_int, positive_float,
                    positive_int)
+from .._activations import check_activations
+from .network import add_network_arguments, network_of
 
 NAMED_DATA = ("auto", "ex4", "mnist", "digits")
 
@@ -29,12 +31,14 @@ MINIBATCH_METHODS = ("sgd", "adam")
 SCIPY_METHODS = ("L-BFGS-B", "TNC", "CG")
 
 
-def load_data(spec, option="--data"):
+def load_data(spec, option="--data", regression=False):
     """``(X, y, description, digit_names)`` for a data argument (see ``DATA_HELP``).
 
     ``digit_names`` gives the name shown for each class index (ex4: index 9 is
     the digit 0), or None.  Every problem with the data is a one-line
-    :class:`~nnfast.cli.UserError` that names ``option``.
+    :class:`~nnfast.cli.UserError` that names ``option``.  ``regression``
+    accepts real-valued targets from a file (the named data sets keep their
+    labels, which a regression network takes as numbers).
     """
     from .. import datasets
 
@@ -68,7 +72,7 @@ def load_data(spec, option="--data"):
     else:
         raise UserError(f"{option} {path}: cannot read {suffix or 'a file without suffix'}; "
                         "use a .mat, .npz or .csv file")
-    return _check_arrays(path, X, y, option)
+    return _check_arrays(path, X, y, option, regression)
 
 
 def _read_npz(path, option):
@@ -87,7 +91,7 @@ def _read_npz(path, option):
                         f"saved without pickle ({type(exc).__name__})") from None
 
 
-def _check_arrays(path, X, y, option):
+def _check_arrays(path, X, y, option, regression=False):
     X = np.asarray(X)
     y = np.asarray(y)
     if X.dtype.kind not in "iubf":
@@ -103,6 +107,11 @@ def _check_arrays(path, X, y, option):
     if y.shape[0] != X.shape[0]:
         raise UserError(f"{option} {path}: X has {X.shape[0]} examples but y has "
                         f"{y.shape[0]} labels")
+    if regression:
+        if y.dtype.kind not in "iubf" or not np.all(np.isfinite(y)):
+            raise UserError(f"{option} {path}: regression targets must be finite numbers")
+        return X, y.astype(np.float64), f"{path} ({X.shape[0]} examples, {X.shape[1]} " \
+            "features, real-valued targets)", None
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
             raise UserError(f"{option} {path}: labels must be whole numbers")
@@ -113,10 +122,12 @@ def _check_arrays(path, X, y, option):
 
 
 def data_checksum(X, y) -> str:
-    """SHA-256 of the data as trained on (float64 X, int64 y, and their shapes)."""
+    """SHA-256 of the data as trained on (float64 X, int64 labels or float64 regression
+    targets y, and their shapes)."""
     digest = hashlib.sha256(repr((X.shape, y.shape)).encode())
     digest.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
-    digest.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(y, dtype=np.float64 if y.dtype.kind == "f"
+                                       else np.int64).tobytes())
     return digest.hexdigest()
 
 
@@ -136,8 +147,10 @@ def split_indices(y, test_size, seed):
         return rows, rows[:0]
     from sklearn.model_selection import train_test_split
 
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
+    stratify = None
+    if y.dtype.kind != "f":  # real-valued regression targets have no classes to stratify by
+        counts = np.bincount(y)
+        stratify = y if counts[counts > 0].min() >= 2 else None
     return tuple(train_test_split(rows, test_size=test_size, random_state=seed,
                                   stratify=stratify))
 
@@ -207,7 +220,9 @@ def parse_lambdas(text):
 
 def configure(parser):
     parser.description = (
-        "Train a sigmoid network (default 25 hidden units, lambda 1, L-BFGS-B, 400 iterations) "
+        "Train a network (default: ex4's sigmoid units, 25 hidden, lambda 1, L-BFGS-B, 400 "
+        "iterations; --activation and --output choose tanh/ReLU units, a softmax or a "
+        "regression output) "
         "on a training split, evaluate it on the held-out split, and write to the output "
         "folder: model.npz (load with nnfast.load_model or 'nnfast evaluate', which scores the "
         "held-out split again), report.txt, "
@@ -220,8 +235,9 @@ def configure(parser):
                         help="hidden layer sizes, comma-separated")
     parser.add_argument("--lam", "--lambda", dest="lam", type=non_negative_float, default=1.0,
                         help="L2 regularisation strength lambda")
-    parser.add_argument("--loss", choices=["cross_entropy", "squared_error"],
-                        default="cross_entropy", help="loss on the output units")
+    parser.add_argument("--loss", choices=["cross_entropy", "squared_error"], default=None,
+                        help="loss on the output units (default: the output layer's own: "
+                             "cross_entropy, squared_error for identity)")
     parser.add_argument("--method", default="L-BFGS-B", choices=[*SCIPY_METHODS, *STEP_METHODS],
                         help="optimiser: scipy's L-BFGS-B, TNC or CG with the analytic gradient, "
                              "batch gradient descent (gd), mini-batch SGD with momentum, or Adam")
@@ -263,8 +279,10 @@ def configure(parser):
                              "training, validation and held-out test accuracy and cost per lambda "
                              "in report.txt and draw lambda_sweep.png (accuracy against lambda "
                              "and the hidden units' weights for each lambda on one colour scale)")
-    parser.add_argument("--output", "-o", default="nnfast-output",
-                        help="folder for model.npz, report.txt and the PNG pictures")
+    parser.add_argument("--out-dir", "-o", dest="output", default="nnfast-output",
+                        help="folder for model.npz, report.txt and the PNG pictures (default: "
+                             "nnfast-output)")
+    add_network_arguments(parser, output_is_also_folder=True)
     parser.add_argument("--no-plots", action="store_true", help="do not write pictures")
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_true", default=None,
@@ -326,6 +344,11 @@ def _check_args(args):
     if args.early_stopping and args.test_size == 0:
         raise UserError("--early-stopping needs held-out data: use --test-size > 0")
     args.sweep_lams = None if args.lambdas is None else parse_lambdas(args.lambdas)
+    from .._activations import check_head
+
+    args.network = network_of(args, len(args.hidden))
+    args.loss = check_head(args.output_layer, args.loss)[1]  # a loss the output cannot take fails
+    args.regression = args.output_layer == "identity"
     if args.backend != "auto":
         from ..backends import backend_status
 
@@ -345,7 +368,8 @@ def _check_args(args):
 
 def _training_options(args):
     """keyword arguments of nnfast.train shared by the main fit and the sweep."""
-    options = dict(loss=args.loss, method=args.method, max_iter=args.max_iter,
+    options = dict(loss=args.loss, activation=args.network[0], output=args.network[1],
+                   method=args.method, max_iter=args.max_iter,
                    max_fun=args.max_fun, learning_rate=args.learning_rate,
                    random_state=args.seed, backend=args.backend, n_threads=args.threads,
                    dtype=args.dtype,
@@ -369,17 +393,17 @@ def _monitored_set(args) -> str:
 
 
 def run(args):
-    from .. import evaluation, plots
     from ..backends import get_backend
-    from ..persistence import save_model
     from ..training import train
 
     _check_args(args)
     say = (lambda *a: None) if args.quiet else print
     t_start = time.perf_counter()
-    X, y, description, names = load_data(args.data)
-    n_classes = int(y.max()) + 1
-    sizes = [X.shape[1], *args.hidden, n_classes]
+    X, y, description, names = load_data(args.data, regression=args.regression)
+    # a regression network has one output, the target itself (for the named data sets
+    # the class label taken as a number)
+    n_out = 1 if args.regression else int(y.max()) + 1
+    sizes = [X.shape[1], *args.hidden, n_out]
     check_network_fits(sizes, X.shape[0])
     train_rows, held_out_rows = split_indices(y, args.test_size, args.seed)
     X_tr, y_tr = X[train_rows], y[train_rows]
@@ -389,18 +413,23 @@ def run(args):
     X_fit, y_fit, X_val, y_val = X_tr, y_tr, X_te, y_te
     if args.early_stopping:
         X_fit, X_val, y_fit, y_val = _validation_slice(X_tr, y_tr, args.seed)
-    backend_name = get_backend(args.backend).name
+    activation, output = args.network
+    backend_name = get_backend(args.backend, check_activations(activation, len(sizes) - 2),
+                               output).name
     out = Path(args.output)
     say(f"data: {description}; training on {X_tr.shape[0]}, testing on "
         f"{0 if X_te is None else X_te.shape[0]}")
-    say(f"network {' -> '.join(map(str, sizes))}, lambda {args.lam:g}, {args.method}, "
-        f"backend {backend_name}")
+    say(f"network {' -> '.join(map(str, sizes))} ({_network_label(args, sizes)}), lambda "
+        f"{args.lam:g}, {args.method}, backend {backend_name}")
 
     table = None
     if args.compare:
+        from .. import evaluation
+
         say("timing cost+gradient of every available backend...")
         rows = evaluation.compare_backends(X_tr, y_tr, sizes, lam=args.lam, loss=args.loss,
-                                           n_threads=args.threads, dtype=args.dtype)
+                                           n_threads=args.threads, dtype=args.dtype,
+                                           activation=activation, output=output)
         table = evaluation.format_backend_table(rows)
         say(table)
 
@@ -413,55 +442,25 @@ def run(args):
     sweep = None
     if args.sweep_lams:
         sweep = _sweep(args, sizes, X_tr, y_tr, X_te, y_te, say)
-    from ..api import predict
-
-    target_names = None if names is None else [str(names[k]) for k in range(n_classes)]
-    labels = np.arange(n_classes)
-    train_eval = evaluation.evaluate(y_tr, predict(theta, X_tr, sizes, backend=args.backend),
-                                     labels=labels, target_names=target_names)
-    test_eval = None
-    if X_te is not None:
-        test_eval = evaluation.evaluate(y_te, predict(theta, X_te, sizes, backend=args.backend),
-                                        labels=labels, target_names=target_names)
+    trained = dict(theta=theta, sizes=sizes, backend=args.backend, activation=activation,
+                   output=output)
+    score = _score_regression if args.regression else _score_classes
+    train_eval, test_eval, scores, target_names = score(trained, X_tr, y_tr, X_te, y_te, names)
 
     import dataclasses
 
+    from ..persistence import save_model
+
     # with early stopping the saved weights are the best ones, which were evaluated
     model_path = save_model(dataclasses.replace(result, theta=theta), out / "model.npz",
-                            extra={"data": description, "digit_names": target_names,
-                                   "train_accuracy": train_eval.accuracy,
-                                   "test_accuracy": None if test_eval is None else test_eval.accuracy,
+                            extra={"data": description, "digit_names": target_names, **scores,
                                    "early_stopping_best": bool(args.early_stopping),
                                    "split": split_record(args.data, X, y, args.test_size,
                                                          args.seed, held_out_rows)})
     written = [model_path]
-
     if not args.no_plots:
-        display_labels = target_names or [str(k) for k in labels]
-        # held-out examples with what the network says of them (mistakes framed in red);
-        # the training rows when nothing was held out
-        X_show, y_show = (X_te, y_te) if X_te is not None else (X_tr, y_tr)
-        written.append(plots.save_figure(plots.plot_digits(
-            X_show, n=100, labels=y_show,
-            predictions=predict(theta, X_show, sizes, backend=args.backend),
-            class_names=display_labels, random_state=args.seed,
-            title="100 " + ("held-out" if X_te is not None else "training")
-            + " examples: true label, predicted in red where wrong"), out / "digits.png"))
-        if len(sizes) > 2:
-            written.append(plots.save_figure(plots.plot_hidden_units(theta, sizes),
-                                             out / "hidden_units.png"))
-        # without early stopping the monitored set is the held-out test split
-        cost_fig = plots.plot_cost_curve(
-            result, val_label=_monitored_set(args))
-        written.append(plots.save_figure(cost_fig, out / "cost_curve.png"))
-        cm = (test_eval or train_eval).confusion
-        written.append(plots.save_figure(plots.plot_confusion_matrix(
-            cm, display_labels, title="confusion matrix ("
-            + ("held-out data" if test_eval else "training data") + ")"),
-            out / "confusion_matrix.png"))
-        if sweep is not None:
-            written.append(plots.save_figure(plots.plot_validation_curve(sweep[0]),
-                                             out / "lambda_sweep.png"))
+        written += _plots(args, result, trained, out, X_tr, y_tr, X_te, y_te, train_eval,
+                          test_eval, target_names, sweep)
 
     wall_time = time.perf_counter() - t_start
     report = _report(args, description, sizes, X_tr, X_te, backend_name, result, train_eval,
@@ -473,11 +472,107 @@ def run(args):
         print()
         print(result.summary(val_label=_monitored_set(args)))   # has the training accuracy
         if test_eval:
-            print(f"held-out accuracy {100 * test_eval.accuracy:.2f}%")
+            print(f"held-out {_headline(test_eval)}")
     print("wrote " + ", ".join(str(p) for p in written))
     # data, comparison, training, evaluation and pictures (what report.txt also states)
     print(f"total wall time {wall_time:.1f} s")
     return 0
+
+
+def _network_label(args, sizes) -> str:
+    """``"relu / softmax + cross_entropy"``: the hidden units and the head, for the messages."""
+    from .._activations import describe
+
+    activation, output = args.network
+    return describe(check_activations(activation, len(sizes) - 2), output, args.loss)
+
+
+def _predict(trained, X):
+    """The trained network's class indices for the rows ``X`` (values, for regression)."""
+    from ..api import predict, predict_proba
+
+    net = dict(backend=trained["backend"], activation=trained["activation"],
+               output=trained["output"])
+    if trained["output"] == "identity":
+        return predict_proba(trained["theta"], X, trained["sizes"], **net)[:, 0]
+    return predict(trained["theta"], X, trained["sizes"], **net)
+
+
+def _score_classes(trained, X_tr, y_tr, X_te, y_te, names):
+    """``(train_eval, test_eval or None, saved scores, class names)`` of a classifier."""
+    from .. import evaluation
+
+    n_classes = trained["sizes"][-1]
+    target_names = None if names is None else [str(names[k]) for k in range(n_classes)]
+    labels = np.arange(n_classes)
+    train_eval = evaluation.evaluate(y_tr, _predict(trained, X_tr), labels=labels,
+                                     target_names=target_names)
+    test_eval = None
+    if X_te is not None:
+        test_eval = evaluation.evaluate(y_te, _predict(trained, X_te), labels=labels,
+                                        target_names=target_names)
+    scores = {"train_accuracy": train_eval.accuracy,
+              "test_accuracy": None if test_eval is None else test_eval.accuracy}
+    return train_eval, test_eval, scores, target_names
+
+
+def _score_regression(trained, X_tr, y_tr, X_te, y_te, names):
+    """``(train_eval, test_eval or None, saved scores, None)`` of a regression network:
+    RMSE and R², no classes."""
+    from .. import evaluation
+
+    train_eval = evaluation.regression_scores(y_tr, _predict(trained, X_tr))
+    test_eval = None
+    if X_te is not None:
+        test_eval = evaluation.regression_scores(y_te, _predict(trained, X_te))
+    scores = {"train_rmse": train_eval.rmse, "train_r2": train_eval.r2,
+              "test_rmse": None if test_eval is None else test_eval.rmse,
+              "test_r2": None if test_eval is None else test_eval.r2}
+    return train_eval, test_eval, scores, None
+
+
+def _headline(evaluation_result, colon="") -> str:
+    """``"accuracy 97.50%"`` (``colon=":"``: ``"accuracy: 97.50%"``), or
+    ``"RMSE 0.8, R^2 0.41"`` for regression."""
+    if hasattr(evaluation_result, "rmse"):
+        return f"RMSE{colon} {evaluation_result.rmse:.6g}, R^2 {evaluation_result.r2:.4f}"
+    return f"accuracy{colon} {100 * evaluation_result.accuracy:.2f}%"
+
+
+def _plots(args, result, trained, out, X_tr, y_tr, X_te, y_te, train_eval, test_eval,
+           target_names, sweep):
+    """The pictures written; a regression network has no classes to draw (no digits with
+    predicted labels, no confusion matrix, no accuracy sweep)."""
+    from .. import plots
+
+    theta, sizes = trained["theta"], trained["sizes"]
+    written = []
+    display_labels = target_names or [str(k) for k in range(sizes[-1])]
+    if not args.regression:
+        # held-out examples with what the network says of them (mistakes framed in red);
+        # the training rows when nothing was held out
+        X_show, y_show = (X_te, y_te) if X_te is not None else (X_tr, y_tr)
+        written.append(plots.save_figure(plots.plot_digits(
+            X_show, n=100, labels=y_show, predictions=_predict(trained, X_show),
+            class_names=display_labels, random_state=args.seed,
+            title="100 " + ("held-out" if X_te is not None else "training")
+            + " examples: true label, predicted in red where wrong"), out / "digits.png"))
+    if len(sizes) > 2:
+        written.append(plots.save_figure(plots.plot_hidden_units(theta, sizes),
+                                         out / "hidden_units.png"))
+    # without early stopping the monitored set is the held-out test split
+    cost_fig = plots.plot_cost_curve(result, val_label=_monitored_set(args))
+    written.append(plots.save_figure(cost_fig, out / "cost_curve.png"))
+    if not args.regression:
+        cm = (test_eval or train_eval).confusion
+        written.append(plots.save_figure(plots.plot_confusion_matrix(
+            cm, display_labels, title="confusion matrix ("
+            + ("held-out data" if test_eval else "training data") + ")"),
+            out / "confusion_matrix.png"))
+        if sweep is not None:
+            written.append(plots.save_figure(plots.plot_validation_curve(sweep[0]),
+                                             out / "lambda_sweep.png"))
+    return written
 
 
 def _sweep(args, sizes, X_tr, y_tr, X_te, y_te, say):
@@ -491,7 +586,7 @@ def _sweep(args, sizes, X_tr, y_tr, X_te, y_te, say):
     is exactly the warm start of a single call with every λ; the parts are
     joined into one :class:`~nnfast.training.ValidationCurve`.
     """
-    from ..api import cost, predict
+    from ..api import cost
     from ..training import ValidationCurve, validation_curve
 
     lams = args.sweep_lams
@@ -507,18 +602,26 @@ def _sweep(args, sizes, X_tr, y_tr, X_te, y_te, say):
                                 theta0=theta0, **_training_options(args))
         res = part.results[0]
         theta0 = res.theta
-        if X_te is not None:
-            test_accuracy.append(float(np.mean(
-                predict(res.theta, X_te, sizes, backend=args.backend) == y_te)))
-            test_cost.append(float(cost(res.theta, X_te, y_te, sizes, lam=0.0, loss=args.loss,
-                                        backend=args.backend)))
+        activation, output = args.network
+        trained = dict(theta=res.theta, sizes=sizes, backend=args.backend,
+                       activation=activation, output=output)
+        # a regression network has no accuracy: the costs tell the lambdas apart
+        test_accuracy.append(np.nan if X_te is None or args.regression else
+                             float(np.mean(_predict(trained, X_te) == y_te)))
+        test_cost.append(np.nan if X_te is None else float(cost(
+            res.theta, X_te, y_te, sizes, lam=0.0, loss=args.loss, backend=args.backend,
+            activation=activation, output=output)))
+        if args.regression:
+            say(f"  training cost {part.train_cost[0]:.6g}, validation cost "
+                f"{part.val_cost[0]:.6g}"
+                + (f", held-out cost {test_cost[-1]:.6g}" if X_te is not None else "")
+                + f", {res.n_iter} iterations, {res.wall_time:.1f} s")
         else:
-            test_accuracy.append(np.nan)
-            test_cost.append(np.nan)
-        say(f"  training accuracy {100 * part.train_accuracy[0]:.2f}%, validation accuracy "
-            f"{100 * part.val_accuracy[0]:.2f}%"
-            + (f", held-out accuracy {100 * test_accuracy[-1]:.2f}%" if X_te is not None else "")
-            + f", {res.n_iter} iterations, {res.wall_time:.1f} s")
+            say(f"  training accuracy {100 * part.train_accuracy[0]:.2f}%, validation accuracy "
+                f"{100 * part.val_accuracy[0]:.2f}%"
+                + (f", held-out accuracy {100 * test_accuracy[-1]:.2f}%" if X_te is not None
+                   else "")
+                + f", {res.n_iter} iterations, {res.wall_time:.1f} s")
         parts.append(part)
     curve = ValidationCurve(
         lams=np.concatenate([p.lams for p in parts]),
@@ -550,7 +653,7 @@ def _report(args, description, sizes, X_tr, X_te, backend_name, result, train_ev
         f"data: {description}",
         f"split: {X_tr.shape[0]} training, {0 if X_te is None else X_te.shape[0]} held out "
         f"(seed {args.seed})",
-        f"network: {' -> '.join(map(str, sizes))} sigmoid units, loss {args.loss}, "
+        f"network: {' -> '.join(map(str, sizes))}, {_network_label(args, sizes)}, "
         f"lambda {args.lam:g}",
         f"optimiser: {result.method}, max_iter {args.max_iter}"
         + (f", max_fun {args.max_fun}" if args.max_fun else "")
@@ -562,8 +665,12 @@ def _report(args, description, sizes, X_tr, X_te, backend_name, result, train_ev
                   table, ""]
     # the summary has the training accuracy
     lines += ["training", "--------", result.summary(val_label=_monitored_set(args)), ""]
-    if test_eval is not None:
-        lines += [f"held-out accuracy: {100 * test_eval.accuracy:.2f}%", "",
+    if args.regression:
+        lines += ["training data (regression): " + str(train_eval)]
+        if test_eval is not None:
+            lines += [f"held-out {_headline(test_eval, ':')}"]
+    elif test_eval is not None:
+        lines += [f"held-out {_headline(test_eval, ':')}", "",
                   "held-out data: per-class precision, recall and F1", str(test_eval)]
     else:
         lines += ["", "training data: per-class precision, recall and F1", str(train_eval)]
@@ -579,7 +686,8 @@ def _report(args, description, sizes, X_tr, X_te, backend_name, result, train_ev
                      ", scored only"),
                   "train/val/test cost: unregularised; objective: the regularised cost minimised",
                   _sweep_table(curve, test_accuracy, test_cost),
-                  f"best lambda by validation accuracy: {curve.best_lam:g}"]
+                  f"best lambda by validation "
+                  f"{'cost' if args.regression else 'accuracy'}: {curve.best_lam:g}"]
     lines += ["", "files: " + ", ".join(Path(p).name for p in written) + ", report.txt",
               f"total time: {elapsed:.1f} s", ""]
     return "\n".join(lines)

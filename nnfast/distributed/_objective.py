@@ -8,7 +8,7 @@ import uuid
 
 import numpy as np
 
-from .._losses import check_loss
+from .._activations import check_activations, check_head
 from .._network import check_layer_sizes, n_params
 from .._validation import check_lam, check_n_threads, check_targets, check_theta, check_X
 from ..backends import Backend, get_backend
@@ -44,9 +44,9 @@ class DistributedObjective(ObjectiveCalls):
         have as many rows as ``X``.  Any dask input (in ``X`` or ``y``) makes
         the shards follow ``X``'s row chunks or partitions (a NumPy ``X`` is
         then one chunk: pass ``n_shards``).
-    layer_sizes, lam, loss, backend, n_threads, dtype
+    layer_sizes, lam, loss, backend, n_threads, dtype, activation, output
         As for :class:`nnfast.Objective`.  ``backend`` is resolved on each
-        worker (``"auto"``: that worker's fastest).  ``n_threads=None`` gives
+        worker (``"auto"``: that worker's fastest for this network).  ``n_threads=None`` gives
         each shard task the worker host's cores divided by the Dask worker
         threads on that host.
     client : None, str or distributed.Client
@@ -93,7 +93,7 @@ class DistributedObjective(ObjectiveCalls):
 
     Attributes
     ----------
-    m, n_params, n_evals, layer_sizes, dtype, lam, loss
+    m, n_params, n_evals, layer_sizes, dtype, lam, loss, activations, output
         As for :class:`nnfast.Objective`.
     client : distributed.Client
     n_shards : int
@@ -105,10 +105,10 @@ class DistributedObjective(ObjectiveCalls):
         The backend the workers resolved ``backend`` to.
     """
 
-    def __init__(self, X, y, layer_sizes, lam=0.0, loss="cross_entropy", backend="auto",
+    def __init__(self, X, y, layer_sizes, lam=0.0, loss=None, backend="auto",
                  n_threads=None, dtype=None, client=None, n_shards=None, *, n_workers=None,
                  split_every=2, theta_transfer="inline", max_recoveries=3, timeout=None,
-                 cluster_kwargs=None):
+                 cluster_kwargs=None, activation="logistic", output="logistic"):
         self._client = None
         self._cluster = None
         self._owns_client = False
@@ -121,8 +121,9 @@ class DistributedObjective(ObjectiveCalls):
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.n_params = n_params(self.layer_sizes)
         self.lam = check_lam(lam)
-        self.loss = check_loss(loss)
-        self._backend_name = self._check_backend(backend)
+        self.activations = check_activations(activation, len(self.layer_sizes) - 2)
+        self.output, self.loss = check_head(output, loss)
+        self._backend_name = self._check_backend(backend, self.activations, self.output)
         self.n_threads = None if n_threads is None else check_n_threads(n_threads)
         _check_sharding_options(split_every, n_shards, theta_transfer)
         self.split_every = int(split_every)
@@ -139,7 +140,8 @@ class DistributedObjective(ObjectiveCalls):
         else:
             X = check_X(X, self.layer_sizes[0], dtype)
             self.dtype = X.dtype
-            y = check_targets(y, X.shape[0], self.layer_sizes[-1], self.dtype)
+            y = check_targets(y, X.shape[0], self.layer_sizes[-1], self.dtype,
+                              real_valued=self.output == "identity")
         try:
             self._client, self._cluster, self._owns_client = connect(client, n_workers,
                                                                      cluster_kwargs)
@@ -152,12 +154,15 @@ class DistributedObjective(ObjectiveCalls):
         self.n_shards = len(self._shards.futures)
 
     @staticmethod
-    def _check_backend(backend):
+    def _check_backend(backend, activations, output):
         if isinstance(backend, Backend):
+            get_backend(backend, activations, output)  # one without this network is refused
             return backend.name
         if backend == "auto":
             return "auto"
-        get_backend(backend)  # a clear error now for unknown names (resolved again on workers)
+        # a clear error now for unknown names, or ones without this network (resolved
+        # again on the workers)
+        get_backend(backend, activations, output)
         return backend
 
     def _build_shards(self, X, Y, dask_input, n_shards):
@@ -165,7 +170,8 @@ class DistributedObjective(ObjectiveCalls):
         prepare_kwargs = dict(n_in=self.layer_sizes[0], n_out=self.layer_sizes[-1],
                               dtype=self.dtype.str, backend=self._backend_name,
                               layer_sizes=self.layer_sizes, loss=self.loss,
-                              n_threads=self.n_threads, host_threads=threads_per_host(self._client))
+                              n_threads=self.n_threads, host_threads=threads_per_host(self._client),
+                              activations=self.activations, output=self.output)
         token = uuid.uuid4().hex[:12]
         scatter_timeout = 10 if self.timeout is None else min(10, self.timeout)
         if dask_input:

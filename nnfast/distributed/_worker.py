@@ -7,6 +7,7 @@ import numpy as np
 from .._network import layer_offsets, n_params
 from .._validation import check_targets, check_X, cpu_count
 from ..backends import Backend, get_backend
+from ..backends._base import network_kwargs
 
 
 class PreparedShard:
@@ -17,10 +18,10 @@ class PreparedShard:
     """
 
     __slots__ = ("index", "m", "backend", "data", "layer_sizes", "offsets", "loss",
-                 "n_threads", "nbytes", "X", "Y")
+                 "n_threads", "nbytes", "X", "Y", "activations", "output")
 
     def __init__(self, index, m, backend, data, layer_sizes, offsets, loss, n_threads, nbytes,
-                 X=None, Y=None):
+                 X=None, Y=None, activations=None, output="logistic"):
         self.X = X  # the validated shard (backends' prepared data usually hold it anyway)
         self.Y = Y
         self.index = index
@@ -32,6 +33,8 @@ class PreparedShard:
         self.loss = loss
         self.n_threads = n_threads
         self.nbytes = nbytes
+        self.activations = activations
+        self.output = output
 
     def __sizeof__(self):
         return int(self.nbytes) + 256
@@ -40,16 +43,18 @@ class PreparedShard:
         # Prepared data of compiled backends need not pickle (locks, buffers):
         # ship the validated rows and prepare again on the receiving worker.
         return (rebuild_shard, (self.index, self.X, self.Y, shard_backend_name(self),
-                                self.layer_sizes, self.loss, self.n_threads))
+                                self.layer_sizes, self.loss, self.n_threads, self.activations,
+                                self.output))
 
     def loss_grad_sum(self, theta, need_grad):
         """``(loss_sum, grad_sum or None, m)`` of this shard at ``theta``."""
         backend = self.backend
         if not isinstance(backend, Backend):
-            backend = self.backend = get_backend(backend)
+            backend = self.backend = get_backend(backend, self.activations, self.output)
         grad = np.empty(theta.shape[0], dtype=theta.dtype) if need_grad else None
         loss_sum = backend.loss_grad_sum(theta, self.layer_sizes, self.offsets, self.data,
-                                         self.loss, self.n_threads, grad)
+                                         self.loss, self.n_threads, grad,
+                                         **network_kwargs(backend, self.activations, self.output))
         return float(loss_sum), grad, self.m
 
 
@@ -71,14 +76,17 @@ def worker_threads(n_threads, host_threads):
 
 
 def prepare_shard(X, y, index, row_start, n_in, n_out, dtype, backend, layer_sizes, loss,
-                  n_threads, host_threads, validate):
-    """Validate one shard and lay it out for the local backend (runs on a worker)."""
+                  n_threads, host_threads, validate, activations=None, output="logistic"):
+    """Validate one shard and lay it out for the local backend (runs on a worker).
+
+    ``activations`` and ``output`` are the network's, checked on the client.
+    """
     dtype = np.dtype(dtype)
     if validate:
         try:
             X = check_X(X, n_in, dtype)
             m = X.shape[0]
-            Y = check_targets(y, m, n_out, dtype)
+            Y = check_targets(y, m, n_out, dtype, real_valued=output == "identity")
         except (ValueError, TypeError) as exc:
             rows = f"rows {row_start}..{row_start + np.shape(X)[0] - 1}" if row_start is not None \
                 else "rows unknown"
@@ -86,7 +94,8 @@ def prepare_shard(X, y, index, row_start, n_in, n_out, dtype, backend, layer_siz
     else:  # already checked on the client
         m = X.shape[0]
         Y = y
-    backend = get_backend(backend)
+    backend = get_backend(backend, activations, output)
+    net = network_kwargs(backend, activations, output)
     offsets = layer_offsets(layer_sizes)
     threads = worker_threads(n_threads, host_threads)
     # Warm up once on a single row, so that JIT compilation and first-call
@@ -94,10 +103,10 @@ def prepare_shard(X, y, index, row_start, n_in, n_out, dtype, backend, layer_siz
     warm = backend.prepare(np.ascontiguousarray(X[:1]), np.ascontiguousarray(Y[:1]))
     theta0 = np.zeros(n_params(layer_sizes), dtype=dtype)
     backend.loss_grad_sum(theta0, layer_sizes, offsets, warm, loss, threads,
-                          np.empty_like(theta0))
+                          np.empty_like(theta0), **net)
     data = backend.prepare(X, Y)
     return PreparedShard(index, m, backend, data, layer_sizes, offsets, loss, threads,
-                         X.nbytes + Y.nbytes, X, Y)
+                         X.nbytes + Y.nbytes, X, Y, activations, output)
 
 
 def prepare_scattered_shard(rows, **kwargs):
@@ -106,11 +115,13 @@ def prepare_scattered_shard(rows, **kwargs):
     return prepare_shard(X, Y, **kwargs)
 
 
-def rebuild_shard(index, X, Y, backend, layer_sizes, loss, n_threads):
+def rebuild_shard(index, X, Y, backend, layer_sizes, loss, n_threads, activations=None,
+                  output="logistic"):
     """A :class:`PreparedShard` again from its validated rows (after unpickling)."""
-    backend = get_backend(backend)
+    backend = get_backend(backend, activations, output)
     return PreparedShard(index, X.shape[0], backend, backend.prepare(X, Y), layer_sizes,
-                         layer_offsets(layer_sizes), loss, n_threads, X.nbytes + Y.nbytes, X, Y)
+                         layer_offsets(layer_sizes), loss, n_threads, X.nbytes + Y.nbytes, X, Y,
+                         activations, output)
 
 
 def shard_sum(shard, theta, need_grad):

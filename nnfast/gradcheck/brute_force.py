@@ -11,8 +11,9 @@ from .forward import loss_values
 from .inputs import check_indices, check_problem
 
 
-def brute_force_gradient(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy",
-                         epsilon=1e-4, indices=None, dtype=np.float64):
+def brute_force_gradient(theta, X, y, layer_sizes, lam=0.0, loss=None,
+                         epsilon=1e-4, indices=None, dtype=np.float64, activation="logistic",
+                         output="logistic"):
     """Central differences by full recomputation of the cost.
 
     Two forward passes per parameter, one perturbed copy of ``theta`` at a
@@ -21,7 +22,7 @@ def brute_force_gradient(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy"
 
     Parameters
     ----------
-    theta, X, y, layer_sizes, lam, loss, epsilon, indices
+    theta, X, y, layer_sizes, lam, loss, epsilon, indices, activation, output
         As for :func:`nnfast.gradcheck.numerical_gradient`.
     dtype : dtype, default float64
         Precision of the cost.  ``np.longdouble`` evaluates it in extended
@@ -33,7 +34,7 @@ def brute_force_gradient(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy"
     -------
     grad : ndarray of shape (len(indices),) or (n_params,), float64
     """
-    problem = check_problem(theta, X, y, layer_sizes, lam, loss, epsilon)
+    problem = check_problem(theta, X, y, layer_sizes, lam, loss, epsilon, activation, output)
     theta = problem.theta.copy()  # perturbed in place below, one entry at a time
     indices = check_indices(indices, theta.shape[0])
     dtype = np.dtype(dtype)
@@ -63,9 +64,9 @@ def _cost_function(problem, dtype):
 
     def cost(theta):
         theta = theta.astype(dtype)
-        for z, _ in layer_outputs(unpack(theta, offsets), X):
+        for z, _ in layer_outputs(unpack(theta, offsets), X, problem.activations, problem.output):
             pass
         penalty = lam / (2 * m) * np.sum(mask * theta * theta)
-        return np.sum(loss_values(problem.loss, z, Y)) / m + penalty
+        return np.sum(loss_values(problem.output, problem.loss, z, Y)) / m + penalty
 
     return cost

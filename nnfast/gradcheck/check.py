@@ -34,9 +34,10 @@ def relative_difference(a, b) -> float:
     return float(num / den)
 
 
-def gradient_check(theta=None, X=None, y=None, layer_sizes=None, lam=0.0, loss="cross_entropy",
+def gradient_check(theta=None, X=None, y=None, layer_sizes=None, lam=0.0, loss=None,
                    backend="auto", epsilon=1e-4, sample=None, random_state=None, n_threads=None,
-                   dtype=None, threshold=None, n_worst=5, data_name=""):
+                   dtype=None, threshold=None, n_worst=5, data_name="", activation="logistic",
+                   output="logistic"):
     """Compare a backend's analytic gradient with central differences.
 
     With no data this is ex4's ``checkNNGradients``: the small debug network
@@ -53,7 +54,8 @@ def gradient_check(theta=None, X=None, y=None, layer_sizes=None, lam=0.0, loss="
     layer_sizes : sequence of int, optional
         Needed with data unless ``theta`` is a list of matrices.
     lam : float, default 0.0
-    loss : {"cross_entropy", "squared_error"}
+    loss : {"cross_entropy", "squared_error"} or None
+        None: the output's own loss (see :class:`nnfast.Objective`).
     backend : str, default "auto"
         Whose analytic gradient to check.
     epsilon : float, default 1e-4
@@ -74,6 +76,11 @@ def gradient_check(theta=None, X=None, y=None, layer_sizes=None, lam=0.0, loss="
         How many of the worst parameters to list.
     data_name : str, optional
         What the data is, for the summary.
+    activation : str or sequence of str, default "logistic"
+    output : {"logistic", "softmax", "identity"}, default "logistic"
+        The network, as for :class:`nnfast.Objective`.  With
+        ``output="identity"`` and no data, the debug problem's targets are its
+        one-hot labels taken as real values.
 
     Returns
     -------
@@ -81,8 +88,9 @@ def gradient_check(theta=None, X=None, y=None, layer_sizes=None, lam=0.0, loss="
         ``print(result)`` gives the summary; ``result.passed`` the verdict.
     """
     rng = np.random.default_rng(random_state)
-    theta, X, y, layer_sizes, data_name = _point_and_data(theta, X, y, layer_sizes, rng, data_name)
-    problem = check_problem(theta, X, y, layer_sizes, lam, loss, epsilon)
+    theta, X, y, layer_sizes, data_name = _point_and_data(theta, X, y, layer_sizes, rng, data_name,
+                                                          output)
+    problem = check_problem(theta, X, y, layer_sizes, lam, loss, epsilon, activation, output)
     n_threads = check_n_threads(n_threads)
     indices = sample_indices(sample, problem.layer_sizes, rng)
 
@@ -90,10 +98,11 @@ def gradient_check(theta=None, X=None, y=None, layer_sizes=None, lam=0.0, loss="
     objective = Objective(problem.X if dtype is None else problem.X.astype(dtype), problem.Y,
                           problem.layer_sizes, lam=problem.lam, loss=problem.loss,
                           backend=backend, n_threads=n_threads,
-                          dtype=np.float64 if dtype is None else dtype)
+                          dtype=np.float64 if dtype is None else dtype,
+                          activation=problem.activations, output=problem.output)
     cost, grad = objective(problem.theta.astype(objective.dtype))
     t1 = time.perf_counter()
-    forward = ForwardPass(problem.theta, problem.X, problem.Y, problem.layer_sizes, problem.loss)
+    forward = ForwardPass.of(problem)
     numerical = central_differences(problem, indices, n_threads, forward=forward)
     t2 = time.perf_counter()
     analytic = grad[indices]
@@ -104,6 +113,7 @@ def gradient_check(theta=None, X=None, y=None, layer_sizes=None, lam=0.0, loss="
         **verdict, indices=indices, numerical=numerical, analytic=analytic,
         layer_sizes=problem.layer_sizes, m=problem.X.shape[0],
         n_params=n_params(problem.layer_sizes), lam=problem.lam, loss=problem.loss,
+        activations=problem.activations, output=problem.output,
         backend=objective.backend.name, dtype=str(objective.dtype), epsilon=problem.epsilon,
         seconds_numerical=t2 - t1, seconds_analytic=t1 - t0, data=data_name)
 
@@ -132,11 +142,12 @@ def _verdict(numerical, analytic, indices, cost, reference_cost, dtype, problem,
                 noise_floor=float(noise_floor), failed_layers=failed)
 
 
-def _point_and_data(theta, X, y, layer_sizes, rng, data_name):
+def _point_and_data(theta, X, y, layer_sizes, rng, data_name, output="logistic"):
     """``(theta, X, y, layer_sizes, data_name)`` with the defaults filled in.
 
-    Weight matrices give the layer sizes; no data means ex4's debug problem;
-    data without ``theta`` gets random weights drawn from ``rng``.
+    Weight matrices give the layer sizes; no data means ex4's debug problem
+    (for regression, its one-hot labels as real targets); data without
+    ``theta`` gets random weights drawn from ``rng``.
     """
     if isinstance(theta, (list, tuple)) and len(theta) and np.ndim(theta[0]) == 2:
         inferred = layer_sizes_of(theta)
@@ -150,6 +161,8 @@ def _point_and_data(theta, X, y, layer_sizes, rng, data_name):
             raise ValueError("y was given without X")
         sizes = check_layer_sizes(layer_sizes if layer_sizes is not None else (3, 5, 3))
         debug_theta, X, y, sizes = debug_problem(sizes)
+        if output == "identity":
+            y = np.eye(sizes[-1])[y] if sizes[-1] > 1 else y.astype(np.float64)
         if theta is None:
             theta = debug_theta
         return theta, X, y, sizes, data_name or "ex4 checkNNGradients debug data"

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from scipy.special import log_softmax
+
+from .._activations import activate
 from .._losses import cross_entropy_from_logits, sigmoid, squared_error
 from .._network import layer_offsets, unpack
 from ..backends._numpy import layer_outputs, pre_activation
 
 
-def loss_values(loss, z, Y):
-    """Elementwise loss of output logits ``z`` (any shape) against targets ``Y``."""
+def loss_values(output, loss, z, Y):
+    """Loss of output logits ``z`` against targets ``Y``, per output: an array of z's shape
+    whose sum over the last axis is each example's loss.
+
+    For logistic and identity outputs each entry depends on its own logit only;
+    a softmax entry ``-y_k log h_k`` depends on the example's whole row of ``z``.
+    """
+    if output == "softmax":
+        return -Y * log_softmax(z, axis=-1)
+    if output == "identity":
+        return squared_error(z, Y)
     if loss == "cross_entropy":
         return cross_entropy_from_logits(z, Y)
     return squared_error(sigmoid(z), Y)
@@ -26,6 +38,8 @@ class ForwardPass:
     Y : ndarray of shape (m, n_out), float64
     layer_sizes : tuple of int
     loss : {"cross_entropy", "squared_error"}
+    activations : tuple of str, one per hidden layer, or None (all "logistic")
+    output : {"logistic", "softmax", "identity"}
 
     Attributes
     ----------
@@ -35,26 +49,56 @@ class ForwardPass:
         ``activations[l]``: the input of weight layer ``l`` without bias column
         (``activations[0]`` is ``X``).
     pre_activations : list of ndarray
-        ``pre_activations[l]``: what weight layer ``l`` computes, before the sigmoid.
+        ``pre_activations[l]``: what weight layer ``l`` computes, before its activation.
     loss_sum : float
         The summed loss over examples and outputs at θ.
     """
 
-    def __init__(self, theta, X, Y, layer_sizes, loss):
+    def __init__(self, theta, X, Y, layer_sizes, loss, activations=None, output="logistic"):
         self.sizes = layer_sizes
         self.loss = loss
+        self.hidden = tuple(activations) if activations else ("logistic",) * (len(layer_sizes) - 2)
+        self.output = output
         self.offsets = layer_offsets(layer_sizes)
         self.weights = unpack(theta, self.offsets)
         self.Y = Y
         self.activations = [X]
         self.pre_activations = []
-        for z, a in layer_outputs(self.weights, X):
+        for z, a in layer_outputs(self.weights, X, self.hidden, output):
             self.pre_activations.append(z)
             self.activations.append(a)
         self.n_layers = len(self.weights)
-        self.loss_sum = float(np.sum(loss_values(loss, self.pre_activations[-1], Y),
+        self.loss_sum = float(np.sum(self.loss_values(self.pre_activations[-1], Y),
                                      dtype=np.float64))
         self._columns = {}
+
+    @classmethod
+    def of(cls, problem):
+        """The forward pass at a checked problem's ``theta``."""
+        return cls(problem.theta, problem.X, problem.Y, problem.layer_sizes, problem.loss,
+                   problem.activations, problem.output)
+
+    @property
+    def is_ex4(self) -> bool:
+        """Logistic hidden units and outputs: the network the compiled kernel implements."""
+        return self.output == "logistic" and all(a == "logistic" for a in self.hidden)
+
+    def loss_values(self, z, Y):
+        """:func:`loss_values` of this network's head."""
+        return loss_values(self.output, self.loss, z, Y)
+
+    def output_loss_changes(self, j, rows, step_plus, step_minus):
+        """Per-entry ``L(z + h⁺ e_j) - L(z - h⁻ e_j)`` when output logit ``j`` of example
+        ``rows[i]`` moves by the steps ``step_plus[i]``, ``step_minus[i]``."""
+        z = self.pre_activations[-1]
+        if self.output != "softmax":  # each output's loss depends on its own logit only
+            z_j, y_j = z[rows, j], self.Y[rows, j]
+            return self.loss_values(z_j + step_plus, y_j) - self.loss_values(z_j - step_minus, y_j)
+        plus, minus = z[rows], z[rows]  # fancy indexing: two new arrays
+        plus[:, j] += step_plus
+        minus[:, j] -= step_minus
+        Y = self.Y[rows]
+        return self.loss_values(plus, Y).sum(axis=1) - self.loss_values(minus, Y).sum(axis=1)
 
     def columns(self, l):
         """Input columns of weight layer ``l`` (bias first) as CSC: nonzero entries only.
@@ -72,7 +116,7 @@ class ForwardPass:
                 rows = np.concatenate([np.arange(m), cols_t]).astype(np.intp)
                 vals = np.concatenate([np.ones(m), vals])
                 counts = np.concatenate([[m], counts])
-            else:  # hidden activations are never exactly 0 or 1 in practice: dense
+            else:  # dense: ReLU zeros cost a little time, and logistic units are never 0
                 n = a.shape[1]
                 rows = np.tile(np.arange(m, dtype=np.intp), n + 1)
                 vals = np.concatenate([np.ones(m), a.T.ravel()])
@@ -103,6 +147,7 @@ class ForwardPass:
         """
         z = self.pre_activations[l + 1][rows]
         z += change[:, None] * self.weights[l + 1][:, 1 + j]
-        for w in self.weights[l + 2:]:
-            z = pre_activation(sigmoid(z), w)
-        return loss_values(self.loss, z, self.Y[rows]).sum(axis=1)
+        # z is the pre-activation of hidden layer k (0-based) as each weight layer is applied
+        for k, w in enumerate(self.weights[l + 2:], start=l + 1):
+            z = pre_activation(activate(self.hidden[k], z), w)
+        return self.loss_values(z, self.Y[rows]).sum(axis=1)

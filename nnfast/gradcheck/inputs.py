@@ -6,7 +6,7 @@ from typing import NamedTuple, Tuple
 
 import numpy as np
 
-from .._losses import check_loss
+from .._activations import check_activations, check_head
 from .._network import check_layer_sizes, n_params
 from .._validation import as_array, check_lam, check_targets, check_theta, check_X
 
@@ -21,15 +21,19 @@ class CheckedProblem(NamedTuple):
     lam: float
     loss: str
     epsilon: float
+    activations: Tuple[str, ...] = ()
+    output: str = "logistic"
 
 
-def check_problem(theta, X, y, layer_sizes, lam, loss, epsilon) -> CheckedProblem:
+def check_problem(theta, X, y, layer_sizes, lam, loss, epsilon, activation="logistic",
+                  output="logistic") -> CheckedProblem:
     """Check the network, the point, the data and the step with nnfast's shared checkers.
 
     Parameters
     ----------
-    theta, X, y, layer_sizes, lam, loss, epsilon
-        As for :func:`nnfast.gradcheck.numerical_gradient`.
+    theta, X, y, layer_sizes, lam, loss, epsilon, activation, output
+        As for :func:`nnfast.gradcheck.numerical_gradient` (``loss=None``: the
+        output's own loss).
 
     Returns
     -------
@@ -38,12 +42,14 @@ def check_problem(theta, X, y, layer_sizes, lam, loss, epsilon) -> CheckedProble
         C-contiguous float64 (never written to); ``Y`` is always new.
     """
     sizes = check_layer_sizes(layer_sizes)
-    loss = check_loss(loss)
+    activations = check_activations(activation, len(sizes) - 2)
+    output, loss = check_head(output, loss)
     lam = check_lam(lam)
     theta = check_theta(theta, n_params(sizes), np.float64, sizes)
     X = check_X(X, sizes[0], np.float64)
-    Y = check_targets(y, X.shape[0], sizes[-1], np.float64)
-    return CheckedProblem(sizes, theta, X, Y, lam, loss, check_epsilon(epsilon))
+    Y = check_targets(y, X.shape[0], sizes[-1], np.float64, real_valued=output == "identity")
+    return CheckedProblem(sizes, theta, X, Y, lam, loss, check_epsilon(epsilon), activations,
+                          output)
 
 
 def check_epsilon(epsilon) -> float:

@@ -48,11 +48,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .._losses import sigmoid
+from .._activations import activate
 from .._network import n_params
 from .._validation import check_n_threads
 from ..objective import l2_mask
-from .forward import ForwardPass, loss_values
+from .forward import ForwardPass
 from .inputs import check_indices, check_problem
 from .numba_engine import kernel_loss_changes, penultimate_kernel, worth_compiling
 
@@ -63,8 +63,9 @@ ENGINES = ("auto", "numba", "numpy")
 _CHUNK = 1 << 14
 
 
-def numerical_gradient(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy",
-                       epsilon=1e-4, indices=None, n_threads=None, engine="auto"):
+def numerical_gradient(theta, X, y, layer_sizes, lam=0.0, loss=None,
+                       epsilon=1e-4, indices=None, n_threads=None, engine="auto",
+                       activation="logistic", output="logistic"):
     """Central-difference gradient of the regularised cost, computed incrementally.
 
     Parameters
@@ -74,15 +75,19 @@ def numerical_gradient(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy",
     y : class indices (m,) or targets (m, n_out)
     layer_sizes : sequence of int
     lam : float
-    loss : {"cross_entropy", "squared_error"}
+    loss : {"cross_entropy", "squared_error"} or None
+        None: the output's own loss (see :class:`nnfast.Objective`).
     epsilon : float
     indices : array of int, optional
         Parameters to differentiate (default all), in the order of the result.
     n_threads : int or None
     engine : {"auto", "numba", "numpy"}
         Who computes the perturbations of the layer before the output:
-        the compiled kernel (``"auto"`` when enough of that layer is checked)
-        or NumPy (always used for the other layers).  Same results to round-off.
+        the compiled kernel (``"auto"`` when enough of that layer is checked;
+        ex4's network only: logistic hidden units and outputs) or NumPy
+        (always used for the other layers).  Same results to round-off.
+    activation, output
+        The network, as for :class:`nnfast.Objective`.
 
     Returns
     -------
@@ -90,7 +95,7 @@ def numerical_gradient(theta, X, y, layer_sizes, lam=0.0, loss="cross_entropy",
         ``(J(θ + h⁺ e_p) - J(θ - h⁻ e_p)) / (h⁺ + h⁻)`` with the representable
         steps ``h⁺ = (θ_p + ε) - θ_p`` and ``h⁻ = θ_p - (θ_p - ε)``.
     """
-    problem = check_problem(theta, X, y, layer_sizes, lam, loss, epsilon)
+    problem = check_problem(theta, X, y, layer_sizes, lam, loss, epsilon, activation, output)
     indices = check_indices(indices, n_params(problem.layer_sizes))
     return central_differences(problem, indices, check_n_threads(n_threads), engine)
 
@@ -110,7 +115,7 @@ def central_differences(problem, indices, n_threads, engine="auto", forward=None
     if engine not in ENGINES:
         raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
     theta, eps = problem.theta, problem.epsilon
-    forward = forward or ForwardPass(theta, problem.X, problem.Y, problem.layer_sizes, problem.loss)
+    forward = forward or ForwardPass.of(problem)
     t_plus = theta[indices] + eps
     t_minus = theta[indices] - eps
     step_plus = t_plus - theta[indices]
@@ -162,6 +167,11 @@ def _kernel_for(engine, forward, n_requested):
     """The compiled kernel when ``engine`` asks for it or ``"auto"`` finds it worth it, else None."""
     if forward.n_layers < 2 or engine == "numpy":
         return None
+    if engine == "numba" and not forward.is_ex4:
+        raise ValueError("engine='numba' computes ex4's network only (logistic hidden units and "
+                         "outputs); use engine='numpy' or 'auto' for other activations")
+    if not forward.is_ex4:
+        return None
     if engine == "numba":
         kernel = penultimate_kernel()
         if kernel is None:
@@ -193,12 +203,16 @@ def _unit_loss_changes(forward, l, j, cols, step_plus, step_minus):
     """Summed loss changes ``L(θ + h⁺) - L(θ - h⁻)`` for the weights ``(j, cols)`` of layer ``l``."""
     indptr, rows_all, vals_all = forward.columns(l)
     out = np.zeros(len(cols))
-    z_unit = forward.pre_activations[l][:, j]
     last = l == forward.n_layers - 1
     if not last:
+        z_unit = forward.pre_activations[l][:, j]
         a_unit = forward.activations[l + 1][:, j]
     width = max([1] + list(forward.sizes[l + 2:]))
-    chunk = max(256, _CHUNK // width) if not last else 4 * _CHUNK
+    if not last:
+        chunk = max(256, _CHUNK // width)
+    else:  # a softmax entry copies its example's row of logits
+        chunk = 4 * _CHUNK // (forward.sizes[-1] if forward.output == "softmax" else 1)
+        chunk = max(256, chunk)
     starts, ends = indptr[cols], indptr[cols + 1]
     counts = ends - starts
     pos = 0
@@ -221,14 +235,12 @@ def _unit_loss_changes(forward, l, j, cols, step_plus, step_minus):
         owner = np.repeat(np.arange(stop - pos), counts[pos:stop])
         hp = step_plus[pos:stop][owner] * vals
         hm = step_minus[pos:stop][owner] * vals
-        z0 = z_unit[rows]
         if last:
-            y = forward.Y[rows, j]
-            diff = loss_values(forward.loss, z0 + hp, y) - loss_values(forward.loss, z0 - hm, y)
+            diff = forward.output_loss_changes(j, rows, hp, hm)
         else:
-            a0 = a_unit[rows]
-            change_plus = sigmoid(z0 + hp) - a0
-            change_minus = sigmoid(z0 - hm) - a0
+            z0, a0 = z_unit[rows], a_unit[rows]
+            change_plus = activate(forward.hidden[l], z0 + hp) - a0
+            change_minus = activate(forward.hidden[l], z0 - hm) - a0
             diff = (forward.downstream_loss(l, j, change_plus, rows)
                     - forward.downstream_loss(l, j, change_minus, rows))
         out[pos:stop] = np.bincount(owner, weights=diff, minlength=stop - pos)

@@ -68,6 +68,8 @@ class GradientCheckResult:
     noise_floor: float = 0.0
     data: str = ""
     failed_layers: List[str] = field(default_factory=list)
+    activations: tuple = ()
+    output: str = "logistic"
 
     @property
     def n_checked(self) -> int:
@@ -76,10 +78,13 @@ class GradientCheckResult:
 
     def summary(self) -> str:
         """The verdict, per-layer figures and worst parameters as a readable report."""
+        from .._activations import describe
+
         status = "PASSED" if self.passed else "FAILED"
         lines = [
             f"gradient check {status}: backend {self.backend!r} ({self.dtype}), "
-            f"layers {list(self.layer_sizes)}, m = {self.m}, loss {self.loss}, lambda = {self.lam:g}"
+            f"layers {list(self.layer_sizes)}, m = {self.m}, "
+            f"network {describe(self.activations, self.output, self.loss)}, lambda = {self.lam:g}"
             + (f", data: {self.data}" if self.data else ""),
             f"  parameters checked: {self.n_checked} of {self.n_params}; central differences, "
             f"epsilon = {self.epsilon:g}",
@@ -117,7 +122,8 @@ class GradientCheckResult:
         d = {k: getattr(self, k) for k in (
             "rel_diff", "threshold", "passed", "m", "n_params", "lam", "loss", "backend", "dtype",
             "epsilon", "cost", "reference_cost", "cost_rel_diff", "seconds_numerical",
-            "seconds_analytic", "noise_floor", "data", "failed_layers", "worst")}
+            "seconds_analytic", "noise_floor", "data", "failed_layers", "worst", "output")}
+        d["activations"] = list(self.activations)
         d["layer_sizes"] = list(self.layer_sizes)
         d["n_checked"] = self.n_checked
         d["layers"] = [dict(layer=lc.layer, shape=list(lc.shape), n_checked=lc.n_checked,

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from .._activations import check_activations, check_head
 from .._network import check_layer_sizes, init_theta, n_params
 from .._validation import check_targets, check_theta, check_X
 from ..backends import Backend, optimizer_blas_limit
@@ -18,17 +19,20 @@ from ._gradient_descent import run_gradient_descent
 from ._minibatch import run_minibatch
 from ._results import TrainResult
 from ._scipy_methods import run_scipy
-from ._scoring import DatasetScorer, class_of_targets, forward_accuracy
+from ._scoring import DatasetScorer, class_of_targets, forward_accuracy, regression_fit
 from ._stopping import StopTraining
 from ._training_run import TrainingRun
 
 
-def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", max_iter=400,
+def train(X, y, layer_sizes, lam=1.0, loss=None, method="L-BFGS-B", max_iter=400,
           max_fun=None, learning_rate=None, batch_size=64, momentum=None, theta0=None,
           random_state=None, backend="auto", n_threads=None, dtype=None, validation=None,
           early_stopping=False, patience=10, tol=None, callback=None, progress=None,
-          client=None) -> TrainResult:
-    """Fit the weights of a sigmoid network by minimising the regularised cost.
+          client=None, activation="logistic", output="logistic") -> TrainResult:
+    """Fit the weights of a network by minimising the regularised cost.
+
+    ex4's sigmoid network is the default; ``activation`` and ``output`` choose
+    others (tanh or ReLU hidden units, a softmax over the classes, regression).
 
     Parameters
     ----------
@@ -38,12 +42,15 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
         ``nnfast.distributed.DistributedObjective``).
     y : array-like of shape (m,) or (m, n_out)
         Class indices ``0 .. n_out - 1`` or a target matrix in [0, 1] (with
-        ``client``, also a dask array, Series or DataFrame).
+        ``client``, also a dask array, Series or DataFrame).  For
+        ``output="identity"``: real-valued targets, (m,) with one output.
     layer_sizes : sequence of int
         ``[n_in, h1, ..., n_out]``, e.g. ``[400, 25, 10]``.
     lam : float, default 1.0
         L2 strength λ (bias weights are not penalised).
-    loss : {"cross_entropy", "squared_error"}, default "cross_entropy"
+    loss : {"cross_entropy", "squared_error"} or None, default None
+        None is the output's own loss: cross-entropy for "logistic" and
+        "softmax" outputs, squared error for "identity".
     method : str, default "L-BFGS-B"
         ``"L-BFGS-B"``, ``"TNC"``, ``"CG"`` (scipy.optimize.minimize with the
         analytic gradient), ``"gd"`` (batch gradient descent; with
@@ -90,6 +97,14 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
     client : dask.distributed.Client or None
         Build a ``nnfast.distributed.DistributedObjective`` on this client
         instead of a local :class:`nnfast.Objective` (full-batch methods only).
+    activation : str or sequence of str, default "logistic"
+        Hidden units, "logistic", "tanh", "relu" or "identity": one name for
+        every hidden layer or one per hidden layer.
+    output : {"logistic", "softmax", "identity"}, default "logistic"
+        A sigmoid per output (ex4), a softmax over the outputs (one class per
+        example), or the logits themselves (regression).  With "identity" the
+        result has no accuracy: :attr:`TrainResult.train_rmse` and
+        :attr:`TrainResult.train_r2` instead.
 
     Returns
     -------
@@ -128,7 +143,10 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
         # before anything of the network's size is built: a theta0 that does not fit
         # layer_sizes is reported as such (the optimiser itself works in float64)
         theta0 = check_theta(theta0, n_params(sizes), np.float64, sizes, name="theta0")
-    objective_kwargs = dict(lam=lam, loss=loss, backend=backend, n_threads=n_threads, dtype=dtype)
+    activations = check_activations(activation, len(sizes) - 2)
+    output, loss = check_head(output, loss)
+    objective_kwargs = dict(lam=lam, loss=loss, backend=backend, n_threads=n_threads, dtype=dtype,
+                            activation=activations, output=output)
     objective = _build_objective(X, y, sizes, settings.method, client, objective_kwargs)
     try:
         work_dtype = np.dtype(objective.dtype)
@@ -139,21 +157,22 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
         scorer = None
         if validation is not None:
             scorer = DatasetScorer(validation[0], validation[1], sizes, loss, backend, n_threads,
-                                   work_dtype)
+                                   work_dtype, activation=activations, output=output)
         run = TrainingRun(objective, scorer, settings.max_iter, settings.max_fun, early_stopping,
                           settings.patience, callback, progress, settings.method)
         reason, converged, scipy_result = _optimise(run, settings, theta0, X, y,
                                                     dict(objective_kwargs, dtype=work_dtype), rng)
-        # on a cluster the data are not local, and the accuracy is left to the caller
-        train_accuracy = None if client is not None else _accuracy_on(objective, run.theta, X, y)
+        # on a cluster the data are not local, and the scores are left to the caller
+        train_scores = {} if client is not None else _training_scores(objective, run.theta, X, y)
     finally:
         if client is not None:
             objective.close()  # release the shards on the (possibly borrowed) cluster
     return _build_result(
-        run, reason, converged, scipy_result, train_accuracy, time.perf_counter() - t0,
+        run, reason, converged, scipy_result, time.perf_counter() - t0,
         method=settings.method, layer_sizes=sizes, lam=float(lam), loss=loss,
         backend=_backend_name(objective, backend), dtype=str(work_dtype),
-        random_state=None if isinstance(random_state, np.random.Generator) else random_state)
+        random_state=None if isinstance(random_state, np.random.Generator) else random_state,
+        activations=activations, output=output, **train_scores)
 
 
 def _build_objective(X, y, sizes, method, client, objective_kwargs):
@@ -205,9 +224,7 @@ def _optimise(run, settings, theta0, X, y, objective_kwargs, rng):
                 run_gradient_descent(run, theta0, settings.learning_rate, settings.momentum,
                                      settings.tol)
             else:
-                sizes, work_dtype = objective.layer_sizes, objective_kwargs["dtype"]
-                X = check_X(X, sizes[0], work_dtype)
-                Y = check_targets(y, X.shape[0], sizes[-1], work_dtype)
+                X, Y = _checked_data(objective, X, y)
                 run_minibatch(run, settings.method, theta0, X, Y, settings.batch_size,
                               settings.learning_rate, settings.momentum, rng, objective_kwargs)
     except StopTraining as stop:
@@ -219,23 +236,35 @@ def _optimise(run, settings, theta0, X, y, objective_kwargs, rng):
     return reason, converged, scipy_result
 
 
-def _accuracy_on(objective, theta, X, y) -> float:
-    """Accuracy of ``theta`` on the training data of a local ``objective``."""
+def _checked_data(objective, X, y):
+    """``(X, Y)`` of a local ``objective``'s training data, checked, in its working dtype."""
     sizes, work_dtype = objective.layer_sizes, np.dtype(objective.dtype)
     X = check_X(X, sizes[0], work_dtype)
-    classes = class_of_targets(check_targets(y, X.shape[0], sizes[-1], work_dtype))
-    return forward_accuracy(objective, theta, X, classes)
+    return X, check_targets(y, X.shape[0], sizes[-1], work_dtype,
+                            real_valued=objective.output == "identity")
 
 
-def _build_result(run, reason, converged, scipy_result, train_accuracy, wall_time, **how_trained):
-    """The :class:`TrainResult` of a finished ``run``; ``how_trained`` are its settings fields."""
+def _training_scores(objective, theta, X, y) -> dict:
+    """The :class:`TrainResult` fields that score ``theta`` on the training data of a local
+    ``objective``: the accuracy, or for a regression network the RMSE and R²."""
+    X, Y = _checked_data(objective, X, y)
+    if objective.output == "identity":
+        fit = regression_fit(objective, theta, X, Y)
+        return dict(train_rmse=fit["rmse"], train_r2=fit["r2"])
+    return dict(train_accuracy=forward_accuracy(objective, theta, X, class_of_targets(Y)))
+
+
+def _build_result(run, reason, converged, scipy_result, wall_time, **how_trained):
+    """The :class:`TrainResult` of a finished ``run``; ``how_trained`` are its settings and
+    training-score fields."""
     _, best_theta, best_iteration = run.best
     monitored = run.scorer is not None
+    has_accuracy = monitored and not run.scorer.regression
     return TrainResult(
         theta=run.theta, best_theta=best_theta if best_theta is not None else run.theta,
         best_iteration=best_iteration, cost_history=np.array(run.costs),
         val_cost_history=np.array(run.val_costs) if monitored else None,
-        val_accuracy_history=np.array(run.val_accs) if monitored else None,
+        val_accuracy_history=np.array(run.val_accs) if has_accuracy else None,
         n_iter=run.n_iter, n_evals=run.n_evals, n_batch_evals=run.n_batch_evals,
         stop_reason=reason, converged=bool(converged), wall_time=wall_time,
-        optimizer_result=scipy_result, train_accuracy=train_accuracy, **how_trained)
+        optimizer_result=scipy_result, **how_trained)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._activations import check_activations, check_head
 from .._network import check_layer_sizes, n_params
 from .._validation import check_lam, check_theta
 from ._arguments import check_validation_pair
@@ -20,7 +21,8 @@ class ValidationCurve:
     ----------
     lams : ndarray of shape (k,)
     train_accuracy, val_accuracy : ndarray of shape (k,)
-        ``val_*`` are NaN without a validation set.
+        ``val_*`` are NaN without a validation set; both are NaN for a
+        regression network (``output="identity"``), which has no accuracy.
     train_cost, val_cost : ndarray of shape (k,)
         Unregularised cost (λ = 0) of the fitted network, so that different
         λ compare on the same scale.
@@ -48,7 +50,11 @@ class ValidationCurve:
 
     @property
     def best_lam(self) -> float:
-        """λ with the highest validation accuracy (training accuracy without validation)."""
+        """λ with the highest validation accuracy (training accuracy without validation);
+        for regression, which has no accuracy, the lowest validation (else training) cost."""
+        if np.all(np.isnan(self.train_accuracy)):
+            costs = self.val_cost if not np.all(np.isnan(self.val_cost)) else self.train_cost
+            return float(self.lams[int(np.nanargmin(costs))])
         scores = self.val_accuracy if not np.all(np.isnan(self.val_accuracy)) else self.train_accuracy
         return float(self.lams[int(np.nanargmax(scores))])
 
@@ -72,7 +78,7 @@ def validation_curve(X, y, layer_sizes, lams=(0.0, 1.0, 50.0), validation=None,
     ----------
     X : array-like of shape (m, n_in)
     y : array-like of shape (m,)
-        Class indices.
+        Class indices (real-valued targets for ``output="identity"``).
     layer_sizes : sequence of int
     lams : sequence of float, default (0, 1, 50)
         The λ values, trained in this order.
@@ -82,7 +88,7 @@ def validation_curve(X, y, layer_sizes, lams=(0.0, 1.0, 50.0), validation=None,
         ``train_kwargs.get("theta0")`` or random weights).
     **train_kwargs
         Passed to :func:`nnfast.train` (``method``, ``max_iter``, ``random_state``,
-        ``backend``...).
+        ``backend``, ``activation``, ``output``...).
 
     Returns
     -------
@@ -105,13 +111,16 @@ def validation_curve(X, y, layer_sizes, lams=(0.0, 1.0, 50.0), validation=None,
     theta0 = train_kwargs.pop("theta0", None)
     if theta0 is not None:  # before anything of the network's size is built
         theta0 = check_theta(theta0, n_params(sizes), np.float64, sizes, name="theta0")
-    loss = train_kwargs.get("loss", "cross_entropy")
+    network = dict(activation=check_activations(train_kwargs.get("activation", "logistic"),
+                                                len(sizes) - 2),
+                   output=train_kwargs.get("output", "logistic"))
+    output, loss = check_head(network["output"], train_kwargs.get("loss"))
     held_out = [loss, train_kwargs.get("backend", "auto"), train_kwargs.get("n_threads"),
                 train_kwargs.get("dtype")]
     # unregularised cost and accuracy of each fit, on the training and validation data
-    on_train = DatasetScorer(X, y, sizes, *held_out, names=("X", "y"))
+    on_train = DatasetScorer(X, y, sizes, *held_out, names=("X", "y"), **network)
     on_val = None if validation is None else DatasetScorer(validation[0], validation[1], sizes,
-                                                           *held_out)
+                                                           *held_out, **network)
     # looked up on the package at call time, so that a wrapper installed as
     # nnfast.training.train (a test's spy) sees every fit of the sweep
     from . import train
@@ -126,7 +135,8 @@ def validation_curve(X, y, layer_sizes, lams=(0.0, 1.0, 50.0), validation=None,
         train_cost, train_acc = on_train(res.theta)
         val_cost, val_acc = (np.nan, np.nan) if on_val is None else on_val(res.theta)
         rows.append([train_acc, val_acc, train_cost, val_cost, res.final_cost])
-    rows = np.array(rows)
+    # a regression network has no accuracy: None becomes NaN
+    rows = np.array(rows, dtype=np.float64)
     return ValidationCurve(lams=lams, train_accuracy=rows[:, 0], val_accuracy=rows[:, 1],
                            train_cost=rows[:, 2], val_cost=rows[:, 3], objective=rows[:, 4],
                            results=results)
