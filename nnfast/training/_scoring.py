@@ -6,6 +6,7 @@ import numpy as np
 
 from .._network import check_network_memory
 from .._validation import check_targets, check_X
+from ..backends._base import network_kwargs
 from ..objective import Objective
 
 
@@ -16,8 +17,9 @@ def class_of_targets(Y) -> np.ndarray:
 
 def forward_accuracy(objective, theta, X, classes) -> float:
     """Fraction of the rows of ``X`` whose predicted class is ``classes``, one forward pass."""
+    net = network_kwargs(objective.backend, objective.activations, objective.output)
     h = objective.backend.forward(np.ascontiguousarray(theta, dtype=objective.dtype),
-                                  objective.offsets, X, objective.n_threads)
+                                  objective.offsets, X, objective.n_threads, **net)
     return float(np.mean(class_of_targets(h) == classes))
 
 
@@ -30,16 +32,20 @@ class DatasetScorer:
     """
 
     def __init__(self, X_val, y_val, sizes, loss, backend, n_threads, dtype,
-                 names=("X_val", "y_val")):
+                 names=("X_val", "y_val"), activation="logistic", output="logistic"):
         self.X = check_X(X_val, sizes[0], dtype, name=names[0])
         check_network_memory(sizes, self.X.shape[0], self.X.dtype.itemsize)  # before the targets
         Y = check_targets(y_val, self.X.shape[0], sizes[-1], self.X.dtype, name=names[1],
-                          x_name=names[0])
+                          x_name=names[0], real_valued=output == "identity")
         self.objective = Objective(self.X, Y, sizes, lam=0.0, loss=loss, backend=backend,
-                                   n_threads=n_threads, dtype=dtype)
-        self.classes = class_of_targets(Y)
+                                   n_threads=n_threads, dtype=dtype, activation=activation,
+                                   output=output)
+        # regression targets have no classes: their accuracy is NaN
+        self.classes = None if output == "identity" else class_of_targets(Y)
 
     def __call__(self, theta):
         """``(cost, accuracy)`` of ``theta`` on this data set."""
+        if self.classes is None:
+            return self.objective.cost(theta), float("nan")
         return (self.objective.cost(theta),
                 forward_accuracy(self.objective, theta, self.X, self.classes))

@@ -11,6 +11,7 @@ from .._network import check_layer_sizes, init_theta, n_params
 from .._validation import check_targets, check_theta, check_X
 from ..backends import Backend, optimizer_blas_limit
 from ..backends._base import blas_threads
+from .._weighted import WeightedObjective
 from ..objective import Objective
 from ._arguments import (MINIBATCH_METHODS, SCIPY_METHODS, check_optimizer_settings,
                          check_validation_pair)
@@ -27,7 +28,8 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
           max_fun=None, learning_rate=None, batch_size=64, momentum=None, theta0=None,
           random_state=None, backend="auto", n_threads=None, dtype=None, validation=None,
           early_stopping=False, patience=10, tol=None, callback=None, progress=None,
-          client=None) -> TrainResult:
+          client=None, activation="logistic", output="logistic",
+          sample_weight=None) -> TrainResult:
     """Fit the weights of a sigmoid network by minimising the regularised cost.
 
     Parameters
@@ -90,6 +92,13 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
     client : dask.distributed.Client or None
         Build a ``nnfast.distributed.DistributedObjective`` on this client
         instead of a local :class:`nnfast.Objective` (full-batch methods only).
+    activation, output
+        The hidden units and the output layer, as for :class:`nnfast.Objective`.
+    sample_weight : array-like of shape (m,) or None
+        A weight per training example (see ``nnfast._weighted``: the cost is
+        their weighted mean and the penalty is divided by their sum); computed
+        by the numpy backend only (``backend`` must then be "numpy" or "auto").
+        The validation set is scored unweighted.
 
     Returns
     -------
@@ -128,8 +137,10 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
         # before anything of the network's size is built: a theta0 that does not fit
         # layer_sizes is reported as such (the optimiser itself works in float64)
         theta0 = check_theta(theta0, n_params(sizes), np.float64, sizes, name="theta0")
-    objective_kwargs = dict(lam=lam, loss=loss, backend=backend, n_threads=n_threads, dtype=dtype)
-    objective = _build_objective(X, y, sizes, settings.method, client, objective_kwargs)
+    objective_kwargs = dict(lam=lam, loss=loss, backend=backend, n_threads=n_threads, dtype=dtype,
+                            activation=activation, output=output)
+    objective = _build_objective(X, y, sizes, settings.method, client, objective_kwargs,
+                                 sample_weight)
     try:
         work_dtype = np.dtype(objective.dtype)
         rng = np.random.default_rng(random_state)
@@ -139,13 +150,15 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
         scorer = None
         if validation is not None:
             scorer = DatasetScorer(validation[0], validation[1], sizes, loss, backend, n_threads,
-                                   work_dtype)
+                                   work_dtype, activation=activation, output=output)
         run = TrainingRun(objective, scorer, settings.max_iter, settings.max_fun, early_stopping,
                           settings.patience, callback, progress, settings.method)
         reason, converged, scipy_result = _optimise(run, settings, theta0, X, y,
                                                     dict(objective_kwargs, dtype=work_dtype), rng)
-        # on a cluster the data are not local, and the accuracy is left to the caller
-        train_accuracy = None if client is not None else _accuracy_on(objective, run.theta, X, y)
+        # on a cluster the data are not local, and the accuracy is left to the caller;
+        # regression has none
+        train_accuracy = (None if client is not None or objective.output == "identity"
+                          else _accuracy_on(objective, run.theta, X, y))
     finally:
         if client is not None:
             objective.close()  # release the shards on the (possibly borrowed) cluster
@@ -156,8 +169,14 @@ def train(X, y, layer_sizes, lam=1.0, loss="cross_entropy", method="L-BFGS-B", m
         random_state=None if isinstance(random_state, np.random.Generator) else random_state)
 
 
-def _build_objective(X, y, sizes, method, client, objective_kwargs):
-    """A local :class:`~nnfast.Objective`, or a ``DistributedObjective`` on ``client``."""
+def _build_objective(X, y, sizes, method, client, objective_kwargs, sample_weight=None):
+    """A local :class:`~nnfast.Objective` (weighted with ``sample_weight``), or a
+    ``DistributedObjective`` on ``client``."""
+    if sample_weight is not None:
+        if client is not None:
+            raise ValueError("sample_weight does not work with client= (the shards are "
+                             "unweighted)")
+        return WeightedObjective(X, y, sizes, sample_weight, **objective_kwargs)
     if client is None:
         return Objective(X, y, sizes, **objective_kwargs)
     if method in MINIBATCH_METHODS:
@@ -165,7 +184,11 @@ def _build_objective(X, y, sizes, method, client, objective_kwargs):
                          f"not with {method!r}")
     from ..distributed import DistributedObjective
 
-    return DistributedObjective(X, y, sizes, client=client, **objective_kwargs)
+    kwargs = dict(objective_kwargs)
+    network = {key: kwargs.pop(key) for key in ("activation", "output")}
+    if network != {"activation": "logistic", "output": "logistic"}:
+        raise ValueError("client= trains ex4's network only (logistic hidden units and outputs)")
+    return DistributedObjective(X, y, sizes, client=client, **kwargs)
 
 
 def _backend_name(objective, backend):
@@ -207,9 +230,11 @@ def _optimise(run, settings, theta0, X, y, objective_kwargs, rng):
             else:
                 sizes, work_dtype = objective.layer_sizes, objective_kwargs["dtype"]
                 X = check_X(X, sizes[0], work_dtype)
-                Y = check_targets(y, X.shape[0], sizes[-1], work_dtype)
+                Y = check_targets(y, X.shape[0], sizes[-1], work_dtype,
+                                  real_valued=objective.output == "identity")
                 run_minibatch(run, settings.method, theta0, X, Y, settings.batch_size,
-                              settings.learning_rate, settings.momentum, rng, objective_kwargs)
+                              settings.learning_rate, settings.momentum, rng, objective_kwargs,
+                              getattr(objective, "sample_weight", None))
     except StopTraining as stop:
         reason, converged = stop.reason, stop.converged
     finally:
