@@ -376,11 +376,10 @@ class NNClassifier(ClassifierMixin, _NetworkEstimator):
     def _head(self):
         from ._activations import check_head
 
-        output, loss = check_head(self.output, self.loss)
-        if output not in ("logistic", "softmax"):
-            raise ValueError(f"output must be 'logistic' or 'softmax' for a classifier (use "
-                             f"NNRegressor for 'identity'), got {self.output!r}")
-        return output, loss
+        if isinstance(self.output, str) and self.output == "identity":
+            raise ValueError("output must be 'logistic' or 'softmax' for a classifier (use "
+                             "NNRegressor for 'identity')")
+        return check_head(self.output, self.loss)
 
     def _fitted_output(self):
         return "softmax" if self.output == "softmax" and self.layer_sizes_[-1] > 1 else "logistic"
@@ -468,10 +467,13 @@ class NNClassifier(ClassifierMixin, _NetworkEstimator):
 
     def decision_function(self, X):
         """Raw outputs, shape (n_samples, n_classes); for two classes (n_samples,): the
-        second unit's output minus the first's, or the one sigmoid output."""
+        second unit's output minus the first's (with one sigmoid output h for the
+        second class, ``h - (1 - h)``), positive for the second class."""
         h = np.asarray(self._outputs(X), dtype=np.float64)
         if h.shape[1] == 2:
             return h[:, 1] - h[:, 0]
+        if h.shape[1] == 1 and len(self.classes_) == 2:
+            return 2.0 * h[:, 0] - 1.0
         if h.shape[1] == 1:
             return h[:, 0]
         return h
