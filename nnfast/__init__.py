@@ -31,6 +31,7 @@ _LAZY = {
     "TrainResult": "nnfast.training",
     "validation_curve": "nnfast.training",
     "NNClassifier": "nnfast.estimator",
+    "NNRegressor": "nnfast.estimator",
     "save_model": "nnfast.persistence",
     "load_model": "nnfast.persistence",
     "gradient_check": "nnfast.gradcheck",

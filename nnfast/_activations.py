@@ -140,18 +140,21 @@ def output_activation(output: str, z):
     return expit(z)
 
 
-def head_loss_sum(output: str, loss: str, z, h, y) -> float:
-    """Summed loss over everything given, accumulated in float64."""
+def head_losses(output: str, loss: str, z, h, y):
+    """The loss of each output of each example (an array of z's shape)."""
     if output == "softmax":
         # log h = log_softmax(z): stable however large the logits
-        values = -y * log_softmax(z, axis=-1)
-    elif output == "identity":
-        values = squared_error(z, y)
-    elif loss == "cross_entropy":
-        values = cross_entropy_from_logits(z, y)
-    else:
-        values = squared_error(h, y)
-    return float(np.sum(values, dtype=np.float64))
+        return -y * log_softmax(z, axis=-1)
+    if output == "identity":
+        return squared_error(z, y)
+    if loss == "cross_entropy":
+        return cross_entropy_from_logits(z, y)
+    return squared_error(h, y)
+
+
+def head_loss_sum(output: str, loss: str, z, h, y) -> float:
+    """Summed loss over everything given, accumulated in float64."""
+    return float(np.sum(head_losses(output, loss, z, h, y), dtype=np.float64))
 
 
 def head_error(output: str, loss: str, z, h, y):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._activations import activate, derivative, head_error, head_loss_sum, output_activation
+from .._activations import (activate, derivative, head_error, head_loss_sum, head_losses,
+                             output_activation)
 from .._validation import cpu_count
 from ._base import Backend, blas_threads
 
@@ -64,29 +65,39 @@ class NumpyBackend(Backend):
     supports_activations = True
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
-                      activations=None, output="logistic"):
+                      activations=None, output="logistic", row_weights=None):
+        """As :meth:`Backend.loss_grad_sum`; ``row_weights`` (shape (m,), float64, or None)
+        weights each example's loss, and so its gradient (``nnfast._weighted``)."""
         # BLAS uses every core by default; limit it only when asked for fewer.
         with blas_threads(n_threads if n_threads < cpu_count() else None):
             return self._loss_grad_sum(theta, offsets, data, loss, grad_out,
-                                       activations or ("logistic",) * (len(offsets) - 1), output)
+                                       activations or ("logistic",) * (len(offsets) - 1), output,
+                                       row_weights)
 
     def forward(self, theta, offsets, X, n_threads, activations=None, output="logistic"):
         with blas_threads(n_threads if n_threads < cpu_count() else None):
             return super().forward(theta, offsets, X, n_threads, activations, output)
 
     @staticmethod
-    def _loss_grad_sum(theta, offsets, data, loss, grad_out, hidden, output):
+    def _loss_grad_sum(theta, offsets, data, loss, grad_out, hidden, output, row_weights=None):
         X, Y = data
         weights = [theta[start:end].reshape(shape) for start, end, shape in offsets]
         layer_acts = [X]
         for z, a in layer_outputs(weights, X, hidden, output):
             layer_acts.append(a)
         h = layer_acts[-1]
-        total = head_loss_sum(output, loss, z, h, Y)
+        if row_weights is None:
+            total = head_loss_sum(output, loss, z, h, Y)
+        else:
+            total = float(row_weights @ np.sum(head_losses(output, loss, z, h, Y), axis=1,
+                                               dtype=np.float64))
         if grad_out is None:
             return total
 
         delta = head_error(output, loss, z, h, Y)
+        if row_weights is not None:
+            # every later delta is linear in this one: the whole gradient is weighted
+            delta *= row_weights.astype(delta.dtype)[:, None]
         for l in range(len(weights) - 1, -1, -1):
             start, end, shape = offsets[l]
             g = grad_out[start:end].reshape(shape)

@@ -12,6 +12,7 @@ from .._network import check_layer_sizes, init_theta, n_params
 from .._validation import check_targets, check_theta, check_X
 from ..backends import Backend, optimizer_blas_limit
 from ..backends._base import blas_threads
+from .._weighted import WeightedObjective
 from ..objective import Objective
 from ._arguments import (MINIBATCH_METHODS, SCIPY_METHODS, check_optimizer_settings,
                          check_validation_pair)
@@ -28,7 +29,8 @@ def train(X, y, layer_sizes, lam=1.0, loss=None, method="L-BFGS-B", max_iter=400
           max_fun=None, learning_rate=None, batch_size=64, momentum=None, theta0=None,
           random_state=None, backend="auto", n_threads=None, dtype=None, validation=None,
           early_stopping=False, patience=10, tol=None, callback=None, progress=None,
-          client=None, activation="logistic", output="logistic") -> TrainResult:
+          client=None, activation="logistic", output="logistic",
+          sample_weight=None) -> TrainResult:
     """Fit the weights of a network by minimising the regularised cost.
 
     ex4's sigmoid network is the default; ``activation`` and ``output`` choose
@@ -105,6 +107,11 @@ def train(X, y, layer_sizes, lam=1.0, loss=None, method="L-BFGS-B", max_iter=400
         example), or the logits themselves (regression).  With "identity" the
         result has no accuracy: :attr:`TrainResult.train_rmse` and
         :attr:`TrainResult.train_r2` instead.
+    sample_weight : array-like of shape (m,) or None
+        A weight per training example (see ``nnfast._weighted``: the cost is
+        their weighted mean and the penalty is divided by their sum); computed
+        by the numpy backend only (``backend`` must then be "numpy" or "auto").
+        The validation set is scored unweighted.
 
     Returns
     -------
@@ -147,7 +154,8 @@ def train(X, y, layer_sizes, lam=1.0, loss=None, method="L-BFGS-B", max_iter=400
     output, loss = check_head(output, loss)
     objective_kwargs = dict(lam=lam, loss=loss, backend=backend, n_threads=n_threads, dtype=dtype,
                             activation=activations, output=output)
-    objective = _build_objective(X, y, sizes, settings.method, client, objective_kwargs)
+    objective = _build_objective(X, y, sizes, settings.method, client, objective_kwargs,
+                                 sample_weight)
     try:
         work_dtype = np.dtype(objective.dtype)
         rng = np.random.default_rng(random_state)
@@ -175,8 +183,14 @@ def train(X, y, layer_sizes, lam=1.0, loss=None, method="L-BFGS-B", max_iter=400
         activations=activations, output=output, **train_scores)
 
 
-def _build_objective(X, y, sizes, method, client, objective_kwargs):
-    """A local :class:`~nnfast.Objective`, or a ``DistributedObjective`` on ``client``."""
+def _build_objective(X, y, sizes, method, client, objective_kwargs, sample_weight=None):
+    """A local :class:`~nnfast.Objective` (weighted with ``sample_weight``), or a
+    ``DistributedObjective`` on ``client``."""
+    if sample_weight is not None:
+        if client is not None:
+            raise ValueError("sample_weight does not work with client= (the shards are "
+                             "unweighted)")
+        return WeightedObjective(X, y, sizes, sample_weight, **objective_kwargs)
     if client is None:
         return Objective(X, y, sizes, **objective_kwargs)
     if method in MINIBATCH_METHODS:
@@ -184,7 +198,11 @@ def _build_objective(X, y, sizes, method, client, objective_kwargs):
                          f"not with {method!r}")
     from ..distributed import DistributedObjective
 
-    return DistributedObjective(X, y, sizes, client=client, **objective_kwargs)
+    kwargs = dict(objective_kwargs)
+    network = {key: kwargs.pop(key) for key in ("activation", "output")}
+    if network != {"activation": "logistic", "output": "logistic"}:
+        raise ValueError("client= trains ex4's network only (logistic hidden units and outputs)")
+    return DistributedObjective(X, y, sizes, client=client, **kwargs)
 
 
 def _backend_name(objective, backend):
@@ -226,7 +244,8 @@ def _optimise(run, settings, theta0, X, y, objective_kwargs, rng):
             else:
                 X, Y = _checked_data(objective, X, y)
                 run_minibatch(run, settings.method, theta0, X, Y, settings.batch_size,
-                              settings.learning_rate, settings.momentum, rng, objective_kwargs)
+                              settings.learning_rate, settings.momentum, rng, objective_kwargs,
+                              getattr(objective, "sample_weight", None))
     except StopTraining as stop:
         reason, converged = stop.reason, stop.converged
     finally:
