@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import nnfast
+from nnfast._activations import ACTIVATIONS, OUTPUTS
 from nnfast import plots
 from nnfast.training import validation_curve
 
@@ -248,8 +249,13 @@ def test_too_short_or_non_sequence_layer_sizes(sizes):
 bad_lams = st.one_of(st.floats(max_value=0.0, exclude_max=True), st.just(np.nan),
                      st.just(np.inf), st.text(max_size=3), st.none(), st.booleans(),
                      st.complex_numbers(), st.just(np.array([1.0])))
+# loss=None is valid: the output layer's own loss
 bad_losses = st.one_of(st.text(max_size=15).filter(lambda s: s not in nnfast.LOSSES),
-                       st.none(), st.integers(), st.just(np.array(["cross_entropy"] * 2)))
+                       st.integers(), st.just(np.array(["cross_entropy"] * 2)))
+bad_activations = st.one_of(st.text(max_size=10).filter(lambda s: s not in ACTIVATIONS),
+                            st.integers(), st.lists(st.sampled_from(ACTIVATIONS), min_size=2,
+                                                    max_size=3))
+bad_outputs = st.one_of(st.text(max_size=10).filter(lambda s: s not in OUTPUTS), st.integers())
 bad_backends = st.one_of(
     st.text(max_size=10).filter(lambda s: s not in nnfast.available_backends() + ["auto"]),
     st.none(), st.integers(), st.just(["numpy"]), st.just(np.array(["numpy", "loop"])))
@@ -261,7 +267,9 @@ bad_threads = st.one_of(st.integers(max_value=0), st.floats(), st.text(max_size=
 @given(option=st.one_of(st.tuples(st.just("lam"), bad_lams),
                         st.tuples(st.just("loss"), bad_losses),
                         st.tuples(st.just("backend"), bad_backends),
-                        st.tuples(st.just("n_threads"), bad_threads)))
+                        st.tuples(st.just("n_threads"), bad_threads),
+                        st.tuples(st.just("activation"), bad_activations),
+                        st.tuples(st.just("output"), bad_outputs)))
 def test_bad_options_are_refused_by_every_entry_point(option):
     name, value = option
     X, y, theta = problem()
@@ -271,7 +279,7 @@ def test_bad_options_are_refused_by_every_entry_point(option):
              lambda: nnfast.Objective(X, y, SIZES, **options),
              lambda: nnfast.train(X, y, SIZES, max_iter=2, progress=False, **options),
              lambda: nnfast.NNClassifier(max_iter=2, **options).fit(X, y)]
-    if name in ("backend", "n_threads"):
+    if name in ("backend", "n_threads", "activation", "output"):
         calls += [lambda: nnfast.predict(theta, X, SIZES, **options),
                   lambda: nnfast.predict_proba(theta, X, SIZES, **options)]
     if name != "lam":

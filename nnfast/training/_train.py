@@ -198,11 +198,7 @@ def _build_objective(X, y, sizes, method, client, objective_kwargs, sample_weigh
                          f"not with {method!r}")
     from ..distributed import DistributedObjective
 
-    kwargs = dict(objective_kwargs)
-    network = {key: kwargs.pop(key) for key in ("activation", "output")}
-    if network != {"activation": "logistic", "output": "logistic"}:
-        raise ValueError("client= trains ex4's network only (logistic hidden units and outputs)")
-    return DistributedObjective(X, y, sizes, client=client, **kwargs)
+    return DistributedObjective(X, y, sizes, client=client, **objective_kwargs)
 
 
 def _backend_name(objective, backend):
