@@ -31,6 +31,9 @@ def main(argv=None):
     parser.add_argument("--alpha", type=float, default=1e-4, help="L2 strength (sklearn's default)")
     parser.add_argument("--rounds", type=int, default=2, help="fits per estimator, taken in turns")
     parser.add_argument("--backend", default="auto", help="nnfast backend")
+    parser.add_argument("--tol", type=float, default=0.0,
+                        help="both estimators' tol (default 0: every iteration is run, so both "
+                             "do the same number)")
     args = parser.parse_args(argv)
 
     from sklearn.neural_network import MLPClassifier
@@ -40,7 +43,8 @@ def main(argv=None):
     X, y = datasets.load_mnist("t10k")
     X_tr, y_tr, X_te, y_te = X[:TRAIN_ROWS], y[:TRAIN_ROWS], X[TRAIN_ROWS:], y[TRAIN_ROWS:]
     settings = dict(hidden_layer_sizes=(args.hidden,), activation=args.activation,
-                    solver="lbfgs", alpha=args.alpha, max_iter=args.iters, random_state=0)
+                    solver="lbfgs", alpha=args.alpha, max_iter=args.iters, random_state=0,
+                    tol=args.tol)
     makers = {
         "nnfast": lambda: NNClassifier(output="softmax", backend=args.backend, **settings),
         "sklearn": lambda: MLPClassifier(**settings),
@@ -64,8 +68,8 @@ def main(argv=None):
         acc = float(np.mean(est.predict(X_te) == y_te))
         extra = ""
         if name == "nnfast":
-            backend = getattr(est, "backend_", args.backend)
-            extra = f"  backend {backend} ({runner_simd(backend) if backend != 'auto' else ''})"
+            backend = est.result_.backend
+            extra = f"  backend {backend} ({runner_simd(backend)})"
         print(f"  {name:<8} {med[name]:7.2f} s  held-out accuracy {acc:.4f}  "
               f"iterations {getattr(est, 'n_iter_', '?')}{extra}")
     print(f"  speed-up (sklearn / nnfast): {med['sklearn'] / med['nnfast']:.2f}x")
