@@ -575,7 +575,10 @@ static NNF_TGT int FN(nonfinite)(const NNF_T *Z, ptrdiff_t rows, ptrdiff_t ld, p
  * next U rows of S (the next tile's, when S is read from memory); otherwise npf
  * lines from pf, one per k (memory the caller reads next, fetched into L2). */
 #define NNF_TILE_MAX_U 16
-#define NNF_TILE_MAX_V 8
+typedef char FN(nnf_tile_params_fit)[(NNF_TILE_A_VECS <= 4 && NNF_TILE_B_VECS <= 4
+                                      && NNF_FWD1_VECS <= 4 && NNF_TILE_A_UNITS <= 8
+                                      && NNF_TILE_B_UNITS <= 8) ? 1 : -1];
+#define NNF_TILE_MAX_V 4   /* the widest tile: 4 vectors (AVX-512: 6 x 4 accumulators) */
 
 static NNF_INLINE NNF_TGT void FN(tile)(
     const int U, const int V,
@@ -598,10 +601,10 @@ static NNF_INLINE NNF_TGT void FN(tile)(
             NNF_PREFETCH_L2(pf + 64 * k);
         }
 #define NNF_S(_, v) if ((v) < V) x[v] = FN(vload)(xk + (v) * VL);
-        NNF_REPB8(NNF_S, _)
+        NNF_REPB4(NNF_S, _)
 #undef NNF_S
 #define NNF_S_V(u, v) if ((v) < V) acc[u][v] += s##u * x[v];
-#define NNF_S_U(_, u) if ((u) < U) { VT s##u = FN(vset1)(S[(u) * su + k * sk]); NNF_REPB8(NNF_S_V, u) }
+#define NNF_S_U(_, u) if ((u) < U) { VT s##u = FN(vset1)(S[(u) * su + k * sk]); NNF_REPB4(NNF_S_V, u) }
         NNF_REP16(NNF_S_U, _)
 #undef NNF_S_V
 #undef NNF_S_U
@@ -616,7 +619,7 @@ static NNF_INLINE NNF_TGT void FN(tile_start)(
 {
 #define NNF_S_V(u, v) if ((u) < U && (v) < V) \
     acc[u][v] = start ? FN(vset1)(start[(u) * stride]) : FN(vset1)((NNF_T)0);
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+#define NNF_S_U(_, u) NNF_REPB4(NNF_S_V, u)
     NNF_REP16(NNF_S_U, _)
 #undef NNF_S_V
 #undef NNF_S_U
@@ -630,7 +633,7 @@ static NNF_INLINE NNF_TGT void FN(tile_store)(
 #define NNF_S_V(u, v) if ((u) < U && (v) < V) { \
         NNF_T *o_ = out + (u) * ldo + (v) * VL; \
         FN(vstore)(o_, add ? FN(vload)(o_) + acc[u][v] : acc[u][v]); }
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+#define NNF_S_U(_, u) NNF_REPB4(NNF_S_V, u)
     NNF_REP16(NNF_S_U, _)
 #undef NNF_S_V
 #undef NNF_S_U
@@ -937,10 +940,10 @@ static NNF_TGT void FN(grad1)(
 
 /* ---- back-propagation of the deltas through a later layer ----------------------
  * P[u, i] = (sum_o W[o, 1 + u] D[o, i]) g'(z[u, i]), all units-major, with g' from the
- * activations A = g(z) (act: NNF_ACT_*, a constant once inlined).
+ * activations A = g(z) (act: NNF_ACT_*).
  * Tile: U units x KV vectors of rows, accumulated in registers over the outputs. */
 static NNF_INLINE NNF_TGT void FN(backprop_tile)(
-    const int U, const int KV, const int act,
+    const int U, const int KV, int act,
     const NNF_T *W, ptrdiff_t ldw, ptrdiff_t n_o,  /* IN: W[0, 1 + u0], row stride ldw */
     const NNF_T *D, const NNF_T *A, ptrdiff_t ld,  /* IN: D[0, i0], A[u0, i0] */
     NNF_T *P)                                      /* OUT: P[u0, i0] */
@@ -951,14 +954,14 @@ static NNF_INLINE NNF_TGT void FN(backprop_tile)(
 #define NNF_S_V(u, v) if ((u) < U && (v) < KV) { \
         VT a = FN(vload)(A + (u) * ld + (v) * VL); \
         FN(vstore)(P + (u) * ld + (v) * VL, acc[u][v] * FN(derivative_vec)(act, a)); }
-#define NNF_S_U(_, u) NNF_REPB8(NNF_S_V, u)
+#define NNF_S_U(_, u) NNF_REPB4(NNF_S_V, u)
     NNF_REP8(NNF_S_U, _)
 #undef NNF_S_V
 #undef NNF_S_U
 }
 
 static NNF_INLINE NNF_TGT void FN(backprop_units)(
-    const int U, const int KV, const int act, const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,
+    const int U, const int KV, int act, const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,
     const NNF_T *D, const NNF_T *A, ptrdiff_t ld, NNF_T *P)
 {
     ptrdiff_t u = 0;
@@ -970,9 +973,14 @@ static NNF_INLINE NNF_TGT void FN(backprop_units)(
 #undef NNF_CALL
 }
 
-static NNF_INLINE NNF_TGT void FN(backprop_act)(
-    const int act, const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i, const NNF_T *D,
-    const NNF_T *A, ptrdiff_t ld, ptrdiff_t npad, NNF_T *P)
+/* act: the activation of the n_i units (NNF_ACT_*); its derivative is chosen at the
+ * end of each tile, outside the tile's loop, so one instance serves every activation */
+static NNF_TGT void FN(backprop)(
+    const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,  /* IN: (n_o, n_i + 1) */
+    const NNF_T *D, const NNF_T *A,                /* IN: (n_o, ld), (n_i, ld) */
+    ptrdiff_t ld, ptrdiff_t npad,                  /* npad % VL == 0 */
+    int act,
+    NNF_T *P)                                      /* OUT: (n_i, ld), columns < npad */
 {
     const ptrdiff_t nvec = npad / VL;
     const int U = NNF_TILE_A_UNITS, KV = NNF_TILE_A_VECS;
@@ -983,23 +991,6 @@ static NNF_INLINE NNF_TGT void FN(backprop_act)(
         FN(backprop_units)(U, 2, act, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
     for (; k < nvec; k++)
         FN(backprop_units)(U, 1, act, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
-}
-
-/* act: the activation of the n_i units (NNF_ACT_*) */
-static NNF_TGT void FN(backprop)(
-    const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,  /* IN: (n_o, n_i + 1) */
-    const NNF_T *D, const NNF_T *A,                /* IN: (n_o, ld), (n_i, ld) */
-    ptrdiff_t ld, ptrdiff_t npad,                  /* npad % VL == 0 */
-    int act,
-    NNF_T *P)                                      /* OUT: (n_i, ld), columns < npad */
-{
-    /* one instance per activation, so that its derivative is inlined in the tiles */
-    switch (act) {
-    case NNF_ACT_TANH: FN(backprop_act)(NNF_ACT_TANH, W, n_o, n_i, D, A, ld, npad, P); break;
-    case NNF_ACT_RELU: FN(backprop_act)(NNF_ACT_RELU, W, n_o, n_i, D, A, ld, npad, P); break;
-    case NNF_ACT_IDENTITY: FN(backprop_act)(NNF_ACT_IDENTITY, W, n_o, n_i, D, A, ld, npad, P); break;
-    default: FN(backprop_act)(NNF_ACT_LOGISTIC, W, n_o, n_i, D, A, ld, npad, P); break;
-    }
 }
 
 #undef FN
