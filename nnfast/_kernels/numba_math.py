@@ -1,11 +1,11 @@
-"""Vectorisable ``exp``, sigmoid and ``log1p(exp(-|z|))`` for the numba kernels.
+"""Vectorisable ``exp``, sigmoid, tanh, ``log1p(exp(-|z|))`` and ``log`` for the numba kernels.
 
 ``np.exp`` inside ``@njit`` is a libm call that LLVM cannot vectorise (no SVML
 here), and the sigmoids are a large share of a forward pass.  This module
-computes with the algorithms of the C kernel (``vexp``, ``vlog1p01``,
-``sigmoid`` and ``output_vec`` of ``nnf_simd_impl.h``: the same polynomial
-degrees, constants and clamps), so that the two compiled backends saturate
-alike.  exp:
+computes with the algorithms of the C kernel (``vexp``, ``vexpm1_neg``,
+``vlog1p01``, ``vlog_ge1``, ``activation_vec`` and ``output_vec`` of
+``nnf_simd_impl.h``: the same polynomial degrees, constants and clamps), so
+that the two compiled backends saturate alike.  exp:
 
 float64
     clamp x to [-746, 710]; ``n = round(x log2 e)`` by the magic-number trick
@@ -34,7 +34,10 @@ float32) that holds the powers of two.  Hidden layers take
 :func:`sigmoid_inplace`, ``1 / (1 + exp(-z))``; the output layer takes
 :func:`sigmoid_log1p_exp_neg_abs`, which gets its activations and the
 cross-entropy's ``log1p(exp(-|z|))`` from one ``exp(-|z|)`` per logit, as the C
-kernel's output layer does.  The public functions dispatch on the dtype at
+kernel's output layer does.  tanh hidden units take :func:`tanh_inplace`
+(``expm1(-2|z|)`` by the same reduction as exp, see ``vexpm1_neg``), the
+softmax its ``log`` of the sum of exponentials from :func:`log_ge1_inplace`
+(``vlog_ge1``).  The public functions dispatch on the dtype at
 compile time, so a float64 kernel compiles no float32 code.
 """
 

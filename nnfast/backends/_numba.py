@@ -15,12 +15,20 @@ ex4's 400 -> 25) or through BLAS, one gemm per block and direction, on one
 BLAS thread per chunk thread (784 -> 100 and wider, see
 :func:`_first_layer_by_blas`).
 
+Every hidden activation and head of :mod:`nnfast._activations` runs in the
+fused pass (the activation after each hidden layer's products, its derivative
+from the activations in the backward pass; the softmax with the row's max
+subtracted), with the C kernel's arithmetic.  Predictions run in a compiled
+forward driver over the same row blocks.
+
 The kernels live in :mod:`nnfast._kernels.numba_fused` (register tiles in
 ``numba_tiles``, exp and its kin in ``numba_math``).  Importing this
 module imports numba but compiles nothing: a call compiles only the driver it
-needs (loss only or loss and gradient, tiles or BLAS, per dtype) and numba
-caches it on disk, so later processes load it; a line on stderr says when a
-compile is happening (see :meth:`NumbaBackend.warm_up`).
+needs (loss only, loss and gradient, or forward; tiles or BLAS; per dtype) and
+numba caches it on disk, so later processes load it; a line on stderr says when
+a compile is happening (see :meth:`NumbaBackend.warm_up`).  The activations and
+the head reach the drivers as integer codes, values rather than types, so
+every network shares its driver's one compile.
 """
 
 from __future__ import annotations
