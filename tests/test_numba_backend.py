@@ -25,7 +25,7 @@ import threading
 import numpy as np
 import pytest
 from _oracle import Tolerance, assert_matches_oracle, loop_oracle
-from conftest import random_problem, require_backend
+from conftest import network_problem, random_problem, require_backend
 
 import nnfast
 from nnfast import Objective
@@ -518,18 +518,6 @@ def small_blocks(monkeypatch):
     from nnfast.backends import _numba
 
     monkeypatch.setattr(_numba, "_BLOCK_ROWS", 64)
-
-
-def network_problem(sizes, output, m, dtype, seed=0):
-    """Inputs, targets for ``output`` (real values for regression, labels otherwise) and
-    weights large enough that relu units are both on and off and tanh units curve."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((m, sizes[0])).astype(dtype)
-    if output == "identity":
-        y = rng.standard_normal((m, sizes[-1])).astype(dtype)
-    else:
-        y = rng.integers(0, sizes[-1], m)
-    return X, y, (0.6 * rng.standard_normal(nnfast.n_params(sizes))).astype(dtype)
 
 
 def test_the_activation_tests_have_a_partial_block(small_blocks):
