@@ -105,3 +105,15 @@ def random_problem(layer_sizes, m, seed=0, dtype=np.float64):
     y = rng.integers(0, layer_sizes[-1], size=m)
     theta = rng.uniform(-1, 1, nnfast.n_params(layer_sizes)).astype(dtype)
     return X, y, theta
+
+
+def network_problem(layer_sizes, output, m, dtype=np.float64, seed=0):
+    """Inputs, targets for ``output`` (real values for regression, labels otherwise) and
+    weights large enough that relu units are both on and off and tanh units curve."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, layer_sizes[0])).astype(dtype)
+    if output == "identity":
+        y = rng.standard_normal((m, layer_sizes[-1])).astype(dtype)
+    else:
+        y = rng.integers(0, layer_sizes[-1], m)
+    return X, y, (0.6 * rng.standard_normal(nnfast.n_params(layer_sizes))).astype(dtype)

@@ -19,7 +19,7 @@ from nnfast.backends import get_backend
 from nnfast.backends._base import supports_network
 
 from _oracle import CYTHON_FLOAT32_TOLERANCE, assert_matches_oracle, loop_oracle
-from conftest import BACKENDS
+from conftest import BACKENDS, network_problem
 
 NETWORKS = {1: (7, 4), 2: (7, 6, 4), 3: (7, 6, 5, 4)}
 #: (layers, hidden activations): each activation alone and, with two hidden layers, mixed
@@ -32,14 +32,7 @@ def _problem(layers, output, dtype, m=203, seed=0):
     """Real-valued inputs, targets for the head, and weights large enough that relu
     units are both on and off and tanh units reach their curved part."""
     sizes = NETWORKS[layers]
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((m, sizes[0])).astype(dtype)
-    if output == "identity":
-        y = rng.standard_normal((m, sizes[-1])).astype(dtype)
-    else:
-        y = rng.integers(0, sizes[-1], m)
-    theta = (0.6 * rng.standard_normal(nnfast.n_params(sizes))).astype(dtype)
-    return sizes, X, y, theta
+    return (sizes, *network_problem(sizes, output, m, dtype, seed))
 
 
 def _backends_with_activations():

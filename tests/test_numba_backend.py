@@ -25,7 +25,7 @@ import threading
 import numpy as np
 import pytest
 from _oracle import Tolerance, assert_matches_oracle, loop_oracle
-from conftest import random_problem, require_backend
+from conftest import network_problem, random_problem, require_backend
 
 import nnfast
 from nnfast import Objective
@@ -268,10 +268,11 @@ def test_import_compiles_nothing():
         from nnfast._kernels import numba_fused as k
         assert "numba" in nnfast.available_backends()
         nnfast.get_backend("numba").build_info()
-        names = ["chunk_loss_grad", "_tile_dots", "_dots_acc_best", "_forward_hidden"]
+        names = ["chunk_loss_grad", "chunk_forward", "_tile_dots", "_dots_acc_best",
+                 "_forward_hidden"]
         print(json.dumps({name: len(getattr(k, name).signatures) for name in names}))
     """)
-    assert len(result) == 4 and set(result.values()) == {0}
+    assert len(result) == 5 and set(result.values()) == {0}
 
 
 def test_a_call_compiles_only_its_path(tmp_path):
@@ -499,3 +500,152 @@ def test_gradient_check_kernel_announces_a_cold_compile(tmp_path):
     line = MESSAGE.format(what=" (gradient check)")
     assert first_err.splitlines().count(line) == 1
     assert MESSAGE.split("{")[0] not in second_err
+
+
+# ---- every hidden activation and head (issue 14) -------------------------------------
+#: (layer sizes, hidden activations): no hidden layer, each activation alone, and two
+#: hidden layers where every activation appears on each side
+NETWORKS = [((7, 4), ())] + [((7, 6, 4), (a,)) for a in ("logistic", "tanh", "relu", "identity")] \
+    + [((7, 6, 5, 4), pair) for pair in [("relu", "tanh"), ("tanh", "identity"),
+                                         ("identity", "logistic"), ("logistic", "relu")]]
+#: rows of the activation tests: with ``small_blocks``, three blocks of 64 and one of 11
+ROWS = 203
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of at most 64 rows, whatever the number of cores this process sees."""
+    from nnfast.backends import _numba
+
+    monkeypatch.setattr(_numba, "_BLOCK_ROWS", 64)
+
+
+def test_the_activation_tests_have_a_partial_block(small_blocks):
+    from nnfast.backends._numba import _block_rows
+
+    assert _block_rows(ROWS) == 64
+
+
+@pytest.mark.parametrize("path", FIRST_LAYER_PATHS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sizes, hidden", NETWORKS)
+@pytest.mark.parametrize("output, loss", [("logistic", "cross_entropy"),
+                                          ("logistic", "squared_error"),
+                                          ("softmax", "cross_entropy"),
+                                          ("identity", "squared_error")])
+def test_every_activation_and_head_matches_the_oracle(sizes, hidden, output, loss, dtype, path,
+                                                     small_blocks):
+    X, y, theta = network_problem(sizes, output, ROWS, dtype)
+    kw = dict(lam=1.0, loss=loss, activation=hidden or "logistic", output=output)
+    obj = Objective(X, y, sizes, backend="numba", n_threads=2, **kw)
+    with first_layer(path):
+        J, g = obj(theta)
+        J_loss_only = obj.cost(theta)
+    assert J_loss_only == pytest.approx(J, rel=1e-12 if dtype == np.float64 else 1e-6)
+    assert_matches_oracle((J, g), loop_oracle(X, y, sizes, theta, **kw), dtype)
+
+
+@pytest.mark.parametrize("path", FIRST_LAYER_PATHS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sizes, hidden", NETWORKS)
+@pytest.mark.parametrize("output", ["logistic", "softmax", "identity"])
+def test_predictions_of_every_network_match_the_oracle(sizes, hidden, output, dtype, path,
+                                                       small_blocks):
+    """The compiled forward driver against the loop oracle on the same (float32-
+    representable) values; X is left as it was."""
+    X, _, theta = network_problem(sizes, output, ROWS, dtype, seed=1)
+    X_before = X.copy()
+    kw = dict(activation=hidden or "logistic", output=output)
+    with first_layer(path):
+        h = nnfast.predict_proba(theta, X, sizes, backend="numba", **kw)
+    expected = nnfast.predict_proba(theta.astype(np.float64), X.astype(np.float64), sizes,
+                                    backend="loop", **kw)
+    assert h.dtype == dtype and h.shape == expected.shape
+    assert np.array_equal(X, X_before)
+    if dtype == np.float64:
+        np.testing.assert_allclose(h, expected, rtol=1e-12, atol=1e-15)
+    else:
+        np.testing.assert_allclose(h, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("output, loss", [("logistic", "cross_entropy"),
+                                          ("softmax", "cross_entropy"),
+                                          ("identity", "squared_error")])
+def test_every_head_in_parallel_chunks_is_bitwise_the_same_for_any_thread_count(output, loss):
+    """3001 rows of (20, 7, 5, 3): several blocks and chunks, the last block partial."""
+    sizes = (20, 7, 5, 3)
+    X, y, theta = network_problem(sizes, output, 3001, np.float64, seed=3)
+    kw = dict(lam=0.5, loss=loss, activation=("tanh", "relu"), output=output)
+    results = [Objective(X, y, sizes, backend="numba", n_threads=n, **kw)(theta) for n in (1, 2, 3)]
+    for J, g in results[1:]:
+        assert J == results[0][0] and np.array_equal(g, results[0][1])
+    assert_matches_oracle(results[0], loop_oracle(X, y, sizes, theta, **kw))
+    predictions = [nnfast.predict_proba(theta, X, sizes, backend="numba", n_threads=n,
+                                        activation=("tanh", "relu"), output=output) for n in (1, 2)]
+    assert np.array_equal(predictions[0], predictions[1])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(m=st.integers(1, 140), n_in=st.integers(1, 40), hidden=st.lists(st.integers(1, 19), max_size=2),
+       n_out=st.integers(1, 12), act=st.sampled_from(["logistic", "tanh", "relu", "identity"]),
+       head=st.sampled_from([("logistic", "cross_entropy"), ("logistic", "squared_error"),
+                             ("softmax", "cross_entropy"), ("identity", "squared_error")]),
+       path=st.sampled_from(FIRST_LAYER_PATHS), seed=st.integers(0, 2**16))
+def test_any_network_on_any_shape_matches_the_oracle(m, n_in, hidden, n_out, act, head, path, seed):
+    output, loss = head
+    sizes = (n_in, *hidden, n_out)
+    X, y, theta = network_problem(sizes, output, m, np.float64, seed=seed)
+    kw = dict(lam=0.5, loss=loss, activation=act, output=output)
+    with first_layer(path):
+        result = Objective(X, y, sizes, backend="numba", n_threads=2, **kw)(theta)
+    assert_matches_oracle(result, loop_oracle(X, y, sizes, theta, **kw))
+
+
+def test_predictions_compile_their_own_driver():
+    sizes = (6, 4, 3)
+    X, _, theta = network_problem(sizes, "softmax", 20, np.float64)
+    nnfast.predict_proba(theta, X, sizes, backend="numba", activation="relu", output="softmax")
+    loaded = nnfast.get_backend("numba").build_info()["kernels loaded"].split(", ")
+    assert "forward tiles float64" in loaded
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tanh_follows_numpy_to_a_few_ulp(dtype):
+    """tanh by the C kernel's expm1 form: within 4 ulp of NumPy's everywhere, including
+    tiny arguments (where 1 - 2 / (1 + e^2z) would lose every digit), +-1 when saturated."""
+    from nnfast._kernels.numba_math import tanh_array
+
+    tiny = np.array([1e-30, -1e-30, 1e-9, -3e-9, 1e-5, 0.0], dtype=dtype)
+    x = np.concatenate([np.linspace(-30, 30, 60001).astype(dtype), tiny, [dtype(400), dtype(-400)]])
+    got, ref = tanh_array(x), np.tanh(x.astype(np.float64))
+    assert got.dtype == dtype
+    scale = np.maximum(np.abs(ref), np.finfo(dtype).tiny)
+    assert np.max(np.abs(got - ref) / scale) <= 4 * np.finfo(dtype).eps
+    assert got[-2] == 1 and got[-1] == -1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_of_a_softmax_sum_follows_numpy(dtype):
+    """The softmax's log S (S >= 1, from its exponent bits and mantissa, as the C kernel's
+    vlog_ge1): within 2 ulp of NumPy's; log 1 is exactly 0."""
+    from nnfast._kernels.numba_math import log_ge1_array
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([[1.0, 2.0, np.sqrt(2.0), 1e30], 1 + rng.random(20000) * 10,
+                        np.exp(rng.uniform(0, 60, 2000))]).astype(dtype)
+    got, ref = log_ge1_array(x), np.log(x.astype(np.float64))
+    assert got[0] == 0
+    positive = ref > 0
+    assert np.max(np.abs(got[positive] - ref[positive]) / ref[positive]) <= 2 * np.finfo(dtype).eps
+
+
+def test_the_gradient_check_kernel_says_which_networks_it_handles():
+    """The numba gradient-check kernel knows ex4's logistic units only: for any other
+    layer before the output, or another output, the NumPy engine does the work."""
+    from nnfast._kernels.numba_gradcheck import handles
+
+    assert handles(None, "logistic") and handles(("logistic",), "logistic")
+    assert handles(("relu", "logistic"), "logistic")  # only the layer before the output counts
+    assert not handles(("tanh",), "logistic")
+    assert not handles(("logistic", "relu"), "logistic")
+    assert not handles(("logistic",), "softmax") and not handles(None, "identity")

@@ -19,12 +19,18 @@ None                   array            loss only, first layer by BLAS
 array                  array            loss and gradient, BLAS
 =====================  ===============  =====================================
 
+:func:`chunk_forward` (predictions) is a fifth driver, one specialisation per
+first-layer path.  The hidden activations and the head are codes passed as
+values (``act_codes``, ``head``), so they add no specialisations: each driver
+branches on them outside its loops over rows.
+
 The driver runs the blocks of one chunk; the backend runs chunks on several
 threads (the driver releases the GIL), which spares the compile of a
 ``prange`` wrapper.  The building blocks (``_forward_*``, ``_output_layer``,
 ``_backward_hidden``, ``_grad_first_*``) are compiled once per dtype; the
-register tiles live in :mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids
-and ``log1p`` (the C kernel's algorithms) in :mod:`nnfast._kernels.numba_math`.
+register tiles live in :mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids,
+tanh, ``log1p`` and the softmax's log (the C kernel's algorithms) in
+:mod:`nnfast._kernels.numba_math`.
 
 Layout (see :mod:`nnfast.backends._numba`):
 
@@ -38,7 +44,7 @@ Layout (see :mod:`nnfast.backends._numba`):
   bias column, (n1, n_in), C-contiguous.
 * Inside a block of ``nb`` rows every activation and delta is units-major
   with row stride ``nb``: layer l is one contiguous (n_l, nb) matrix, which
-  BLAS takes as it is and the sigmoid runs over in one call.
+  BLAS takes as it is and the activation runs over in one call.
 
 Every other array argument is 1-D and C-contiguous, so the driver has one
 specialisation per dtype and path; float32 kernels get typed ``zero``/``one`` scalars
@@ -49,20 +55,29 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .._losses import LOSS_CODES
-from .numba_math import sigmoid_inplace, sigmoid_log1p_exp_neg_abs
+from .._activations import ACTIVATION_CODES, HEAD_CODES
+from .numba_math import (exp_inplace, log_ge1_inplace, sigmoid_inplace, sigmoid_log1p_exp_neg_abs,
+                         tanh_inplace)
 from .numba_tiles import JIT_OPTIONS, _dots_acc_best, _I0, _I1, _tile_dots
 
-# compile-time constants of the loss branches (globals are frozen into the machine code)
-LOSS_CROSS_ENTROPY = LOSS_CODES["cross_entropy"]
-LOSS_SQUARED_ERROR = LOSS_CODES["squared_error"]
+# compile-time constants of the activation and head branches (globals are frozen into the
+# machine code); the codes are values, not types, so every network shares one specialisation
+ACT_LOGISTIC = ACTIVATION_CODES["logistic"]
+ACT_TANH = ACTIVATION_CODES["tanh"]
+ACT_RELU = ACTIVATION_CODES["relu"]
+ACT_IDENTITY = ACTIVATION_CODES["identity"]
+HEAD_LOGISTIC_CROSS_ENTROPY = HEAD_CODES[("logistic", "cross_entropy")]
+HEAD_LOGISTIC_SQUARED_ERROR = HEAD_CODES[("logistic", "squared_error")]
+HEAD_SOFTMAX_CROSS_ENTROPY = HEAD_CODES[("softmax", "cross_entropy")]
+HEAD_IDENTITY_SQUARED_ERROR = HEAD_CODES[("identity", "squared_error")]
 
 
 # ---- building blocks of one block of nb rows --------------------------------
 @njit(nogil=True, cache=True, error_model="numpy")
 def _block_buffers(theta, sizes, unit_starts, block_rows):
     """Per-chunk work arrays: activations ``A`` (all layers, units x rows), output
-    logits ``Zo``, deltas ``D``/``Dn``, loss terms ``E`` and the exp scratch ``work``."""
+    logits ``Zo``, deltas ``D``/``Dn``, loss terms ``E``, the tanh scratch ``T``, the
+    softmax's per-row statistics ``R`` (5 x rows) and the exp scratch ``work``."""
     L = sizes.shape[0] - 1
     widest = 1
     for l in range(1, L + 1):
@@ -72,8 +87,10 @@ def _block_buffers(theta, sizes, unit_starts, block_rows):
     D = np.empty(widest * block_rows, dtype=theta.dtype)
     Dn = np.empty(widest * block_rows, dtype=theta.dtype)
     E = np.empty(sizes[L] * block_rows, dtype=theta.dtype)
+    T = np.empty(widest * block_rows, dtype=theta.dtype)
+    R = np.empty(5 * block_rows, dtype=theta.dtype)
     work = np.empty(2 * widest * block_rows, dtype=np.int64)
-    return A, Zo, D, Dn, E, work
+    return A, Zo, D, Dn, E, T, R, work
 
 
 @njit(**JIT_OPTIONS)
@@ -93,10 +110,24 @@ def _forward_first_blas(X_flat, W1_no_bias, sizes, r0, nb, A):
 
 
 @njit(**JIT_OPTIONS)
-def _forward_hidden(theta, sizes, weight_starts, unit_starts, nb, A, Zo, work):
-    """Bias and sigmoid of layer 1 (its products are in A already), then every
-    later layer; the output layer's logits are copied to ``Zo``, its activations
-    left to :func:`_output_layer` (which gets them from the same exp as the loss)."""
+def _activate(act, z, scratch, work):
+    """z[:] = g(z) for the hidden activation code ``act`` (``scratch``: tanh's, >= len(z))."""
+    if act == ACT_LOGISTIC:
+        sigmoid_inplace(z, work)
+    elif act == ACT_TANH:
+        tanh_inplace(z, scratch, work)
+    elif act == ACT_RELU:
+        zero = z.dtype.type(0)
+        for i in range(z.shape[0]):
+            z[i] = max(z[i], zero)
+
+
+@njit(**JIT_OPTIONS)
+def _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, Zo, T, work):
+    """Bias and activation (``act_codes[l - 1]`` for layer l) of layer 1 (its products
+    are in A already), then every later layer; the output layer's logits are copied
+    to ``Zo``, its activations left to :func:`_output_layer` (which gets them from the
+    same exp as the loss) or :func:`_output_activation`."""
     L = sizes.shape[0] - 1
     n_in = sizes[0]
     for l in range(1, L + 1):
@@ -124,24 +155,111 @@ def _forward_hidden(theta, sizes, weight_starts, unit_starts, nb, A, Zo, work):
                         zr[r] += w * ar[r]
         layer = A[base:base + nl * nb]
         if l < L:
-            sigmoid_inplace(layer, work)
+            _activate(act_codes[l - 1], layer, T, work)
         else:
             for i in range(nl * nb):
                 Zo[i] = layer[i]
 
 
 @njit(**JIT_OPTIONS)
-def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, loss_id, need_grad,
-                  D, E, work, zero, one):
+def _softmax_rows(Zo, H, n_out, nb, R, work):
+    """H (n_out x nb) = the softmax over the outputs of every row of ``Zo``, as the C
+    kernel's ``softmax_rows_vec``: M = max_o z_o, S = sum_o exp(z_o - M) (no exp
+    overflows), h = exp(z - M) (1 / S).  Leaves M in ``R[:nb]`` and S in ``R[nb:2 nb]``
+    (``R`` of >= 3 nb values)."""
+    zmax = R[:nb]
+    total = R[nb:2 * nb]
+    for r in range(nb):
+        zmax[r] = Zo[r]
+    for o in range(1, n_out):
+        z = Zo[o * nb:(o + 1) * nb]
+        for r in range(nb):
+            zmax[r] = max(zmax[r], z[r])
+    for o in range(n_out):
+        z = Zo[o * nb:(o + 1) * nb]
+        h = H[o * nb:(o + 1) * nb]
+        for r in range(nb):
+            h[r] = z[r] - zmax[r]
+    exp_inplace(H[:n_out * nb], work)
+    for r in range(nb):
+        total[r] = H[r]
+    for o in range(1, n_out):
+        h = H[o * nb:(o + 1) * nb]
+        for r in range(nb):
+            total[r] += h[r]
+    one = H.dtype.type(1)
+    inverse = R[2 * nb:3 * nb]
+    for r in range(nb):
+        inverse[r] = one / total[r]
+    for o in range(n_out):
+        h = H[o * nb:(o + 1) * nb]
+        for r in range(nb):
+            h[r] = h[r] * inverse[r]
+
+
+@njit(**JIT_OPTIONS)
+def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, work, zero):
+    """Softmax activations into ``H``, the summed categorical cross-entropy (float64)
+    sum_o y_o (M + log S - z_o) = ysum (M + log S) - sum_o y_o z_o of each row and, if
+    ``need_grad``, the error h ysum - y into ``D`` (h - y for one-hot targets), as the
+    C kernel's ``softmax_vec``.  Target o of row r is ``y_at[o * y_stride + r]``."""
+    _softmax_rows(Zo, H, n_out, nb, R, work)
+    zmax = R[:nb]
+    log_total = R[nb:2 * nb]
+    ysum = R[3 * nb:4 * nb]
+    yz = R[4 * nb:5 * nb]
+    log_ge1_inplace(log_total, work)
+    for r in range(nb):
+        ysum[r] = zero
+        yz[r] = zero
+    for o in range(n_out):
+        y = y_at[o * y_stride:o * y_stride + nb]
+        z = Zo[o * nb:(o + 1) * nb]
+        for r in range(nb):
+            ysum[r] += y[r]
+            yz[r] += y[r] * z[r]
+    cost = 0.0
+    for r in range(nb):
+        cost += ysum[r] * (zmax[r] + log_total[r]) - yz[r]
+    if need_grad:
+        for o in range(n_out):
+            y = y_at[o * y_stride:o * y_stride + nb]
+            h = H[o * nb:(o + 1) * nb]
+            d = D[o * nb:(o + 1) * nb]
+            for r in range(nb):
+                d[r] = h[r] * ysum[r] - y[r]
+    return cost
+
+
+@njit(**JIT_OPTIONS)
+def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
+                  D, E, R, work, zero, one):
     """The output activations into ``A`` from the logits ``Zo``, the summed loss
-    (float64) of block ``b`` and, if ``need_grad``, the output error dJ/dz into
-    ``D`` (n_out x nb)."""
+    (float64) of block ``b`` for the head code ``head`` and, if ``need_grad``, the
+    output error dJ/dz into ``D`` (n_out x nb)."""
     L = sizes.shape[0] - 1
     n_out = sizes[L]
     hb = unit_starts[L - 1] * nb
     yb = b * n_out * block_rows
+    if head == HEAD_SOFTMAX_CROSS_ENTROPY:
+        return _softmax_output(Zo, A[hb:hb + n_out * nb], YT_blocks[yb:], block_rows, n_out, nb,
+                               need_grad, D, R, work, zero)
     half = one / (one + one)
     cost = 0.0
+    if head == HEAD_IDENTITY_SQUARED_ERROR:
+        for o in range(n_out):
+            z = Zo[o * nb:(o + 1) * nb]
+            h = A[hb + o * nb:hb + (o + 1) * nb]
+            y = YT_blocks[yb + o * block_rows:yb + o * block_rows + nb]
+            d = D[o * nb:(o + 1) * nb]
+            for r in range(nb):
+                e = z[r] - y[r]
+                h[r] = z[r]
+                cost += half * e * e
+            if need_grad:
+                for r in range(nb):
+                    d[r] = z[r] - y[r]
+        return cost
     # h and log1p(exp(-|z|)) from one exp(-|z|) per logit, as the C kernel's output
     # layer: the cross-entropy max(z, 0) - y z + log1p(exp(-|z|)) is finite for
     # saturated outputs
@@ -151,7 +269,7 @@ def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, loss_
         h = A[hb + o * nb:hb + (o + 1) * nb]
         y = YT_blocks[yb + o * block_rows:yb + o * block_rows + nb]
         d = D[o * nb:(o + 1) * nb]
-        if loss_id == LOSS_CROSS_ENTROPY:
+        if head == HEAD_LOGISTIC_CROSS_ENTROPY:
             sp = E[o * nb:(o + 1) * nb]
             for r in range(nb):
                 zz = z[r]
@@ -170,10 +288,41 @@ def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, loss_
 
 
 @njit(**JIT_OPTIONS)
-def _backward_hidden(theta, sizes, weight_starts, unit_starts, nb, A, D, Dn, G, zero, one):
+def _output_activation(Zo, H, n_out, nb, head, R, work):
+    """The output activations H (n_out x nb) of the logits ``Zo`` without targets (a
+    forward pass), as the C kernel's ``output_activation``."""
+    if head == HEAD_SOFTMAX_CROSS_ENTROPY:
+        _softmax_rows(Zo, H, n_out, nb, R, work)
+        return
+    for i in range(n_out * nb):
+        H[i] = Zo[i]
+    if head != HEAD_IDENTITY_SQUARED_ERROR:
+        sigmoid_inplace(H[:n_out * nb], work)
+
+
+@njit(**JIT_OPTIONS)
+def _times_derivative(act, delta, a, zero, one):
+    """delta[:] *= g'(z) from the activations a = g(z): a (1 - a), (1 - a)(1 + a), 1 where
+    a > 0 else 0 (a multiplication, as the C kernel's), or 1 (``act``: activation code)."""
+    if act == ACT_LOGISTIC:
+        for r in range(delta.shape[0]):
+            delta[r] *= a[r] * (one - a[r])
+    elif act == ACT_TANH:
+        for r in range(delta.shape[0]):
+            delta[r] *= (one - a[r]) * (one + a[r])
+    elif act == ACT_RELU:
+        for r in range(delta.shape[0]):
+            delta[r] *= one if a[r] > zero else zero
+
+
+@njit(**JIT_OPTIONS)
+def _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, D, Dn, G, zero,
+                     one):
     """Backpropagate the output error in ``D`` through every layer: bias
-    gradients of all layers and weight gradients of layers 2..L into ``G``.
-    Returns the array (``D`` or ``Dn``) that holds layer 1's delta (n1 x nb)."""
+    gradients of all layers and weight gradients of layers 2..L into ``G``; each
+    hidden layer's delta times g'(z) from its activations a = g(z) (code
+    ``act_codes[l - 1]`` for layer l).  Returns the array (``D`` or ``Dn``) that
+    holds layer 1's delta (n1 x nb)."""
     L = sizes.shape[0] - 1
     for l in range(L, 0, -1):
         nl = sizes[l]
@@ -199,8 +348,7 @@ def _backward_hidden(theta, sizes, weight_starts, unit_starts, nb, A, D, Dn, G, 
                 for r in range(nb):
                     dn[r] += w * dr[r]
             a = A[prev + j * nb:prev + (j + 1) * nb]
-            for r in range(nb):
-                dn[r] *= a[r] * (one - a[r])
+            _times_derivative(act_codes[l - 2], dn, a, zero, one)
         D, Dn = Dn, D
     return D
 
@@ -275,10 +423,10 @@ def _first_grad_shape_ov(W1_no_bias):
     return lambda W1_no_bias: W1_no_bias.shape
 
 
-# ---- the driver: the blocks b_lo .. b_hi - 1 of one chunk --------------------
+# ---- the drivers: the blocks b_lo .. b_hi - 1 of one chunk ------------------
 @njit(**JIT_OPTIONS)
 def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                    unit_starts, block_rows, m, b_lo, b_hi, loss_id, zero, one, G):
+                    unit_starts, act_codes, block_rows, m, b_lo, b_hi, head, zero, one, G):
     """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1`` and, unless ``G``
     is None, their summed gradient written to ``G`` (n_params,).
 
@@ -291,9 +439,12 @@ def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weig
 
     sizes : int64 (L + 1,) layer sizes;  weight_starts : int64 (L,) start of each
     weight matrix in theta;  unit_starts : int64 (L + 1,) first unit of each layer
-    in the activation buffer (layer l + 1 at ``unit_starts[l] * nb``).
+    in the activation buffer (layer l + 1 at ``unit_starts[l] * nb``);
+    act_codes : int64 (L - 1,) activation code of each hidden layer
+    (``nnfast._activations.ACTIVATION_CODES``);  head : int, the output and loss
+    (``HEAD_CODES``).
     """
-    A, Zo, D, Dn, E, work = _block_buffers(theta, sizes, unit_starts, block_rows)
+    A, Zo, D, Dn, E, T, R, work = _block_buffers(theta, sizes, unit_starts, block_rows)
     G1 = np.empty(_first_grad_shape(W1_no_bias), dtype=theta.dtype)
     if G is not None:
         for i in range(G.shape[0]):
@@ -303,12 +454,33 @@ def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weig
         r0 = b * block_rows
         nb = min(block_rows, m - r0)
         _first_forward(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero)
-        _forward_hidden(theta, sizes, weight_starts, unit_starts, nb, A, Zo, work)
-        cost += _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, loss_id,
-                              G is not None, D, E, work, zero, one)
+        _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, Zo, T, work)
+        cost += _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
+                              G is not None, D, E, R, work, zero, one)
         if G is not None:
-            D1 = _backward_hidden(theta, sizes, weight_starts, unit_starts, nb, A, D, Dn, G, zero,
-                                  one)
+            D1 = _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, D,
+                                  Dn, G, zero, one)
             _first_grad(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows,
                         r0, nb, G, zero)
     return cost
+
+
+@njit(**JIT_OPTIONS)
+def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
+                  block_rows, m, b_lo, b_hi, head, zero, H):
+    """The output activations of the row blocks ``b_lo .. b_hi - 1`` into their rows
+    of ``H`` (flat (m, n_out), rows contiguous): the forward pass of
+    :func:`chunk_loss_grad` (same arguments) without targets, loss or gradient."""
+    A, Zo, D, Dn, E, T, R, work = _block_buffers(theta, sizes, unit_starts, block_rows)
+    L = sizes.shape[0] - 1
+    n_out = sizes[L]
+    for b in range(b_lo, b_hi):
+        r0 = b * block_rows
+        nb = min(block_rows, m - r0)
+        _first_forward(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero)
+        _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, Zo, T, work)
+        _output_activation(Zo, E, n_out, nb, head, R, work)
+        for r in range(nb):
+            row = H[(r0 + r) * n_out:(r0 + r + 1) * n_out]
+            for o in range(n_out):
+                row[o] = E[o * nb + r]

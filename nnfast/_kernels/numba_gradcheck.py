@@ -21,8 +21,15 @@ arguments (``|t| <= 2^-5``, ``|x| <= 1e-3``) expm1 and log1p are their Taylor
 series, exact to round-off (the truncation term is below 1e-17 relative).
 Entries with larger steps, or whose logit could change sign, are flagged and
 recomputed by the plain formulas with the shared sigmoid and
-``log1p(exp(-|z|))`` of :mod:`nnfast.backends._numba_math`.  Both are exact
+``log1p(exp(-|z|))`` of :mod:`nnfast._kernels.numba_math`.  Both are exact
 evaluations of the perturbed cost, not approximations of it.
+
+Which networks
+--------------
+These identities are those of a logistic unit feeding logistic outputs (ex4's
+network, with either loss).  For any other activation of the layer before the
+output, or another output, :func:`handles` is False and the gradient check
+takes its NumPy engine for that layer.
 """
 
 import math
@@ -32,13 +39,20 @@ from numba import njit, prange
 
 from .numba_math import log1p_exp_neg_abs, sigmoid_inplace
 
-__all__ = ["penultimate_loss_changes"]
+__all__ = ["handles", "penultimate_loss_changes"]
 
 # contraction only: the small-argument series are summed in the order written
 _OPTS = dict(error_model="numpy", fastmath={"contract"})
 
 #: steps up to this size (and up to |z| itself) take the series; larger ones the plain formulas
 _SERIES_LIMIT = 0.03125
+
+
+def handles(activations, output) -> bool:
+    """Whether :func:`penultimate_loss_changes` computes this network's loss changes:
+    the layer before the output logistic (``activations[-1]``, all of ex4's when None
+    or empty: a network without hidden layers has no such layer) and logistic outputs."""
+    return output == "logistic" and (not activations or activations[-1] == "logistic")
 
 
 @njit(inline="always", **_OPTS)

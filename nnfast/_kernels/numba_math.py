@@ -1,11 +1,11 @@
-"""Vectorisable ``exp``, sigmoid and ``log1p(exp(-|z|))`` for the numba kernels.
+"""Vectorisable ``exp``, sigmoid, tanh, ``log1p(exp(-|z|))`` and ``log`` for the numba kernels.
 
 ``np.exp`` inside ``@njit`` is a libm call that LLVM cannot vectorise (no SVML
 here), and the sigmoids are a large share of a forward pass.  This module
-computes with the algorithms of the C kernel (``vexp``, ``vlog1p01``,
-``sigmoid`` and ``output_vec`` of ``nnf_simd_impl.h``: the same polynomial
-degrees, constants and clamps), so that the two compiled backends saturate
-alike.  exp:
+computes with the algorithms of the C kernel (``vexp``, ``vexpm1_neg``,
+``vlog1p01``, ``vlog_ge1``, ``activation_vec`` and ``output_vec`` of
+``nnf_simd_impl.h``: the same polynomial degrees, constants and clamps), so
+that the two compiled backends saturate alike.  exp:
 
 float64
     clamp x to [-746, 710]; ``n = round(x log2 e)`` by the magic-number trick
@@ -34,7 +34,10 @@ float32) that holds the powers of two.  Hidden layers take
 :func:`sigmoid_inplace`, ``1 / (1 + exp(-z))``; the output layer takes
 :func:`sigmoid_log1p_exp_neg_abs`, which gets its activations and the
 cross-entropy's ``log1p(exp(-|z|))`` from one ``exp(-|z|)`` per logit, as the C
-kernel's output layer does.  The public functions dispatch on the dtype at
+kernel's output layer does.  tanh hidden units take :func:`tanh_inplace`
+(``expm1(-2|z|)`` by the same reduction as exp, see ``vexpm1_neg``), the
+softmax its ``log`` of the sum of exponentials from :func:`log_ge1_inplace`
+(``vlog_ge1``).  The public functions dispatch on the dtype at
 compile time, so a float64 kernel compiles no float32 code.
 """
 
@@ -42,7 +45,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-__all__ = ["sigmoid_inplace", "log1p_exp_neg_abs", "sigmoid_log1p_exp_neg_abs", "exp_inplace"]
+__all__ = ["sigmoid_inplace", "log1p_exp_neg_abs", "sigmoid_log1p_exp_neg_abs", "exp_inplace",
+           "tanh_inplace", "log_ge1_inplace"]
 
 # fastmath=False must be explicit: a callee without a fastmath option inherits
 # its caller's flags (numba's ConfigStack), and reassociation folds the
@@ -55,6 +59,7 @@ _LN2_HI_F64 = 6.93147180369123816490e-01
 _LN2_LO_F64 = 1.90821492927058770002e-10
 _EXP_LO_F64 = -746.0
 _EXP_HI_F64 = 710.0
+_EXPM1_LO_F64 = -60.0
 
 _LOG2E_F32 = np.float32(_LOG2E)
 _SHIFT_F32 = np.float32(12582912.0)  # 0x1.8p23
@@ -62,6 +67,7 @@ _LN2_HI_F32 = np.float32(0.693359375)
 _LN2_LO_F32 = np.float32(-2.12194440e-4)
 _EXP_LO_F32 = np.float32(-104.0)
 _EXP_HI_F32 = np.float32(89.0)
+_EXPM1_LO_F32 = np.float32(-30.0)
 
 # Taylor coefficients 1/k!, highest degree first (Horner order)
 _C12 = (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
@@ -73,13 +79,14 @@ _SQRT2 = 1.4142135623730951
 
 
 @njit(**_STRICT)
-def _exp_f64(z, work):
-    """z[:] = exp(z) in float64 (algorithm in the module docstring)."""
+def _reduced_expm1_f64(z, work, lo, hi):
+    """z[:] = e**r - 1 and the bits of 2**n1, 2**n2 in ``work`` (as int64), where
+    x = z clamped to [lo, hi] = (n1 + n2) ln 2 + r (algorithm in the module docstring)."""
     n = z.shape[0]
     bits1 = work[:n]
     bits2 = work[n:2 * n]
     for i in range(n):
-        x = min(max(z[i], _EXP_LO_F64), _EXP_HI_F64)
+        x = min(max(z[i], lo), hi)
         t = x * _LOG2E + _SHIFT_F64
         k = t - _SHIFT_F64
         r = x - k * _LN2_HI_F64
@@ -96,30 +103,26 @@ def _exp_f64(z, work):
         p = p * r + _C12[9]
         p = p * r + _C12[10]
         p = p * r + 1.0
-        p = p * r + 1.0
-        z[i] = p
+        z[i] = p * r
         # int32 arithmetic: AVX2 has packed conversions and shifts for it
         k32 = np.int32(k)
         k1 = k32 >> np.int32(1)
         k2 = k32 - k1
         bits1[i] = np.int64(k1 + np.int32(1023)) << np.int64(52)
         bits2[i] = np.int64(k2 + np.int32(1023)) << np.int64(52)
-    pow1 = bits1.view(np.float64)
-    pow2 = bits2.view(np.float64)
-    for i in range(n):
-        z[i] = z[i] * pow1[i] * pow2[i]
+    return bits1.view(np.float64), bits2.view(np.float64)
 
 
 @njit(**_STRICT)
-def _exp_f32(z, work):
-    """z[:] = exp(z) in float32 (algorithm in the module docstring)."""
+def _reduced_expm1_f32(z, work, lo, hi):
+    """float32 version of :func:`_reduced_expm1_f64` (the bits as int32 in ``work``)."""
     n = z.shape[0]
     work32 = work.view(np.int32)
     bits1 = work32[:n]
     bits2 = work32[n:2 * n]
     one = np.float32(1.0)
     for i in range(n):
-        x = min(max(z[i], _EXP_LO_F32), _EXP_HI_F32)
+        x = min(max(z[i], lo), hi)
         t = x * _LOG2E_F32 + _SHIFT_F32
         k = t - _SHIFT_F32
         r = x - k * _LN2_HI_F32
@@ -131,17 +134,78 @@ def _exp_f32(z, work):
         p = p * r + _C7_F32[4]
         p = p * r + _C7_F32[5]
         p = p * r + one
-        p = p * r + one
-        z[i] = p
+        z[i] = p * r
         k32 = np.int32(k)
         k1 = k32 >> np.int32(1)
         k2 = k32 - k1
         bits1[i] = (k1 + np.int32(127)) << np.int32(23)
         bits2[i] = (k2 + np.int32(127)) << np.int32(23)
-    pow1 = bits1.view(np.float32)
-    pow2 = bits2.view(np.float32)
+    return bits1.view(np.float32), bits2.view(np.float32)
+
+
+@njit(**_STRICT)
+def _exp_f64(z, work):
+    """z[:] = exp(z) in float64: (e**r - 1 + 1) 2**n1 2**n2."""
+    pow1, pow2 = _reduced_expm1_f64(z, work, _EXP_LO_F64, _EXP_HI_F64)
+    for i in range(z.shape[0]):
+        z[i] = (z[i] + 1.0) * pow1[i] * pow2[i]
+
+
+@njit(**_STRICT)
+def _exp_f32(z, work):
+    """z[:] = exp(z) in float32."""
+    pow1, pow2 = _reduced_expm1_f32(z, work, _EXP_LO_F32, _EXP_HI_F32)
+    for i in range(z.shape[0]):
+        z[i] = (z[i] + np.float32(1.0)) * pow1[i] * pow2[i]
+
+
+# exp(x) - 1 for x <= 0 as the C kernel's vexpm1_neg: 2**n (e**r - 1) + (2**n - 1), exact
+# in its last term, so no cancellation near 0; x is clamped at -60 (float32: -30), where
+# the result is -1 to the last bit.
+@njit(**_STRICT)
+def _expm1_neg_f64(z, work):
+    """z[:] = exp(z) - 1 for z <= 0, in float64."""
+    pow1, pow2 = _reduced_expm1_f64(z, work, _EXPM1_LO_F64, 0.0)
+    for i in range(z.shape[0]):
+        two_n = pow1[i] * pow2[i]
+        z[i] = two_n * z[i] + (two_n - 1.0)
+
+
+@njit(**_STRICT)
+def _expm1_neg_f32(z, work):
+    """z[:] = exp(z) - 1 for z <= 0, in float32."""
+    pow1, pow2 = _reduced_expm1_f32(z, work, _EXPM1_LO_F32, np.float32(0.0))
+    for i in range(z.shape[0]):
+        two_n = pow1[i] * pow2[i]
+        z[i] = two_n * z[i] + (two_n - np.float32(1.0))
+
+
+# tanh as the C kernel's activation_vec: e = expm1(-2|z|), tanh|z| = -e / (2 + e) (accurate
+# near 0, where 1 - 2 / (1 + e**2z) would cancel), with z's sign
+@njit(**_STRICT)
+def _tanh_f64(z, scratch, work):
+    """z[:] = tanh(z) in float64; ``scratch`` a float64 array of >= len(z)."""
+    n = z.shape[0]
+    e = scratch[:n]
     for i in range(n):
-        z[i] = z[i] * pow1[i] * pow2[i]
+        e[i] = -2.0 * abs(z[i])
+    _expm1_neg_f64(e, work)
+    for i in range(n):
+        t = -e[i] / (2.0 + e[i])
+        z[i] = -t if z[i] < 0.0 else t
+
+
+@njit(**_STRICT)
+def _tanh_f32(z, scratch, work):
+    """float32 version of :func:`_tanh_f64`."""
+    n = z.shape[0]
+    e = scratch[:n]
+    for i in range(n):
+        e[i] = np.float32(-2.0) * abs(z[i])
+    _expm1_neg_f32(e, work)
+    for i in range(n):
+        t = -e[i] / (np.float32(2.0) + e[i])
+        z[i] = -t if z[i] < np.float32(0.0) else t
 
 
 @njit(**_STRICT)
@@ -174,11 +238,8 @@ _LOG1P_OPTS = dict(nogil=True, cache=True, error_model="numpy", fastmath={"contr
 
 
 @njit(**_LOG1P_OPTS)
-def _log1p_small_f64(e, u, r):
-    """log1p(e) for 0 <= e <= 1, given u = 1 + e and r = 1 / u, in float64."""
-    rounding = (e - (u - 1.0)) * r
-    big = u > _SQRT2
-    f = u * 0.5 if big else u
+def _log_near1_f64(f):
+    """log f for f in [1/sqrt2, sqrt2], in float64 (the C kernel's vlog_near1)."""
     s = (f - 1.0) / (f + 1.0)
     s2 = s * s
     p = s2 * (1.0 / 21.0) + 1.0 / 19.0
@@ -191,16 +252,13 @@ def _log1p_small_f64(e, u, r):
     p = p * s2 + 1.0 / 5.0
     p = p * s2 + 1.0 / 3.0
     p = p * s2 * s + s
-    return (_LN2 if big else 0.0) + (2.0 * p + rounding)
+    return 2.0 * p
 
 
 @njit(**_LOG1P_OPTS)
-def _log1p_small_f32(e, u, r):
-    """log1p(e) for 0 <= e <= 1, given u = 1 + e and r = 1 / u, in float32."""
+def _log_near1_f32(f):
+    """log f for f in [1/sqrt2, sqrt2], in float32."""
     one = np.float32(1.0)
-    rounding = (e - (u - one)) * r
-    big = u > np.float32(_SQRT2)
-    f = u * np.float32(0.5) if big else u
     s = (f - one) / (f + one)
     s2 = s * s
     p = s2 * np.float32(1.0 / 11.0) + np.float32(1.0 / 9.0)
@@ -208,7 +266,61 @@ def _log1p_small_f32(e, u, r):
     p = p * s2 + np.float32(1.0 / 5.0)
     p = p * s2 + np.float32(1.0 / 3.0)
     p = p * s2 * s + s
-    return (np.float32(_LN2) if big else np.float32(0.0)) + (np.float32(2.0) * p + rounding)
+    return np.float32(2.0) * p
+
+
+@njit(**_LOG1P_OPTS)
+def _log1p_small_f64(e, u, r):
+    """log1p(e) for 0 <= e <= 1, given u = 1 + e and r = 1 / u, in float64."""
+    rounding = (e - (u - 1.0)) * r
+    big = u > _SQRT2
+    f = u * 0.5 if big else u
+    return (_LN2 if big else 0.0) + (_log_near1_f64(f) + rounding)
+
+
+@njit(**_LOG1P_OPTS)
+def _log1p_small_f32(e, u, r):
+    """log1p(e) for 0 <= e <= 1, given u = 1 + e and r = 1 / u, in float32."""
+    rounding = (e - (u - np.float32(1.0))) * r
+    big = u > np.float32(_SQRT2)
+    f = u * np.float32(0.5) if big else u
+    return (np.float32(_LN2) if big else np.float32(0.0)) + (_log_near1_f32(f) + rounding)
+
+
+# log x for finite x >= 1 (the sum of a softmax's exponentials) as the C kernel's
+# vlog_ge1: x = 2**k f with k from the exponent bits and f in [1, 2) from the mantissa,
+# halved above sqrt2, so that log x = (k + [f > sqrt2]) ln 2 + log f.
+@njit(**_LOG1P_OPTS)
+def _log_ge1_f64(x, work):
+    """x[:] = log(x) for finite x >= 1, in float64 (work int64 of >= len(x))."""
+    n = x.shape[0]
+    bits = x.view(np.int64)
+    mantissa = work[:n]
+    for i in range(n):
+        mantissa[i] = (bits[i] & np.int64(0xFFFFFFFFFFFFF)) | (np.int64(1023) << np.int64(52))
+    f = mantissa.view(np.float64)
+    for i in range(n):
+        k = np.float64((bits[i] >> np.int64(52)) - np.int64(1023))
+        big = f[i] > _SQRT2
+        fi = f[i] * 0.5 if big else f[i]
+        x[i] = (k + (1.0 if big else 0.0)) * _LN2 + _log_near1_f64(fi)
+
+
+@njit(**_LOG1P_OPTS)
+def _log_ge1_f32(x, work):
+    """float32 version of :func:`_log_ge1_f64` (work int64 of >= len(x) / 2)."""
+    n = x.shape[0]
+    bits = x.view(np.int32)
+    mantissa = work.view(np.int32)[:n]
+    for i in range(n):
+        mantissa[i] = (bits[i] & np.int32(0x7FFFFF)) | (np.int32(127) << np.int32(23))
+    f = mantissa.view(np.float32)
+    for i in range(n):
+        k = np.float32((bits[i] >> np.int32(23)) - np.int32(127))
+        big = f[i] > np.float32(_SQRT2)
+        fi = f[i] * np.float32(0.5) if big else f[i]
+        x[i] = (k + (np.float32(1.0) if big else np.float32(0.0))) * np.float32(_LN2) \
+            + _log_near1_f32(fi)
 
 
 @njit(**_LOG1P_OPTS)
@@ -293,6 +405,17 @@ def sigmoid_log1p_exp_neg_abs(z, h, log1p_e, work):
     raise NotImplementedError("only callable from numba-compiled code")
 
 
+def tanh_inplace(z, scratch, work):
+    """z[:] = tanh(z) (z, scratch of one dtype, 1-D, len(scratch) >= len(z); work int64 of
+    >= 2 len(z))."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+def log_ge1_inplace(x, work):
+    """x[:] = log(x) for finite x >= 1 (1-D float32 or float64; work int64 of >= len(x))."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
 def _by_dtype(dtype, f64, f32):
     if dtype == types.float64:
         return f64
@@ -329,6 +452,20 @@ def _sigmoid_log1p_exp_neg_abs_ov(z, h, log1p_e, work):
         return lambda z, h, log1p_e, work: impl(z, h, log1p_e, work)
 
 
+@overload(tanh_inplace, jit_options=_STRICT)
+def _tanh_inplace_ov(z, scratch, work):
+    impl = _by_dtype(z.dtype, _tanh_f64, _tanh_f32)
+    if impl is not None:
+        return lambda z, scratch, work: impl(z, scratch, work)
+
+
+@overload(log_ge1_inplace, jit_options=_LOG1P_OPTS)
+def _log_ge1_inplace_ov(x, work):
+    impl = _by_dtype(x.dtype, _log_ge1_f64, _log_ge1_f32)
+    if impl is not None:
+        return lambda x, work: impl(x, work)
+
+
 @njit(**_STRICT)
 def exp_array(x):
     """exp of a 1-D array by this module's algorithm (for tests and comparisons)."""
@@ -359,3 +496,19 @@ def output_sigmoid_array(x):
     h = np.empty_like(x)
     sigmoid_log1p_exp_neg_abs(x, h, np.empty_like(x), np.empty(2 * x.shape[0], dtype=np.int64))
     return h
+
+
+@njit(**_STRICT)
+def tanh_array(x):
+    """tanh of a 1-D array by this module's algorithm (for tests)."""
+    z = x.copy()
+    tanh_inplace(z, np.empty_like(z), np.empty(2 * z.shape[0], dtype=np.int64))
+    return z
+
+
+@njit(**_STRICT)
+def log_ge1_array(x):
+    """log of a 1-D array of finite values >= 1 by this module's algorithm (for tests)."""
+    z = x.copy()
+    log_ge1_inplace(z, np.empty(z.shape[0], dtype=np.int64))
+    return z

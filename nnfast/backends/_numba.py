@@ -15,18 +15,25 @@ ex4's 400 -> 25) or through BLAS, one gemm per block and direction, on one
 BLAS thread per chunk thread (784 -> 100 and wider, see
 :func:`_first_layer_by_blas`).
 
+Every hidden activation and head of :mod:`nnfast._activations` runs in the
+fused pass (the activation after each hidden layer's products, its derivative
+from the activations in the backward pass; the softmax with the row's max
+subtracted), with the C kernel's arithmetic.  Predictions run in a compiled
+forward driver over the same row blocks.
+
 The kernels live in :mod:`nnfast._kernels.numba_fused` (register tiles in
 ``numba_tiles``, exp and its kin in ``numba_math``).  Importing this
 module imports numba but compiles nothing: a call compiles only the driver it
-needs (loss only or loss and gradient, tiles or BLAS, per dtype) and numba
-caches it on disk, so later processes load it; a line on stderr says when a
-compile is happening (see :meth:`NumbaBackend.warm_up`).
+needs (loss only, loss and gradient, or forward; tiles or BLAS; per dtype) and
+numba caches it on disk, so later processes load it; a line on stderr says when
+a compile is happening (see :meth:`NumbaBackend.warm_up`).  The activations and
+the head reach the drivers as integer codes, values rather than types, so
+every network shares its driver's one compile.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +43,7 @@ import numpy as np
 import numba
 from numba.core import types
 
-from .._losses import LOSS_CODES
-from ._auto import is_ex4_network
+from .._activations import ACTIVATION_CODES, DEFAULT_ACTIVATION, DEFAULT_LOSS, HEAD_CODES
 from ._base import Backend, blas_threads
 from ._chunking import chunk_count, machine_cores, threads_for
 from ._numba_notice import compile_notice
@@ -88,20 +94,16 @@ def _thread_pool(n_workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def _run_chunks(chunk_fn, common, starts, tail, slabs, costs, n_workers):
-    """``costs[c] = chunk_fn(*common, starts[c], starts[c + 1], *tail, slabs[c])`` for
-    every chunk c, on ``n_workers`` threads (the caller's and ``n_workers - 1``
-    from the pool) that take chunks one at a time: a thread that the OS delays
-    does not hold the others back.  The drivers release the GIL.  Which thread
-    runs which chunk changes nothing in the result."""
-    n_chunks = costs.shape[0]
-    claims = itertools.count()  # next() is atomic under the GIL
+def _run_chunks(run_chunk, chunks, n_workers):
+    """``run_chunk(c)`` for every chunk c of ``chunks``, on ``n_workers`` threads (the
+    caller's and ``n_workers - 1`` from the pool) that take chunks one at a time: a
+    thread that the OS delays does not hold the others back.  The drivers release
+    the GIL.  Which thread runs which chunk changes nothing in the result."""
+    claims = iter(list(chunks))  # next() is atomic under the GIL
 
     def work():
-        for c in iter(claims.__next__, None):
-            if c >= n_chunks:
-                return
-            costs[c] = chunk_fn(*common, starts[c], starts[c + 1], *tail, slabs[c])
+        for c in claims:
+            run_chunk(c)
 
     helpers = [_thread_pool(n_workers - 1).submit(work) for _ in range(n_workers - 1)] \
         if n_workers > 1 else []
@@ -110,6 +112,16 @@ def _run_chunks(chunk_fn, common, starts, tail, slabs, costs, n_workers):
     finally:
         for future in helpers:
             future.result()  # waits, and re-raises a helper's exception
+
+
+def _network_codes(layer_sizes, activations, output, loss):
+    """The kernels' codes: one int64 per hidden layer (ex4's logistic when
+    ``activations`` is None) and the head's."""
+    hidden = activations or (DEFAULT_ACTIVATION,) * (len(layer_sizes) - 2)
+    assert len(hidden) == len(layer_sizes) - 2, "one activation per hidden layer"
+    assert (output, loss) in HEAD_CODES, f"no head of output {output!r} and loss {loss!r}"
+    return (np.array([ACTIVATION_CODES[a] for a in hidden], dtype=np.int64),
+            HEAD_CODES[(output, loss)])
 
 
 #: the first layer's products go through BLAS (one gemm per block and
@@ -173,9 +185,48 @@ class _Prepared:
         return self._XT_blocks
 
 
-#: (need_grad, by BLAS, dtype) that ran in this process: no compile notice
-#: needed for them
+#: (driver, by BLAS, dtype) that ran in this process: no compile notice needed for them
 _ready = set()
+
+
+def _in_chunks(run_chunk, n_chunks, n_workers, key, blas):
+    """``run_chunk(c)`` for every chunk, announcing a compile on stderr the first time
+    ``key`` = (driver, by BLAS, dtype) runs in the process, with BLAS on one thread for the
+    BLAS path: every chunk's thread calls it, and its own threads would oversubscribe
+    the cores (and could sum in an order that depends on them)."""
+    driver, _, dtype_name = key
+    notice = contextlib.nullcontext() if key in _ready else compile_notice(
+        f"{driver}, {dtype_name}")
+    limit = blas_threads(1) if blas else contextlib.nullcontext()
+    with notice, limit:
+        if n_workers > 1 and key not in _ready:
+            # compile (or load) on this thread first, not in several at once
+            run_chunk(0)
+            _run_chunks(run_chunk, range(1, n_chunks), n_workers)
+        else:
+            _run_chunks(run_chunk, range(n_chunks), n_workers)
+    _ready.add(key)
+
+
+def _layout(theta, layer_sizes, offsets, dtype):
+    """theta in ``dtype`` and the int64 arrays the drivers index the network with:
+    (theta, sizes, weight_starts, unit_starts)."""
+    theta = np.ascontiguousarray(theta, dtype=dtype)
+    sizes = np.asarray(layer_sizes, dtype=np.int64)
+    weight_starts = np.array([start for start, _, _ in offsets], dtype=np.int64)
+    unit_starts = np.zeros(len(layer_sizes), dtype=np.int64)  # first unit of each layer
+    unit_starts[1:] = np.cumsum(sizes[1:])
+    return theta, sizes, weight_starts, unit_starts
+
+
+def _first_layer_weights(theta, layer_sizes, offsets, blas):
+    """The first layer's weights without their bias column (C-contiguous) for the BLAS
+    path, None for the register tiles."""
+    if not blas:
+        return None
+    n1, n_in = layer_sizes[1], layer_sizes[0]
+    start = offsets[0][0]
+    return np.ascontiguousarray(theta[start:start + n1 * (n_in + 1)].reshape(n1, n_in + 1)[:, 1:])
 
 
 class NumbaBackend(Backend):
@@ -183,6 +234,7 @@ class NumbaBackend(Backend):
     # Where the kernel calls BLAS (wide first layers) it limits BLAS to one
     # thread itself, so optimisers may limit BLAS around it at no cost.
     uses_blas = False
+    supports_activations = True
     description = ("numba fused kernel (row blocks, register tiles or BLAS per block, "
                    "one slab per chunk)")
 
@@ -197,9 +249,13 @@ class NumbaBackend(Backend):
         kernels = self._kernels
         cache_dir = numba.config.CACHE_DIR or os.path.join(os.path.dirname(kernels.__file__),
                                                            "__pycache__")
-        loaded = [f"{'loss' if isinstance(sig[15], types.NoneType) else 'loss+gradient'} "
+        # chunk_loss_grad's arguments: W1_no_bias 4th, theta 5th, G last
+        loaded = [f"{'loss' if isinstance(sig[-1], types.NoneType) else 'loss+gradient'} "
                   f"{'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} {sig[4].dtype}"
                   for sig in kernels.chunk_loss_grad.signatures]
+        # chunk_forward's: W1_no_bias 2nd, theta 3rd
+        loaded += [f"forward {'tiles' if isinstance(sig[1], types.NoneType) else 'blas'} "
+                   f"{sig[2].dtype}" for sig in kernels.chunk_forward.signatures]
         return {
             "numba": numba.__version__,
             "threads": "Python threads, one chunk at a time (the kernels release the GIL)",
@@ -210,7 +266,8 @@ class NumbaBackend(Backend):
             "first layer by BLAS": f"from {_BLAS_MIN_INPUTS} inputs and {_BLAS_MIN_UNITS} units",
         }
 
-    def warm_up(self, dtypes=(np.float64,), gradient=True, loss_only=False, blas=False) -> None:
+    def warm_up(self, dtypes=(np.float64,), gradient=True, loss_only=False, blas=False,
+                forward=False) -> None:
         """Compile (or load from the disk cache) kernels now rather than inside the
         first evaluation.
 
@@ -223,20 +280,26 @@ class NumbaBackend(Backend):
         blas : bool
             The drivers whose first layer runs through BLAS (wide first layers)
             instead of the register-tile ones.
+        forward : bool
+            Also the forward driver (``predict``/``predict_proba``).
 
         A cold compile takes a few seconds per driver and dtype; a load from the
-        cache a fraction of a second.
+        cache a fraction of a second.  Every activation and head shares each
+        driver (they are values, not types, to the kernels).
         """
         import nnfast
 
         sizes = (3, 2, 2)
+        offsets = nnfast.layer_offsets(sizes)
         for dtype in dtypes:
+            X = np.zeros((4, 3), dtype=dtype)
+            theta = np.zeros(nnfast.n_params(sizes), dtype=dtype)
             for need_grad in [g for g, on in ((True, gradient), (False, loss_only)) if on]:
-                X = np.zeros((4, 3), dtype=dtype)
-                Y = np.zeros((4, 2), dtype=dtype)
-                theta = np.zeros(nnfast.n_params(sizes), dtype=dtype)
-                self._run(theta, sizes, nnfast.layer_offsets(sizes), self.prepare(X, Y), 0, 1,
-                          np.empty_like(theta) if need_grad else None, by_blas=blas)
+                self._run(theta, sizes, offsets, self.prepare(X, np.zeros((4, 2), dtype=dtype)),
+                          "cross_entropy", 1, np.empty_like(theta) if need_grad else None,
+                          None, "logistic", by_blas=blas)
+            if forward:
+                self._forward(theta, offsets, X, 1, None, "logistic", by_blas=blas)
 
     # -- contract ------------------------------------------------------------
     def prepare(self, X, Y):
@@ -245,34 +308,28 @@ class NumbaBackend(Backend):
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
                       activations=None, output="logistic"):
-        assert is_ex4_network(activations, output), "numba implements ex4's network only"
-        return self._run(theta, layer_sizes, offsets, data, LOSS_CODES[loss], n_threads, grad_out)
+        return self._run(theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
+                         activations, output)
 
-    def _run(self, theta, layer_sizes, offsets, data, loss_id, n_threads, grad_out, by_blas=None):
+    def forward(self, theta, offsets, X, n_threads, activations=None, output="logistic"):
+        return self._forward(theta, offsets, X, n_threads, activations, output)
+
+    def _run(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out, activations,
+             output, by_blas=None):
         dtype = data.X.dtype
-        theta = np.ascontiguousarray(theta, dtype=dtype)
-        sizes = np.asarray(layer_sizes, dtype=np.int64)
-        weight_starts = np.array([start for start, _, _ in offsets], dtype=np.int64)
-        unit_starts = np.zeros(len(layer_sizes), dtype=np.int64)  # first unit of each layer
-        unit_starts[1:] = np.cumsum(sizes[1:])
+        theta, sizes, weight_starts, unit_starts = _layout(theta, layer_sizes, offsets, dtype)
+        act_codes, head = _network_codes(layer_sizes, activations, output, loss)
         need_grad = grad_out is not None
-        zero, one = dtype.type(0), dtype.type(1)
         n_params = theta.shape[0]
         blas = _first_layer_by_blas(layer_sizes) if by_blas is None else bool(by_blas)
         chunk_fn = self._kernels.chunk_loss_grad
         # None for what this call does not need: the kernel compiles (and runs)
         # only its own path
-        if blas:
-            n1, n_in = layer_sizes[1], layer_sizes[0]
-            start = offsets[0][0]
-            W1_no_bias = np.ascontiguousarray(
-                theta[start:start + n1 * (n_in + 1)].reshape(n1, n_in + 1)[:, 1:])
-        else:
-            W1_no_bias = None
+        W1_no_bias = _first_layer_weights(theta, layer_sizes, offsets, blas)
         XT_blocks = data.XT_blocks if need_grad and not blas else None
         common = (data.X_flat, XT_blocks, data.YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                  unit_starts, data.block_rows, data.m)
-        tail = (loss_id, zero, one)
+                  unit_starts, act_codes, data.block_rows, data.m)
+        tail = (head, dtype.type(0), dtype.type(1))
 
         # The chunks (consecutive blocks, one gradient slab each) depend on the
         # data and the network, never on n_threads, and are reduced in chunk
@@ -280,32 +337,55 @@ class NumbaBackend(Backend):
         n_chunks = chunk_count(data.n_blocks, n_params, dtype.itemsize)
         starts = [c * data.n_blocks // n_chunks for c in range(n_chunks + 1)]
         n_workers = threads_for(n_threads, n_chunks, data.m * n_params, _SERIAL_WORK)
-        key = (need_grad, blas, dtype.name)
-        notice = contextlib.nullcontext() if key in _ready else compile_notice(
-            f"{'loss+gradient' if need_grad else 'loss'}, {dtype.name}")
-        # BLAS on one thread: every chunk's thread calls it, and its own threads
-        # would oversubscribe the cores (and could sum in an order that
-        # depends on them)
-        limit = blas_threads(1) if blas else contextlib.nullcontext()
-        with notice, limit:
-            if n_chunks == 1:
-                total = float(chunk_fn(*common, 0, data.n_blocks, *tail, grad_out))
-                _ready.add(key)
-                return total
-            slabs = np.empty((n_chunks, n_params), dtype=dtype) if need_grad else [None] * n_chunks
-            costs = np.zeros(n_chunks, dtype=np.float64)
-            if n_workers > 1 and key not in _ready:
-                # compile (or load) on this thread first, not in several at once
-                costs[0] = chunk_fn(*common, starts[0], starts[1], *tail, slabs[0])
-                _run_chunks(chunk_fn, common, starts[1:], tail, slabs[1:], costs[1:], n_workers)
-            else:
-                _run_chunks(chunk_fn, common, starts, tail, slabs, costs, n_workers)
-        _ready.add(key)
+        if n_chunks == 1:
+            slabs = [grad_out]  # one chunk writes the caller's array directly
+        elif need_grad:
+            slabs = np.empty((n_chunks, n_params), dtype=dtype)
+        else:
+            slabs = [None] * n_chunks
+        costs = np.zeros(n_chunks, dtype=np.float64)
+
+        def run_chunk(c):
+            costs[c] = chunk_fn(*common, starts[c], starts[c + 1], *tail, slabs[c])
+
+        _in_chunks(run_chunk, n_chunks, n_workers,
+                   ("loss+gradient" if need_grad else "loss", blas, dtype.name), blas)
         total = 0.0
         for c in range(n_chunks):
             total += float(costs[c])
-        if need_grad:
+        if need_grad and n_chunks > 1:
             grad_out[:] = slabs[0]
             for c in range(1, n_chunks):
                 grad_out += slabs[c]
         return total
+
+    def _forward(self, theta, offsets, X, n_threads, activations, output, by_blas=None):
+        layer_sizes = (offsets[0][2][1] - 1,) + tuple(shape[0] for _, _, shape in offsets)
+        dtype = theta.dtype
+        # a converted X is the caller's only when it already was C-contiguous in theta's dtype
+        X = np.ascontiguousarray(X, dtype=dtype)
+        assert X.ndim == 2 and X.shape[1] == layer_sizes[0], \
+            f"X must have shape (m, {layer_sizes[0]}), got {X.shape}"
+        theta, sizes, weight_starts, unit_starts = _layout(theta, layer_sizes, offsets, dtype)
+        # the head's loss does not enter a forward pass: the output's own names the head
+        act_codes, head = _network_codes(
+            layer_sizes, activations, output, DEFAULT_LOSS[output])
+        blas = _first_layer_by_blas(layer_sizes) if by_blas is None else bool(by_blas)
+        W1_no_bias = _first_layer_weights(theta, layer_sizes, offsets, blas)
+        m = X.shape[0]
+        block_rows = _block_rows(m)
+        n_blocks = -(-m // block_rows)
+        H = np.empty((m, layer_sizes[-1]), dtype=dtype)
+        common = (X.reshape(-1), W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
+                  block_rows, m)
+        # rows are independent: any chunking gives the same bits
+        n_chunks = chunk_count(n_blocks, 1, dtype.itemsize)
+        starts = [c * n_blocks // n_chunks for c in range(n_chunks + 1)]
+        n_workers = threads_for(n_threads, n_chunks, m * theta.shape[0], _SERIAL_WORK)
+        chunk_fn = self._kernels.chunk_forward
+
+        def run_chunk(c):
+            chunk_fn(*common, starts[c], starts[c + 1], head, dtype.type(0), H.reshape(-1))
+
+        _in_chunks(run_chunk, n_chunks, n_workers, ("forward", blas, dtype.name), blas)
+        return H
