@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scipy.special import log_softmax
-
-from .._activations import activate
-from .._losses import cross_entropy_from_logits, sigmoid, squared_error
+from .._activations import activate, head_losses
+from .._losses import sigmoid
 from .._network import layer_offsets, unpack
 from ..backends._numpy import layer_outputs, pre_activation
 
@@ -19,13 +17,8 @@ def loss_values(output, loss, z, Y):
     For logistic and identity outputs each entry depends on its own logit only;
     a softmax entry ``-y_k log h_k`` depends on the example's whole row of ``z``.
     """
-    if output == "softmax":
-        return -Y * log_softmax(z, axis=-1)
-    if output == "identity":
-        return squared_error(z, Y)
-    if loss == "cross_entropy":
-        return cross_entropy_from_logits(z, Y)
-    return squared_error(sigmoid(z), Y)
+    h = sigmoid(z) if (output, loss) == ("logistic", "squared_error") else None
+    return head_losses(output, loss, z, h, Y)
 
 
 class ForwardPass:
