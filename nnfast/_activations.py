@@ -103,6 +103,12 @@ def check_head(output, loss: Optional[str] = None) -> Tuple[str, str]:
     return output, loss
 
 
+def is_ex4_network(activations, output) -> bool:
+    """True for logistic hidden units and outputs (ex4's network), which every backend
+    implements; a backend needs ``supports_activations`` for any other."""
+    return output == "logistic" and all(a == "logistic" for a in (activations or ()))
+
+
 def describe(activations: Sequence[str], output: str, loss: str) -> str:
     """A short label such as ``"relu-relu / softmax + cross_entropy"``."""
     hidden = "-".join(activations) if activations else "no hidden layer"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._activations import check_activations, check_head
+from ._activations import check_activations, check_head, is_ex4_network
 from ._network import check_layer_sizes, check_network_memory, layer_offsets, n_params
 from ._validation import check_lam, check_n_threads, check_targets, check_theta, check_X
 from .backends import backend_for_data, get_backend
-from .backends._auto import is_ex4_network
 from .backends._base import network_kwargs
 
 
@@ -179,6 +178,7 @@ class Objective(ObjectiveCalls):
             self._data = self.backend.prepare_once(X, Y, x_checked=False)
         else:
             self._data = self.backend.prepare_once(X, Y)
+        self._backend_net = network_kwargs(self.backend, **self._net)
         self._mask = l2_mask(self.layer_sizes)
         self.n_evals = 0
 
@@ -199,7 +199,7 @@ class Objective(ObjectiveCalls):
         grad_sum = np.empty(self.n_params, dtype=self.dtype) if need_grad else None
         loss_sum = self.backend.loss_grad_sum(theta, self.layer_sizes, self.offsets, self._data,
                                               self.loss, self.n_threads, grad_sum,
-                                              **network_kwargs(self.backend, **self._net))
+                                              **self._backend_net)
         self.n_evals += 1
         return finish_cost_grad(loss_sum, grad_sum, theta, self.m, self.lam, self._mask)
 

@@ -101,7 +101,9 @@ def test_small_problems_take_the_first_backend_unmeasured(registered):
     assert _auto.remembered_choices() == {}
 
 
-def test_the_choice_is_measured_once_per_kind_of_problem(monkeypatch):
+@pytest.fixture
+def measured_shapes(monkeypatch):
+    """The shapes of X that auto's measurements ran on, in order."""
     calls = []
     real = _auto._time_backends
 
@@ -110,6 +112,11 @@ def test_the_choice_is_measured_once_per_kind_of_problem(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_auto, "_time_backends", counting)
+    return calls
+
+
+def test_the_choice_is_measured_once_per_kind_of_problem(measured_shapes):
+    calls = measured_shapes
     X, y = _data(3000)
     first = nnfast.Objective(X, y, SIZES, backend="auto").backend.name
     again = nnfast.Objective(X[:2900], y[:2900], SIZES, backend="auto").backend.name   # same log2(m)
@@ -136,15 +143,8 @@ def test_builtin_backends_cannot_be_unregistered():
         unregister_backend("never_registered")
 
 
-def test_large_data_are_measured_on_a_sample_of_rows(monkeypatch):
-    calls = []
-    real = _auto._time_backends
-
-    def counting(*args, **kwargs):
-        calls.append(args[1].shape)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_auto, "_time_backends", counting)
+def test_large_data_are_measured_on_a_sample_of_rows(monkeypatch, measured_shapes):
+    calls = measured_shapes
     monkeypatch.setattr(_auto, "SAMPLE_ROWS", 2500)
     X, y = _data(3000)
     fun = nnfast.Objective(X, y, SIZES, backend="auto")

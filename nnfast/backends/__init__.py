@@ -15,7 +15,8 @@ import importlib
 import threading
 from typing import Dict, List, Optional, Tuple
 
-from ._base import Backend, BackendUnavailable, optimizer_blas_limit
+from ._base import (Backend, BackendUnavailable, implementing, optimizer_blas_limit,
+                    supports_network)
 
 __all__ = [
     "Backend", "BackendUnavailable", "register_backend", "unregister_backend", "get_backend",
@@ -123,12 +124,9 @@ def get_backend(name: str = "auto", activations=None, output: str = "logistic") 
     BackendUnavailable
         The backend is registered but cannot run here (the message says why).
     """
-    from ._auto import _if_supported, is_ex4_network
-
-    plain = is_ex4_network(activations, output)
     if isinstance(name, Backend):
         backend = name
-        if not _if_supported(backend, plain):
+        if implementing(backend, activations, output) is None:
             raise ValueError(_unsupported(backend.name, activations, output))
         return backend
     if not isinstance(name, str):
@@ -136,7 +134,7 @@ def get_backend(name: str = "auto", activations=None, output: str = "logistic") 
         raise TypeError(f"backend must be a name, one of {valid}; got {type(name).__name__}")
     if name == "auto":
         for candidate in _AUTO_ORDER:
-            if candidate in _REGISTRY and _if_supported(_load(candidate), plain) is not None:
+            if candidate in _REGISTRY and implementing(_load(candidate), activations, output):
                 return _instances[candidate]
         raise BackendUnavailable("no backend is available")  # numpy always is
     if name not in _REGISTRY:
@@ -145,14 +143,12 @@ def get_backend(name: str = "auto", activations=None, output: str = "logistic") 
     backend = _load(name)
     if backend is None:
         raise BackendUnavailable(f"backend {name!r} is not available here: {_failures[name]}")
-    if _if_supported(backend, plain) is None:
+    if implementing(backend, activations, output) is None:
         raise ValueError(_unsupported(name, activations, output))
     return backend
 
 
 def _unsupported(name, activations, output) -> str:
-    from ._base import supports_network
-
     able = [n for n in _REGISTRY if (b := _load(n)) is not None and supports_network(b)]
     return (f"backend {name!r} implements only logistic hidden units and outputs (ex4's "
             f"network), not activation={list(activations or ())} with output={output!r}; "

@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from ._base import Backend
+from ._base import Backend, implementing, network_kwargs
 
 __all__ = ["choose_backend", "forget_choices", "remembered_choices", "MEASURE_ABOVE",
            "SAMPLE_ROWS", "PREFERENCE_MARGIN"]
@@ -44,20 +44,6 @@ PAUSE_S = 0.05
 
 _choices: Dict[tuple, str] = {}
 _lock = threading.Lock()
-
-
-def is_ex4_network(activations, output) -> bool:
-    """True for logistic hidden units and outputs, which every backend implements."""
-    return output == "logistic" and all(a == "logistic" for a in (activations or ()))
-
-
-def _if_supported(backend: Optional[Backend], plain: bool) -> Optional[Backend]:
-    """``backend`` if it implements the network (see :func:`is_ex4_network`), else None."""
-    from ._base import supports_network
-
-    if backend is None or plain or supports_network(backend):
-        return backend
-    return None
 
 
 def _candidates(order: Sequence[str], load) -> List[Backend]:
@@ -83,8 +69,6 @@ def _time_backends(candidates, X, Y, layer_sizes, offsets, loss, n_threads, thet
     its fastest call, the least disturbed estimate on a shared machine.
     """
     from ._base import blas_threads
-
-    from ._base import network_kwargs
 
     net = net or {}
     prepared = [(b, b.prepare(X, Y), network_kwargs(b, **net) if net else {}) for b in candidates]
@@ -128,8 +112,7 @@ def choose_backend(X: np.ndarray, Y: np.ndarray, layer_sizes: Tuple[int, ...], o
         Measured fastest of the candidates; the first available one when the
         problem is small or only one candidate exists.
     """
-    plain = is_ex4_network(activations, output)
-    candidates = _candidates(order, lambda name: _if_supported(load(name), plain))
+    candidates = _candidates(order, lambda name: implementing(load(name), activations, output))
     if not candidates:
         from ._base import BackendUnavailable
         raise BackendUnavailable("no backend is available")

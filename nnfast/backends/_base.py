@@ -23,6 +23,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from .._activations import is_ex4_network
 
 
 class Backend:
@@ -145,6 +146,14 @@ def supports_network(backend: Backend) -> bool:
     (``supports_activations``), and its ``loss_grad_sum`` takes them (a subclass
     written for ex4 may override it without)."""
     return bool(backend.supports_activations) and _takes_network(type(backend))
+
+
+def implementing(backend: Optional[Backend], activations, output) -> Optional[Backend]:
+    """``backend`` if it implements this network (ex4's, or any with
+    :func:`supports_network`), else None (also for None)."""
+    if backend is None or is_ex4_network(activations, output) or supports_network(backend):
+        return backend
+    return None
 
 
 def network_kwargs(backend: Backend, activations, output) -> dict:

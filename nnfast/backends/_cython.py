@@ -45,7 +45,7 @@ import threading
 
 import numpy as np
 
-from .._activations import ACTIVATION_CODES, HEAD_CODES
+from .._activations import ACTIVATION_CODES, DEFAULT_LOSS, HEAD_CODES
 from .._network import layer_offsets, n_params
 from .._validation import FLOAT_DTYPES, check_X
 from ._base import Backend
@@ -217,11 +217,18 @@ def _checked_run(x_checked, theta, sizes, offsets, X, *args, **kwargs):
 
 def _codes(sizes, activations, output, loss):
     """The kernel's codes of the hidden activations (an intc array) and of the head."""
-    hidden = activations or ("logistic",) * (len(sizes) - 2)
+    hidden = tuple(activations or ("logistic",) * (len(sizes) - 2))
     assert len(hidden) == len(sizes) - 2, "one activation per hidden layer"
     assert (output, loss) in HEAD_CODES, f"no head of output {output!r} and loss {loss!r}"
-    return (np.array([ACTIVATION_CODES[a] for a in hidden], dtype=np.intc),
-            HEAD_CODES[(output, loss)])
+    return _activation_codes(hidden), HEAD_CODES[(output, loss)]
+
+
+@functools.lru_cache(maxsize=64)
+def _activation_codes(hidden):
+    """Read-only intc array of the codes of ``hidden`` (built once per network)."""
+    codes = np.array([ACTIVATION_CODES[a] for a in hidden], dtype=np.intc)
+    codes.flags.writeable = False
+    return codes
 
 
 def _run(theta, sizes, offsets, X, YT, codes, with_loss, grad_out, H, n_threads, cache=None,
@@ -337,8 +344,8 @@ class CythonBackend(Backend):
         # a converted X is the caller's only when it already was C-contiguous in theta's dtype
         X = np.ascontiguousarray(X, dtype=theta.dtype)
         H = np.empty((X.shape[0], sizes[-1]), dtype=theta.dtype)
-        codes = _codes(sizes, activations, output,
-                       "squared_error" if output == "identity" else "cross_entropy")
+        # a forward pass uses the head's activation only: any of the output's losses will do
+        codes = _codes(sizes, activations, output, DEFAULT_LOSS[output])
         _checked_run(x_checked, theta, sizes, offsets, X, None, codes, False, None, H, n_threads,
                      cache=_OneShotScratch)
         return H
