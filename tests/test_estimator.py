@@ -56,7 +56,7 @@ def test_fit_predict_score_on_digits(split):
     small = NNClassifier(hidden_layer_sizes=(7,), max_iter=10, random_state=0, backend="numpy", n_threads=1)
     small.fit(X_tr, y_tr)
     res = nnfast.train(X_tr, y_tr, [64, 7, 10], lam=1.0, max_iter=10, random_state=0,
-                       backend="numpy", progress=False)
+                       backend="numpy", n_threads=1, progress=False)
     np.testing.assert_allclose(small.theta_, res.theta)
 
 
@@ -356,7 +356,7 @@ def test_regressor_on_diabetes(diabetes):
     assert reg.score(X_te, y_te) > 0.3
     res = nnfast.train(X_tr, y_tr, [10, 10, 1], lam=10.0, max_iter=200, random_state=0,
                        activation="tanh", output="identity", loss="squared_error",
-                       backend="numpy", progress=False)
+                       backend="numpy", n_threads=1, progress=False)
     np.testing.assert_allclose(reg.theta_, res.theta)
     assert res.train_accuracy is None  # regression has no accuracy
 
