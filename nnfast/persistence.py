@@ -12,12 +12,17 @@ A model file is one ``.npz`` archive holding arrays only (read back with
     A 0-d unicode array holding JSON: format name and version, nnfast
     version, layer sizes, n_params, dtype, λ, loss, the network's
     ``activations`` (one per hidden layer) and ``output``, method, training
-    summary, and the SHA-256 of ``theta``'s bytes (corruption check).
+    summary, the SHA-256 of ``theta``'s bytes (corruption check) and the
+    ``estimator`` to rebuild ("NNClassifier" or "NNRegressor").
     Files written before activations existed have neither field: they are
-    ex4's network (logistic hidden units and outputs).
+    ex4's network (logistic hidden units and outputs); files without
+    ``estimator`` are classifiers unless their output is "identity".
+
+A regression network has no classes: its ``classes`` are the output indices
+0 .. n_out - 1, as for a :class:`~nnfast.training.TrainResult`.
 
 :func:`load_model` checks all of it and returns a fitted
-:class:`nnfast.NNClassifier`.
+:class:`nnfast.NNClassifier` or :class:`nnfast.NNRegressor`.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ FORMAT = "nnfast-model"
 FORMAT_VERSION = 1
 
 
+#: the estimators a model file can rebuild
+ESTIMATORS = ("NNClassifier", "NNRegressor")
+
+
 class ModelFileError(ValueError):
     """A model file is unreadable, corrupted, or inconsistent; the message says what."""
 
@@ -44,8 +53,14 @@ def _digest(theta: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(theta).tobytes()).hexdigest()
 
 
+def _training_summary(res):
+    return dict(n_iter=res.n_iter, n_evals=res.n_evals, stop_reason=res.stop_reason,
+                final_cost=res.final_cost, wall_time=res.wall_time, backend=res.backend)
+
+
 def _parts(model):
-    """(theta, layer_sizes, classes, info dict) from an NNClassifier or a TrainResult."""
+    """(theta, layer_sizes, classes, info dict) from a fitted estimator or a TrainResult."""
+    from .estimator import NNClassifier, NNRegressor
     from .training import TrainResult
 
     if isinstance(model, TrainResult):
@@ -53,24 +68,31 @@ def _parts(model):
         return (np.asarray(res.theta), tuple(res.layer_sizes), np.arange(res.layer_sizes[-1]),
                 dict(lam=res.lam, loss=res.loss, method=res.method, dtype=res.dtype,
                      activations=list(res.activations), output=res.output,
-                     training=dict(n_iter=res.n_iter, n_evals=res.n_evals,
-                                   stop_reason=res.stop_reason, final_cost=res.final_cost,
-                                   wall_time=res.wall_time, backend=res.backend)))
-    if hasattr(model, "theta_") and hasattr(model, "layer_sizes_") and hasattr(model, "classes_"):
+                     estimator=_estimator_for(res.output), training=_training_summary(res)))
+    fitted = hasattr(model, "theta_") and hasattr(model, "layer_sizes_")
+    if isinstance(model, (NNClassifier, NNRegressor)) and fitted:
         res = getattr(model, "result_", None)
         activations, output = _network_of(model, res)
-        info = dict(lam=float(model.lam), loss=model.loss, method=model.method,
-                    dtype=str(model.dtype_), activations=activations, output=output,
+        regressor = isinstance(model, NNRegressor)
+        info = dict(lam=float(model.lam),
+                    loss="squared_error" if regressor else model.loss,
+                    method=model.method, dtype=str(model.dtype_), activations=activations,
+                    output=output, estimator=type(model).__name__,
                     estimator_params={
                         k: v for k, v in model.get_params().items()
                         if isinstance(v, (int, float, str, bool, type(None), list, tuple))})
         if res is not None:
-            info["training"] = dict(n_iter=res.n_iter, n_evals=res.n_evals,
-                                    stop_reason=res.stop_reason, final_cost=res.final_cost,
-                                    wall_time=res.wall_time, backend=res.backend)
-        return np.asarray(model.theta_), tuple(model.layer_sizes_), np.asarray(model.classes_), info
-    raise TypeError(f"save_model() takes a fitted NNClassifier or a TrainResult, got "
-                    f"{type(model).__name__}" + (" (not fitted yet?)" if hasattr(model, "fit") else ""))
+            info["training"] = _training_summary(res)
+        classes = np.arange(model.layer_sizes_[-1]) if regressor else np.asarray(model.classes_)
+        return np.asarray(model.theta_), tuple(model.layer_sizes_), classes, info
+    raise TypeError(f"save_model() takes a fitted NNClassifier, NNRegressor or a TrainResult, "
+                    f"got {type(model).__name__}"
+                    + (" (not fitted yet?)" if hasattr(model, "fit") else ""))
+
+
+def _estimator_for(output):
+    """The estimator a network with this output layer is: a regressor for identity outputs."""
+    return "NNRegressor" if output == "identity" else "NNClassifier"
 
 
 def _network_of(model, result):
@@ -82,7 +104,8 @@ def _network_of(model, result):
     if result is not None:
         return list(result.activations), result.output
     activations = getattr(model, "activations_", None) or getattr(model, "activation", None)
-    output = getattr(model, "output_", None) or getattr(model, "output", None) or "logistic"
+    output = (getattr(model, "out_activation_", None) or getattr(model, "output_", None)
+              or model._fitted_output())
     return list(check_activations(activations, n_hidden)), output
 
 
@@ -91,7 +114,7 @@ def save_model(model, path, extra=None) -> Path:
 
     Parameters
     ----------
-    model : NNClassifier (fitted) or TrainResult
+    model : NNClassifier or NNRegressor (fitted), or TrainResult
         A TrainResult's output units are labelled 0 .. n_out - 1.
     path : str or Path
     extra : dict, optional
@@ -263,6 +286,18 @@ def _check_network(path, meta, sizes):
     except ValueError as exc:
         raise ModelFileError(f"{path}: the metadata's output and loss do not go together "
                              f"({exc})") from None
+    estimator = meta.get("estimator", _estimator_for(output))
+    if estimator not in ESTIMATORS:
+        bad("estimator", f"one of {list(ESTIMATORS)}")
+    if (estimator == "NNRegressor") != (output == "identity"):
+        raise ModelFileError(f"{path}: an {estimator} cannot have a {output!r} output layer "
+                             f"(regressors have 'identity' outputs, classifiers 'logistic' or "
+                             f"'softmax')")
+
+
+def model_estimator(meta):
+    """The estimator name of a model file's checked metadata."""
+    return meta.get("estimator", _estimator_for(model_network(meta)[1]))
 
 
 def model_network(meta):
@@ -394,39 +429,45 @@ def load_model(path):
 
     Returns
     -------
-    model : NNClassifier
-        Fitted: ``predict``, ``predict_proba`` and ``score`` work at once;
-        ``metadata_`` holds the file's metadata, ``activations_`` and
-        ``output_`` the network (ex4's for files that do not say).
+    model : NNClassifier or NNRegressor
+        Fitted, as the file's ``estimator`` field says (a regressor for an
+        identity output layer): ``predict`` and ``score`` (and a classifier's
+        ``predict_proba``) work at once; ``metadata_`` holds the file's
+        metadata, ``activations_`` and ``out_activation_`` (also ``output_``)
+        the network (ex4's for files that do not say).
 
     Raises
     ------
     FileNotFoundError, ModelFileError (a ValueError)
     """
-    from .estimator import NNClassifier
+    from .estimator import NNClassifier, NNRegressor
 
     theta, classes, meta = read_model_file(path)
     sizes = tuple(meta["layer_sizes"])
+    estimator = {"NNClassifier": NNClassifier, "NNRegressor": NNRegressor}[model_estimator(meta)]
     params = dict(meta.get("estimator_params") or {})
-    known = NNClassifier().get_params()
+    known = estimator().get_params()
     # read_model_file checked the parameters that describe the fitted network; the
     # others only matter to a refit, which validates them itself
     params = {k: v for k, v in params.items() if k in known and k not in ("backend", "n_threads")}
     params["hidden_layer_sizes"] = tuple(sizes[1:-1])
     params.setdefault("lam", meta.get("lam", 0.0))
-    params.setdefault("loss", meta.get("loss", "cross_entropy"))
     activations, output = model_network(meta)
     # an estimator that takes the network as parameters gets it from the file too
-    if "activation" in known:
-        params.setdefault("activation", list(activations))
-    if "output" in known:
-        params.setdefault("output", output)
-    model = NNClassifier(**params)
+    for name, value in (("loss", meta.get("loss", "cross_entropy")),
+                        ("activation", list(activations)), ("output", output)):
+        if name in known:
+            params.setdefault(name, value)
+    model = estimator(**params)
     model.activations_ = activations
+    model.out_activation_ = output
     model.output_ = output
     model.theta_ = theta
     model.layer_sizes_ = sizes
-    model.classes_ = classes
+    if estimator is NNRegressor:
+        model.n_outputs_ = sizes[-1]
+    else:
+        model.classes_ = classes
     model.n_features_in_ = sizes[0]
     model.dtype_ = theta.dtype
     model.n_iter_ = (meta.get("training") or {}).get("n_iter", 0)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nnfast
-from nnfast import NNClassifier, load_model, save_model
+from nnfast import NNClassifier, NNRegressor, load_model, save_model
 from nnfast.persistence import ModelFileError, read_model_file
 
 
@@ -56,6 +56,57 @@ def test_train_result_round_trip_float32(tmp_path, digits):
     np.testing.assert_array_equal(model.predict(X[:50]), res.predict(X[:50]))
     assert model.metadata_["dtype"] == "float32"
     assert model.metadata_["training"]["stop_reason"] == res.stop_reason
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_regressor_round_trip(tmp_path, digits, n_outputs):
+    X, y = digits
+    # real targets: the digit's value and, for several outputs, its ink and its mean column
+    targets = np.column_stack([y / 9.0, X.mean(axis=1), X[:, :8].mean(axis=1)])[:, :n_outputs]
+    targets = targets[:, 0] if n_outputs == 1 else targets
+    reg = NNRegressor(hidden_layer_sizes=(6,), activation="tanh", max_iter=20, random_state=0,
+                      backend="numpy", n_threads=1).fit(X[:300], targets[:300])
+    loaded = load_model(save_model(reg, tmp_path / "reg"))
+    assert isinstance(loaded, NNRegressor)
+    assert loaded.n_outputs_ == n_outputs and loaded.activations_ == ("tanh",)
+    assert loaded.out_activation_ == "identity" and loaded.metadata_["estimator"] == "NNRegressor"
+    assert loaded.metadata_["loss"] == "squared_error"
+    assert loaded.get_params()["activation"] == "tanh"
+    np.testing.assert_array_equal(loaded.theta_, reg.theta_)
+    assert not hasattr(loaded, "classes_")
+    # backend and threads are not stored (they belong to the machine); on the fit's own
+    # the loaded model computes exactly what the fitted one does
+    loaded.set_params(backend="numpy", n_threads=1)
+    np.testing.assert_array_equal(loaded.predict(X[300:400]), reg.predict(X[300:400]))
+    assert loaded.predict(X[:5]).shape == reg.predict(X[:5]).shape
+    assert loaded.score(X[300:400], targets[300:400]) == reg.score(X[300:400], targets[300:400])
+
+
+def test_regression_train_result_loads_as_a_regressor(tmp_path, digits):
+    X, y = digits
+    res = nnfast.train(X[:200], (y[:200] / 9.0)[:, None], [64, 5, 1], max_iter=5,
+                       output="identity", loss="squared_error", random_state=0,
+                       backend="numpy", n_threads=1, progress=False)
+    loaded = load_model(save_model(res, tmp_path / "r"))
+    assert isinstance(loaded, NNRegressor) and loaded.n_outputs_ == 1
+    np.testing.assert_allclose(loaded.predict(X[:20]), res.predict_proba(X[:20])[:, 0])
+
+
+def test_estimator_field_is_checked(tmp_path, digits, fitted):
+    clf, _ = fitted
+    good = save_model(clf, tmp_path / "clf.npz")
+    meta = _metadata(good)
+    assert meta["estimator"] == "NNClassifier"
+    for value, message in (("MLPClassifier", "'estimator' must be one of"),
+                           ("NNRegressor", "NNRegressor cannot have a 'logistic' output")):
+        edited = _rewrite(good, tmp_path / "e.npz",
+                          metadata=np.array(json.dumps(dict(meta, estimator=value))))
+        with pytest.raises(ModelFileError, match=message):
+            load_model(edited)
+    # files written before the field existed are classifiers
+    del meta["estimator"]
+    old = load_model(_rewrite(good, tmp_path / "old.npz", metadata=np.array(json.dumps(meta))))
+    assert isinstance(old, NNClassifier)
 
 
 def _rewrite(src, dst, **changes):
@@ -110,8 +161,10 @@ def test_corrupted_and_mismatched_files_give_clear_errors(tmp_path, fitted):
 
 
 def test_save_refuses_what_it_cannot_store(tmp_path):
-    with pytest.raises(TypeError, match="fitted NNClassifier or a TrainResult"):
+    with pytest.raises(TypeError, match="fitted NNClassifier, NNRegressor or a TrainResult"):
         save_model(NNClassifier(), tmp_path / "x.npz")
+    with pytest.raises(TypeError, match="not fitted yet"):
+        save_model(NNRegressor(), tmp_path / "x.npz")
     with pytest.raises(TypeError):
         save_model({"theta": 1}, tmp_path / "x.npz")
 

@@ -182,7 +182,7 @@ def _report_regression(args, model, path, X, y, description, scope):
     from ..api import cost
 
     h = _outputs(model, X, args.backend)
-    J = cost(model.theta_, X, y, model.layer_sizes_, lam=0.0, loss=model.loss,
+    J = cost(model.theta_, X, y, model.layer_sizes_, lam=0.0, loss="squared_error",
              backend=args.backend, activation=model.activations_, output=model.output_)
     result = evaluation.regression_scores(y, h[:, 0] if h.shape[1] == 1 else h, cost=J)
     header = (f"model {path}: {' -> '.join(map(str, model.layer_sizes_))} (regression), "
