@@ -24,9 +24,10 @@ first-layer path.  The hidden activations and the head are codes passed as
 values (``act_codes``, ``head``), so they add no specialisations: each driver
 branches on them outside its loops over rows.
 
-The driver runs the blocks of one chunk; the backend runs chunks on several
-threads (the driver releases the GIL), which spares the compile of a
-``prange`` wrapper.  The building blocks (``_forward_*``, ``_output_layer``,
+The driver runs the blocks of one chunk; :func:`chunks_loss_grad`,
+:func:`chunks_loss` and :func:`chunks_forward` run every chunk of a call in a
+``prange`` (the backend's path on a thread-safe threading layer; their compile
+costs a few seconds more, once per machine).  The building blocks (``_forward_*``, ``_output_layer``,
 ``_backward_hidden``, ``_grad_first_*``) are compiled once per dtype; the
 register tiles live in :mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids,
 tanh, ``log1p`` and the softmax's log (the C kernel's algorithms) in
@@ -52,7 +53,7 @@ so that no float64 literal promotes them.  The loss is accumulated in float64.
 """
 
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 from numba.extending import overload
 
 from .._activations import ACTIVATION_CODES, HEAD_CODES
@@ -484,3 +485,43 @@ def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, 
             row = H[(r0 + r) * n_out:(r0 + r + 1) * n_out]
             for o in range(n_out):
                 row[o] = E[o * nb + r]
+
+
+# ---- parallel drivers: the chunks of one call on numba's threading layer -----------
+# A prange over the chunks, each running the serial driver above.  The backend uses
+# them only on a thread-safe layer (OpenMP or TBB), where a call's threads are the
+# runtime's pool: Python threads, woken for every call and needing the GIL before
+# they can start a chunk, were often placed on the caller's core by the OS and ran
+# there one after the other (seen on 2-vCPU VMs: a 2-thread call as slow as 1 thread).
+# They compile once per path and dtype, like the serial drivers, and are cached.
+
+@njit(parallel=True, **JIT_OPTIONS)
+def chunks_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+                     unit_starts, act_codes, block_rows, m, starts, head, zero, one, slabs,
+                     costs):
+    """:func:`chunk_loss_grad` of every chunk ``c`` (blocks ``starts[c] .. starts[c + 1] -
+    1``) in parallel: its loss into ``costs[c]`` and its gradient into ``slabs[c]``
+    ((n_chunks, n_params), C-contiguous)."""
+    for c in prange(starts.shape[0] - 1):
+        costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
+                                   weight_starts, unit_starts, act_codes, block_rows, m,
+                                   starts[c], starts[c + 1], head, zero, one, slabs[c])
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def chunks_loss(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+                unit_starts, act_codes, block_rows, m, starts, head, zero, one, costs):
+    """:func:`chunks_loss_grad` without the gradient (the loss-only driver)."""
+    for c in prange(starts.shape[0] - 1):
+        costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
+                                   weight_starts, unit_starts, act_codes, block_rows, m,
+                                   starts[c], starts[c + 1], head, zero, one, None)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def chunks_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
+                   block_rows, m, starts, head, zero, H):
+    """:func:`chunk_forward` of every chunk in parallel (rows are independent)."""
+    for c in prange(starts.shape[0] - 1):
+        chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
+                      block_rows, m, starts[c], starts[c + 1], head, zero, H)

@@ -4,9 +4,11 @@ For each block of rows of X, while it is in cache: forward through every
 layer, the loss and output error, the backward deltas and the gradient of
 every weight matrix, accumulated into a per-chunk gradient slab.  Chunks of
 consecutive blocks (the policy of :mod:`nnfast.backends._chunking`) run on
-several threads (the compiled drivers release the GIL); the slabs are summed
-afterwards in chunk order, and the chunks do not depend on the thread count,
-so results are bitwise identical for every ``n_threads``.  Extra memory per
+numba's threading layer (a ``prange`` over the chunks, taken one at a time)
+where that layer is thread-safe (OpenMP or TBB), else on Python threads (the
+compiled drivers release the GIL); the slabs are summed afterwards in chunk
+order, and the chunks do not depend on the thread count, so results are
+bitwise identical for every ``n_threads``.  Extra memory per
 call: one slab per chunk plus a few ``units x block_rows`` buffers; no
 ``m x hidden`` temporaries.
 
@@ -34,6 +36,7 @@ every network shares its driver's one compile.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -185,21 +188,91 @@ class _Prepared:
         return self._XT_blocks
 
 
-#: (driver, by BLAS, dtype) that ran in this process: no compile notice needed for them
+#: the threading layers on which several Python threads may run parallel regions at
+#: once (numba's workqueue layer aborts the process instead, numba#9288)
+_THREAD_SAFE_LAYERS = ("tbb", "omp")
+#: the layers each ``NUMBA_THREADING_LAYER`` setting may pick, in numba's order (for
+#: "default", ``NUMBA_THREADING_LAYER_PRIORITY``); "forksafe" skips GNU OpenMP
+_LAYER_CHOICES = {"safe": ("tbb",), "threadsafe": ("tbb", "omp"), "forksafe": ("tbb",),
+                  "tbb": ("tbb",), "omp": ("omp",), "workqueue": ()}
+
+
+@functools.lru_cache(maxsize=1)
+def parallel_layer():
+    """The thread-safe numba threading layer the parallel drivers run on, or None
+    (then chunks run on Python threads).  Decided once per process, without starting
+    a layer that numba has not started yet: a layer is usable only if its module
+    imports (OpenMP or TBB runtime present)."""
+    import importlib
+
+    from numba.np.ufunc import parallel
+
+    if parallel._is_initialized:
+        layer = numba.threading_layer()
+        return layer if layer in _THREAD_SAFE_LAYERS else None
+    setting = numba.config.THREADING_LAYER
+    choices = _LAYER_CHOICES.get(setting)
+    if choices is None:  # "default": numba tries the priority list in order
+        choices = tuple(numba.config.THREADING_LAYER_PRIORITY)
+    for layer in choices:
+        if layer not in _THREAD_SAFE_LAYERS:
+            return None  # numba would settle for an unsafe layer before a later one
+        try:
+            importlib.import_module(f"numba.np.ufunc.{layer}pool")
+        except (ImportError, OSError):
+            continue
+        return layer
+    return None
+
+
+def _parallel_workers(n_workers: int) -> int:
+    """Threads of numba's pool a parallel driver may use: numba's own limit caps them."""
+    return max(1, min(n_workers, numba.config.NUMBA_NUM_THREADS))
+
+
+@contextlib.contextmanager
+def _pool_threads(n_workers: int):
+    """numba's pool on ``n_workers`` threads for the calling thread's parallel regions,
+    taking chunks one at a time (a dynamic schedule: a thread the OS delays does not
+    hold the others up); the caller's settings are restored afterwards."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_workers)
+    try:
+        with numba.parallel_chunksize(1):
+            yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+#: (driver, by BLAS, dtype, parallel) that ran in this process: no compile notice needed
 _ready = set()
 
 
-def _in_chunks(run_chunk, n_chunks, n_workers, key, blas):
-    """``run_chunk(c)`` for every chunk, announcing a compile on stderr the first time
-    ``key`` = (driver, by BLAS, dtype) runs in the process, with BLAS on one thread for the
-    BLAS path: every chunk's thread calls it, and its own threads would oversubscribe
-    the cores (and could sum in an order that depends on them)."""
+def _in_chunks(run_chunk, run_all, n_chunks, n_workers, key, blas):
+    """Every chunk of a call, announcing a compile on stderr the first time ``key`` =
+    (driver, by BLAS, dtype) runs in the process, with BLAS on one thread for the BLAS
+    path: every chunk's thread calls it, and its own threads would oversubscribe the
+    cores (and could sum in an order that depends on them).
+
+    On a thread-safe numba threading layer ``run_all(n_workers)`` (the parallel
+    driver) runs them, on one thread as well: the serial driver, compiled on its
+    own, may round differently from its copy inlined into the parallel one (the
+    kernels may reassociate sums), and every thread count must give the same bits.
+    Without such a layer ``run_chunk(c)`` runs each chunk, on ``n_workers`` Python
+    threads.  Either way which thread ran a chunk changes nothing in the result.
+    """
     driver, _, dtype_name = key
+    parallel = parallel_layer() is not None
+    key = key + (parallel,)
     notice = contextlib.nullcontext() if key in _ready else compile_notice(
         f"{driver}, {dtype_name}")
     limit = blas_threads(1) if blas else contextlib.nullcontext()
     with notice, limit:
-        if n_workers > 1 and key not in _ready:
+        if parallel:
+            n_workers = _parallel_workers(n_workers)
+            with _pool_threads(n_workers):
+                run_all(n_workers)
+        elif n_workers > 1 and key not in _ready:
             # compile (or load) on this thread first, not in several at once
             run_chunk(0)
             _run_chunks(run_chunk, range(1, n_chunks), n_workers)
@@ -249,16 +322,26 @@ class NumbaBackend(Backend):
         kernels = self._kernels
         cache_dir = numba.config.CACHE_DIR or os.path.join(os.path.dirname(kernels.__file__),
                                                            "__pycache__")
-        # chunk_loss_grad's arguments: W1_no_bias 4th, theta 5th, G last
-        loaded = [f"{'loss' if isinstance(sig[-1], types.NoneType) else 'loss+gradient'} "
+        # the drivers' arguments: W1_no_bias 4th, theta 5th (forward: 2nd and 3rd); the
+        # serial driver's last, G, is None for the loss only.  A parallel driver loaded
+        # from the cache brings its serial one inside it, unseen by the serial dispatcher.
+        loaded = {f"{'loss' if isinstance(sig[-1], types.NoneType) else 'loss+gradient'} "
                   f"{'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} {sig[4].dtype}"
-                  for sig in kernels.chunk_loss_grad.signatures]
-        # chunk_forward's: W1_no_bias 2nd, theta 3rd
-        loaded += [f"forward {'tiles' if isinstance(sig[1], types.NoneType) else 'blas'} "
-                   f"{sig[2].dtype}" for sig in kernels.chunk_forward.signatures]
+                  for sig in kernels.chunk_loss_grad.signatures}
+        for driver, what in ((kernels.chunks_loss_grad, "loss+gradient"),
+                             (kernels.chunks_loss, "loss")):
+            loaded |= {f"{what} {'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} "
+                       f"{sig[4].dtype}" for sig in driver.signatures}
+        loaded |= {f"forward {'tiles' if isinstance(sig[1], types.NoneType) else 'blas'} "
+                   f"{sig[2].dtype}" for driver in (kernels.chunk_forward, kernels.chunks_forward)
+                   for sig in driver.signatures}
+        loaded = sorted(loaded)
         return {
             "numba": numba.__version__,
-            "threads": "Python threads, one chunk at a time (the kernels release the GIL)",
+            "threads": (f"numba's {parallel_layer()} threading layer, chunks taken one at a time"
+                        if parallel_layer() else
+                        "Python threads, one chunk at a time (no thread-safe numba threading "
+                        "layer here: the kernels release the GIL)"),
             "cache dir": cache_dir,
             # specialisations compiled or loaded from the cache in this process
             "kernels loaded": ", ".join(loaded) or "none yet (compiled on first use)",
@@ -267,7 +350,7 @@ class NumbaBackend(Backend):
         }
 
     def warm_up(self, dtypes=(np.float64,), gradient=True, loss_only=False, blas=False,
-                forward=False) -> None:
+                forward=False, parallel=None) -> None:
         """Compile (or load from the disk cache) kernels now rather than inside the
         first evaluation.
 
@@ -282,6 +365,10 @@ class NumbaBackend(Backend):
             instead of the register-tile ones.
         forward : bool
             Also the forward driver (``predict``/``predict_proba``).
+        parallel : bool, optional
+            Warm up on two threads; default: when the machine has several cores.
+            (Where numba has a thread-safe threading layer, every call runs the
+            parallel drivers, so those are what is compiled.)
 
         A cold compile takes a few seconds per driver and dtype; a load from the
         cache a fraction of a second.  Every activation and head shares each
@@ -289,17 +376,24 @@ class NumbaBackend(Backend):
         """
         import nnfast
 
+        if parallel is None:
+            parallel = machine_cores() > 1
         sizes = (3, 2, 2)
         offsets = nnfast.layer_offsets(sizes)
-        for dtype in dtypes:
-            X = np.zeros((4, 3), dtype=dtype)
-            theta = np.zeros(nnfast.n_params(sizes), dtype=dtype)
-            for need_grad in [g for g, on in ((True, gradient), (False, loss_only)) if on]:
-                self._run(theta, sizes, offsets, self.prepare(X, np.zeros((4, 2), dtype=dtype)),
-                          "cross_entropy", 1, np.empty_like(theta) if need_grad else None,
-                          None, "logistic", by_blas=blas)
-            if forward:
-                self._forward(theta, offsets, X, 1, None, "logistic", by_blas=blas)
+        # 2 workers on 2 chunks (128 rows of 64-row blocks)
+        for workers in (2,) if parallel else (1,):
+            m = 64 * workers
+            for dtype in dtypes:
+                X = np.zeros((m, 3), dtype=dtype)
+                theta = np.zeros(nnfast.n_params(sizes), dtype=dtype)
+                data = self.prepare(X, np.zeros((m, 2), dtype=dtype))
+                for need_grad in [g for g, on in ((True, gradient), (False, loss_only)) if on]:
+                    self._run(theta, sizes, offsets, data, "cross_entropy", workers,
+                              np.empty_like(theta) if need_grad else None, None, "logistic",
+                              by_blas=blas, workers=workers)
+                if forward:
+                    self._forward(theta, offsets, X, workers, None, "logistic", by_blas=blas,
+                                  workers=workers)
 
     # -- contract ------------------------------------------------------------
     def prepare(self, X, Y):
@@ -315,7 +409,7 @@ class NumbaBackend(Backend):
         return self._forward(theta, offsets, X, n_threads, activations, output)
 
     def _run(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out, activations,
-             output, by_blas=None):
+             output, by_blas=None, workers=None):
         dtype = data.X.dtype
         theta, sizes, weight_starts, unit_starts = _layout(theta, layer_sizes, offsets, dtype)
         act_codes, head = _network_codes(layer_sizes, activations, output, loss)
@@ -336,19 +430,28 @@ class NumbaBackend(Backend):
         # order: the result is bitwise the same for every n_threads.
         n_chunks = chunk_count(data.n_blocks, n_params, dtype.itemsize)
         starts = [c * data.n_blocks // n_chunks for c in range(n_chunks + 1)]
-        n_workers = threads_for(n_threads, n_chunks, data.m * n_params, _SERIAL_WORK)
+        n_workers = threads_for(n_threads, n_chunks, data.m * n_params, _SERIAL_WORK) \
+            if workers is None else workers
         if n_chunks == 1:
-            slabs = [grad_out]  # one chunk writes the caller's array directly
+            slabs = grad_out[None, :] if need_grad else None  # the caller's array directly
         elif need_grad:
             slabs = np.empty((n_chunks, n_params), dtype=dtype)
         else:
-            slabs = [None] * n_chunks
+            slabs = None
         costs = np.zeros(n_chunks, dtype=np.float64)
 
         def run_chunk(c):
-            costs[c] = chunk_fn(*common, starts[c], starts[c + 1], *tail, slabs[c])
+            costs[c] = chunk_fn(*common, starts[c], starts[c + 1], *tail,
+                                None if slabs is None else slabs[c])
 
-        _in_chunks(run_chunk, n_chunks, n_workers,
+        def run_all(n_workers):
+            starts_ = np.asarray(starts, dtype=np.int64)
+            if slabs is None:
+                self._kernels.chunks_loss(*common, starts_, *tail, costs)
+            else:
+                self._kernels.chunks_loss_grad(*common, starts_, *tail, slabs, costs)
+
+        _in_chunks(run_chunk, run_all, n_chunks, n_workers,
                    ("loss+gradient" if need_grad else "loss", blas, dtype.name), blas)
         total = 0.0
         for c in range(n_chunks):
@@ -359,7 +462,8 @@ class NumbaBackend(Backend):
                 grad_out += slabs[c]
         return total
 
-    def _forward(self, theta, offsets, X, n_threads, activations, output, by_blas=None):
+    def _forward(self, theta, offsets, X, n_threads, activations, output, by_blas=None,
+                 workers=None):
         layer_sizes = (offsets[0][2][1] - 1,) + tuple(shape[0] for _, _, shape in offsets)
         dtype = theta.dtype
         # a converted X is the caller's only when it already was C-contiguous in theta's dtype
@@ -381,11 +485,16 @@ class NumbaBackend(Backend):
         # rows are independent: any chunking gives the same bits
         n_chunks = chunk_count(n_blocks, 1, dtype.itemsize)
         starts = [c * n_blocks // n_chunks for c in range(n_chunks + 1)]
-        n_workers = threads_for(n_threads, n_chunks, m * theta.shape[0], _SERIAL_WORK)
+        n_workers = threads_for(n_threads, n_chunks, m * theta.shape[0], _SERIAL_WORK) \
+            if workers is None else workers
         chunk_fn = self._kernels.chunk_forward
 
         def run_chunk(c):
             chunk_fn(*common, starts[c], starts[c + 1], head, dtype.type(0), H.reshape(-1))
 
-        _in_chunks(run_chunk, n_chunks, n_workers, ("forward", blas, dtype.name), blas)
+        def run_all(n_workers):
+            self._kernels.chunks_forward(*common, np.asarray(starts, dtype=np.int64), head,
+                                         dtype.type(0), H.reshape(-1))
+
+        _in_chunks(run_chunk, run_all, n_chunks, n_workers, ("forward", blas, dtype.name), blas)
         return H
