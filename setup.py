@@ -17,6 +17,10 @@ Environment variables (source builds only):
 - ``NNFAST_NO_OPENMP=1``: do not try OpenMP (a single-threaded build).
 - ``NNFAST_PLAIN_C=1``: compile only the plain-C scalar microkernels, the code that
   compilers without GNU vector extensions (MSVC) get; for testing that path.
+
+The SIMD instances of the microkernels are compiled in files of their own
+(``nnf_simd_<target>.c``, see ``NNF_SPLIT`` in ``nnf_simd.h``), in parallel with
+the Cython module on every core (``build_ext -j N`` sets how many).
 """
 
 import os
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -81,11 +86,45 @@ def check_openmp(compiler, extra_compile_args=()):
     return None
 
 
+def parallel_compile(compiler, jobs):
+    """Make ``compiler.compile`` build its sources on ``jobs`` threads, largest first.
+
+    distutils compiles an extension's sources one after the other (``build_ext
+    -j`` runs separate extensions in parallel, not the files of one); this is its
+    ``CCompiler.compile`` with the loop over objects on a thread pool (each object is
+    a compiler process).  Only for compilers built on ``_compile`` (gcc, clang):
+    others keep their own ``compile``.
+    """
+    if jobs <= 1 or not hasattr(compiler, "_compile") or not hasattr(compiler, "_setup_compile"):
+        return
+
+    def compile(sources, output_dir=None, macros=None, include_dirs=None, debug=0,
+                extra_preargs=None, extra_postargs=None, depends=None):
+        macros, objects, extra_postargs, pp_opts, build = compiler._setup_compile(
+            output_dir, macros, include_dirs, sources, depends, extra_postargs)
+        cc_args = compiler._get_cc_args(pp_opts, debug, extra_preargs)
+
+        def one(obj):
+            src, ext = build[obj]
+            compiler._compile(obj, src, ext, cc_args, extra_postargs, pp_opts)
+
+        # the generated Cython module is the longest: start it first
+        order = sorted(build, key=lambda obj: -os.path.getsize(build[obj][0]))
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for future in [pool.submit(one, obj) for obj in order]:
+                future.result()  # re-raises a failed compile
+        return objects
+
+    compiler.compile = compile
+
+
 class BuildExt(build_ext):
-    """build_ext that adds optimisation and, if available, OpenMP flags."""
+    """build_ext that adds optimisation and, if available, OpenMP flags, and compiles the
+    sources of the extension in parallel."""
 
     def build_extensions(self):
         compiler = self.compiler
+        parallel_compile(compiler, int(self.parallel) if self.parallel else (os.cpu_count() or 1))
         if compiler.compiler_type == "msvc":
             base = ["/O2"]
         else:
@@ -119,11 +158,16 @@ class BuildExt(build_ext):
 def extensions():
     from Cython.Build import cythonize
 
+    levels = ("scalar", "vec128", "avx2", "avx512")
     ext = Extension(
         "nnfast._kernels._fused",
-        sources=[os.path.join(KERNELS, "_fused.pyx")],
-        depends=[os.path.join(KERNELS, name) for name in ("nnf_simd.h", "nnf_simd_impl.h", "nnf_simd_both.h", "nnf_simd_undef.h")],
+        sources=[os.path.join(KERNELS, "_fused.pyx")]
+        + [os.path.join(KERNELS, f"nnf_simd_{level}.c") for level in levels],
+        depends=[os.path.join(KERNELS, name) for name in (
+            "nnf_simd.h", "nnf_simd_impl.h", "nnf_simd_both.h", "nnf_simd_undef.h",
+            "nnf_simd_entries.h")],
         include_dirs=[KERNELS],
+        define_macros=[("NNF_SPLIT", "1")],
     )
     return cythonize([ext], language_level=3, quiet=True)
 

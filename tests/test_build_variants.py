@@ -62,7 +62,7 @@ def _copy_sources(dest):
     for name in ("setup.py", "pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, dest / name)
     shutil.copytree(ROOT / "nnfast", dest / "nnfast",
-                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__"))
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "_fused.c", "__pycache__"))
 
 
 @pytest.mark.slow

@@ -6,6 +6,14 @@
  * 16-byte vectors (SSE2 on x86-64, NEON on arm64).  Compilers without GNU
  * vector extensions (MSVC) get the plain-C scalar instance only.
  * nnf_init() picks the best instance the CPU supports (__builtin_cpu_supports).
+ *
+ * Translation units.  By default one includer gets every instance (static) and the
+ * dispatch.  With NNF_SPLIT defined (the build does this), each instance is compiled in
+ * its own file, nnf_simd_<target>.c, which defines NNF_ONLY_<TARGET> before including
+ * this header and gets only that instance (its entry points extern, hidden from the
+ * shared object's exports); the includer without NNF_ONLY_* (the Cython module) gets
+ * the entry points' prototypes and the dispatch.  The instances are most of the
+ * compile, and separate files build in parallel.
  */
 #ifndef NNF_SIMD_H
 #define NNF_SIMD_H
@@ -74,6 +82,23 @@ enum {
 /* most rows a block may have (the gradient's partial vectors use a buffer this long) */
 #define NNF_MAX_BLOCK 256
 
+/* which instances this translation unit defines (see the top of the file) */
+#if defined(NNF_ONLY_SCALAR) || defined(NNF_ONLY_VEC128) || defined(NNF_ONLY_AVX2) \
+    || defined(NNF_ONLY_AVX512)
+#define NNF_INSTANCE_TU 1
+#else
+#define NNF_INSTANCE_TU 0
+#endif
+#ifndef NNF_SPLIT
+#define NNF_ENTRY static
+#else
+#if NNF_GNU
+#define NNF_ENTRY __attribute__((visibility("hidden")))
+#else
+#define NNF_ENTRY
+#endif
+#endif
+
 /* ---------------- instances ---------------- */
 /* scalar: portable C (every compiler) */
 #define NNF_VBYTES 0
@@ -88,6 +113,11 @@ enum {
 #define NNF_TILE_B_UNITS 4
 #define NNF_TILE_B_VECS 2
 #define NNF_TARGET scalar
+#if !defined(NNF_SPLIT) || defined(NNF_ONLY_SCALAR)
+#define NNF_DEFINE 1
+#else
+#define NNF_DEFINE 0
+#endif
 #include "nnf_simd_both.h"
 
 #if NNF_GNU
@@ -104,6 +134,11 @@ enum {
 #define NNF_TILE_B_UNITS 4
 #define NNF_TILE_B_VECS 2
 #define NNF_TARGET vec128
+#if !defined(NNF_SPLIT) || defined(NNF_ONLY_VEC128)
+#define NNF_DEFINE 1
+#else
+#define NNF_DEFINE 0
+#endif
 #include "nnf_simd_both.h"
 #endif
 
@@ -124,6 +159,11 @@ enum {
 #define NNF_TILE_B_UNITS 6
 #define NNF_TILE_B_VECS 2
 #define NNF_TARGET avx2
+#if !defined(NNF_SPLIT) || defined(NNF_ONLY_AVX2)
+#define NNF_DEFINE 1
+#else
+#define NNF_DEFINE 0
+#endif
 #include "nnf_simd_both.h"
 
 /* AVX-512F: 32 zmm registers; tiles of 20-24 accumulators.  4 vectors of rows
@@ -140,10 +180,16 @@ enum {
 #define NNF_TILE_B_UNITS 5
 #define NNF_TILE_B_VECS 4
 #define NNF_TARGET avx512
+#if !defined(NNF_SPLIT) || defined(NNF_ONLY_AVX512)
+#define NNF_DEFINE 1
+#else
+#define NNF_DEFINE 0
+#endif
 #include "nnf_simd_both.h"
 #endif
 
 /* ---------------- dispatch ---------------- */
+#if !NNF_INSTANCE_TU
 static int nnf_level = NNF_SCALAR;
 
 /* Best level this CPU supports. */
@@ -233,4 +279,5 @@ static int nnf_nonfinite_##sfx(const T *Z, ptrdiff_t rows, ptrdiff_t ld, ptrdiff
 NNF_DEFINE_API(double, d)
 NNF_DEFINE_API(float, f)
 
+#endif /* !NNF_INSTANCE_TU */
 #endif /* NNF_SIMD_H */

@@ -390,7 +390,7 @@ static NNF_TGT double FN(output_error_softmax)(
 /* Output layer of a block: returns the summed loss (float64), writes the
  * activations A[o, i] for i < nb and D[o, i] = dloss/dz (zero for nb <= i < npad).
  * head: NNF_HEAD_* (output activation and loss). */
-static NNF_TGT double FN(output_error)(
+NNF_ENTRY NNF_TGT double FN(output_error)(
     const NNF_T *Z, ptrdiff_t ld,                  /* IN: (n_out, ld) logits */
     const NNF_T *YT, ptrdiff_t ldy,                /* IN: (n_out, ldy) targets, transposed */
     ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad, int head,
@@ -487,7 +487,7 @@ static NNF_INLINE NNF_TGT VT FN(derivative_vec)(int act, VT a)
 
 /* a[i] = g(a[i]) for i < n, in place; the tail through a padded vector, in the
  * arithmetic of the others */
-static NNF_TGT void FN(activate)(int act, NNF_T *a, ptrdiff_t n)
+NNF_ENTRY NNF_TGT void FN(activate)(int act, NNF_T *a, ptrdiff_t n)
 {
     NNF_T tail[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
     ptrdiff_t i = 0, j;
@@ -506,7 +506,7 @@ static NNF_TGT void FN(activate)(int act, NNF_T *a, ptrdiff_t n)
 
 /* The output layer's activations A (n_out, ld) from its logits Z, columns < npad
  * (npad % VL == 0), for a head NNF_HEAD_* (forward passes: no targets, no loss) */
-static NNF_TGT void FN(output_activation)(
+NNF_ENTRY NNF_TGT void FN(output_activation)(
     int head, const NNF_T *Z, ptrdiff_t ld, ptrdiff_t n_out, ptrdiff_t npad, NNF_T *A)
 {
     ptrdiff_t o, i;
@@ -541,7 +541,7 @@ static NNF_TGT void FN(output_activation)(
 
 /* 1 if any Z[r * ld + i], r < rows, i < n, is NaN or infinite: z - z is 0 for a
  * finite z and NaN otherwise, and a NaN stays in the sum */
-static NNF_TGT int FN(nonfinite)(const NNF_T *Z, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t n)
+NNF_ENTRY NNF_TGT int FN(nonfinite)(const NNF_T *Z, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t n)
 {
     VT acc = FN(vset1)((NNF_T)0);
     NNF_T s = 0;
@@ -679,7 +679,7 @@ static NNF_INLINE NNF_TGT void FN(fwd1_rows)(
         FN(fwd1_tile)(1, NV, X + i * n_in, n_in, WT, hp, b, nu, Z + i, ldz);
 }
 
-static NNF_TGT void FN(fwd1)(
+NNF_ENTRY NNF_TGT void FN(fwd1)(
     const NNF_T *X, ptrdiff_t nb, ptrdiff_t n_in,   /* IN: (nb, n_in) */
     const NNF_T *WT, ptrdiff_t hp, ptrdiff_t h,     /* IN: (n_in, hp), h valid units, hp % VL == 0 */
     const NNF_T *b,                                 /* IN: (h,) */
@@ -790,7 +790,7 @@ static NNF_INLINE NNF_TGT void FN(fwdT_rows)(
 
 /* pf, pf_bytes: memory the caller will read next (the block's rows of X, for
  * the first layer's gradient), fetched into L2 meanwhile; NULL, 0 for none */
-static NNF_TGT void FN(fwdT)(
+NNF_ENTRY NNF_TGT void FN(fwdT)(
     const NNF_T *W, ptrdiff_t n_k, ptrdiff_t h,     /* IN: (h, n_k + 1) as in theta */
     const NNF_T *XT, ptrdiff_t ldx,                 /* IN: (n_k, ldx) units-major inputs */
     ptrdiff_t npad,                                 /* rows, a multiple of VL */
@@ -894,7 +894,7 @@ static NNF_INLINE NNF_TGT void FN(grad1_partial)(
 /* pf, pf_bytes: memory the caller will read next (the next block's panel of X,
  * for the first layer's forward), fetched into L2 meanwhile; NULL, 0 for none.
  * nb <= NNF_MAX_BLOCK. */
-static NNF_TGT void FN(grad1)(
+NNF_ENTRY NNF_TGT void FN(grad1)(
     const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,     /* IN: (h, ldd), columns < nb */
     const NNF_T *X, ptrdiff_t nb, ptrdiff_t n_in,   /* IN: (nb, n_in) */
     NNF_T *G,                                       /* OUT: (h, n_in + 1), accumulated */
@@ -975,7 +975,7 @@ static NNF_INLINE NNF_TGT void FN(backprop_units)(
 
 /* act: the activation of the n_i units (NNF_ACT_*); its derivative is chosen at the
  * end of each tile, outside the tile's loop, so one instance serves every activation */
-static NNF_TGT void FN(backprop)(
+NNF_ENTRY NNF_TGT void FN(backprop)(
     const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,  /* IN: (n_o, n_i + 1) */
     const NNF_T *D, const NNF_T *A,                /* IN: (n_o, ld), (n_i, ld) */
     ptrdiff_t ld, ptrdiff_t npad,                  /* npad % VL == 0 */
