@@ -27,7 +27,9 @@ branches on them outside its loops over rows.
 The driver runs the blocks of one chunk; :func:`chunks_loss_grad`,
 :func:`chunks_loss` and :func:`chunks_forward` run every chunk of a call in a
 ``prange`` (the backend's path on a thread-safe threading layer; their compile
-costs a few seconds more, once per machine).  The building blocks (``_forward_*``, ``_output_layer``,
+costs a few seconds more, once per machine).  The serial drivers are inlined into
+them at numba's IR level (``inline="always"``), which saves compiling and
+optimising them once more as functions of their own (about a second).  The building blocks (``_forward_*``, ``_output_layer``,
 ``_backward_hidden``, ``_grad_first_*``) are compiled once per dtype; the
 register tiles live in :mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids,
 tanh, ``log1p`` and the softmax's log (the C kernel's algorithms) in
@@ -425,7 +427,7 @@ def _first_grad_shape_ov(W1_no_bias):
 
 
 # ---- the drivers: the blocks b_lo .. b_hi - 1 of one chunk ------------------
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
                     unit_starts, act_codes, block_rows, m, b_lo, b_hi, head, zero, one, G):
     """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1`` and, unless ``G``
@@ -466,7 +468,7 @@ def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weig
     return cost
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **JIT_OPTIONS)
 def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
                   block_rows, m, b_lo, b_hi, head, zero, H):
     """The output activations of the row blocks ``b_lo .. b_hi - 1`` into their rows
