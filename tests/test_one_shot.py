@@ -173,3 +173,17 @@ def test_one_shot_calls_share_work_buffers_across_shapes_and_dtypes():
         X, y, theta = random_problem(sizes, M, seed=11, dtype=dtype)
         result = nnfast.cost_grad(theta, X, y, sizes, lam=1.0, backend="cython", n_threads=threads)
         assert_matches_oracle(result, loop_oracle(X, y, sizes, theta, lam=1.0), dtype)
+
+
+@pytest.mark.parametrize("backend", [b for b in ("numba", "cython") if b in nnfast.available_backends()])
+def test_one_shot_sees_X_changed_in_place(backend):
+    """Nothing of X outlives a one-shot call: an X edited in place between two calls
+    gives the second call the edited data's answer."""
+    X, y, theta = random_problem([40, 6, 3], 3000, seed=11)
+    first = nnfast.cost_grad(theta, X, y, [40, 6, 3], lam=0.5, backend=backend)
+    X[::7] *= 0.25
+    second = nnfast.cost_grad(theta, X, y, [40, 6, 3], lam=0.5, backend=backend)
+    expected = nnfast.cost_grad(theta, X.copy(), y, [40, 6, 3], lam=0.5, backend="numpy")
+    assert second[0] != first[0]
+    np.testing.assert_allclose(second[0], expected[0], rtol=1e-12)
+    np.testing.assert_allclose(second[1], expected[1], rtol=1e-10, atol=1e-14)
