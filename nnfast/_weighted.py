@@ -9,9 +9,9 @@ which is ex4's cost with every example counted ``w_i`` times (and scikit-learn's
 penalty by the sum of the weights).  Integer weights give exactly the cost of
 the data with each row repeated ``w_i`` times; all weights 1 give ex4's cost.
 
-The compiled kernels have no per-example weight, so the weighted sums come
-from the numpy backend: its output error is scaled row by row, and every
-gradient term that backpropagation builds from it follows.
+The backends with ``supports_row_weights`` (numpy and the cython kernel) scale
+each row's loss and output error by its weight, and every gradient term that
+backpropagation builds from it follows.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ class WeightedObjective(Objective):
         Checked by :func:`check_sample_weight`; never modified.
     **kwargs
         ``lam``, ``loss``, ``n_threads``, ``dtype``, ``activation``, ``output`` as for
-        :class:`nnfast.Objective`; ``backend`` must be "numpy" or "auto" (the
-        weighted sums exist only there).
+        :class:`nnfast.Objective`; ``backend`` "auto" (the measured fastest of those
+        that weight examples) or one with ``supports_row_weights`` ("cython",
+        "numpy"; another is refused with a ValueError).
 
     Attributes
     ----------
@@ -67,11 +68,10 @@ class WeightedObjective(Objective):
         ``W``, which takes the place of ex4's ``m``.
     """
 
-    def __init__(self, X, y, layer_sizes, sample_weight, backend="numpy", **kwargs):
-        if not (isinstance(backend, str) and backend in ("numpy", "auto")):
-            raise ValueError(f"backend must be 'numpy' (or 'auto') with sample weights: only the "
-                             f"numpy backend weights examples, got {backend!r}")
-        super().__init__(X, y, layer_sizes, backend="numpy", **kwargs)
+    _weighted = True
+
+    def __init__(self, X, y, layer_sizes, sample_weight, backend="auto", **kwargs):
+        super().__init__(X, y, layer_sizes, backend=backend, **kwargs)
         self.sample_weight = check_sample_weight(sample_weight, self.m)
         self.weight_sum = float(self.sample_weight.sum())
 

@@ -67,8 +67,8 @@ _PARAMETERS_DOC = """    hidden_layer_sizes : tuple of int, default (25,)
     warm_start : bool, default False
         ``fit`` starts from the fitted weights of the previous fit (same network).
     backend : str, default "auto"
-        With ``sample_weight`` only "auto" and "numpy" work (the weighted sums
-        are the numpy backend's, ``nnfast._weighted``).
+        With ``sample_weight``, "auto", "cython" and "numpy" (the backends that
+        weight examples, ``nnfast._weighted``).
     n_threads : int or None, default None
     dtype : {"float64", "float32"} or None, default None
         Working dtype of the kernels; None keeps X's float dtype (other dtypes
@@ -419,7 +419,7 @@ class NNClassifier(ClassifierMixin, _NetworkEstimator):
         y : array-like of shape (n_samples,)
             Class labels of any type.
         sample_weight : array-like of shape (n_samples,) or None
-            A weight per example (``nnfast._weighted``); computed by the numpy backend.
+            A weight per example (``nnfast._weighted``).
 
         Returns
         -------
@@ -563,7 +563,7 @@ class NNRegressor(RegressorMixin, _NetworkEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,) or None
-            A weight per example (``nnfast._weighted``); computed by the numpy backend.
+            A weight per example (``nnfast._weighted``).
 
         Returns
         -------

@@ -148,6 +148,9 @@ class Objective(ObjectiveCalls):
         Number of evaluations so far.
     """
 
+    #: a weight per example (nnfast._weighted): only backends that weight examples qualify
+    _weighted = False
+
     def __init__(self, X, y, layer_sizes, lam=0.0, loss=None,
                  backend="auto", n_threads=None, dtype=None, reuse=True, check_finite=True,
                  activation="logistic", output="logistic"):
@@ -171,7 +174,7 @@ class Objective(ObjectiveCalls):
         Y = check_targets(y, self.m, self.layer_sizes[-1], self.dtype,
                           real_valued=self.output == "identity")
         self.backend = backend_for_data(backend, X, Y, self.layer_sizes, self.offsets, self.loss,
-                                        self.n_threads, **self._net)
+                                        self.n_threads, row_weights=self._weighted, **self._net)
         if reuse:
             self._data = self.backend.prepare(X, Y)
         elif not check_finite and self.backend.finds_nonfinite_X:

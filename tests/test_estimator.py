@@ -212,9 +212,14 @@ def test_batch_size_auto_is_sklearns():
 # --- sample weights ------------------------------------------------------------------------
 
 
+WEIGHTING_BACKENDS = [name for name in nnfast.available_backends()
+                      if nnfast.get_backend(name).supports_row_weights]
+
+
+@pytest.mark.parametrize("backend", WEIGHTING_BACKENDS)
 @pytest.mark.parametrize("activation,output", [("logistic", "logistic"), ("relu", "softmax"),
                                                ("tanh", "identity")])
-def test_weighted_cost_and_gradient_by_hand(activation, output):
+def test_weighted_cost_and_gradient_by_hand(activation, output, backend):
     """J = Σ w_i loss_i / W + λ/(2W) Σθ², the gradient likewise: summed here one example at
     a time from the loop oracle's unregularised cost of each row."""
     from nnfast._weighted import WeightedObjective
@@ -239,15 +244,18 @@ def test_weighted_cost_and_gradient_by_hand(activation, output):
     by_hand_J = by_hand_J / W + lam / (2 * W) * np.sum(penalised ** 2)
     by_hand_grad = by_hand_grad / W + lam / W * penalised
     X_before, w_before = X.copy(), w.copy()
-    J, grad = WeightedObjective(X, y, sizes, w, lam=lam, activation=activation,
-                                output=output)(theta)
+    objective = WeightedObjective(X, y, sizes, w, lam=lam, activation=activation,
+                                  output=output, backend=backend)
+    assert objective.backend.name == backend
+    J, grad = objective(theta)
     np.testing.assert_allclose(J, by_hand_J, rtol=1e-13)
     np.testing.assert_allclose(grad, by_hand_grad, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(w, w_before)
 
 
-def test_integer_weights_equal_repeated_rows(split):
+@pytest.mark.parametrize("backend", WEIGHTING_BACKENDS)
+def test_integer_weights_equal_repeated_rows(split, backend):
     from nnfast._weighted import WeightedObjective
 
     X_tr, _, y_tr, _ = split
@@ -255,17 +263,64 @@ def test_integer_weights_equal_repeated_rows(split):
     w = np.random.default_rng(1).integers(0, 4, 40)
     theta = nnfast.init_theta([64, 6, 10], random_state=0)
     for output in ("logistic", "softmax"):
-        J_w, g_w = WeightedObjective(X, y, [64, 6, 10], w, lam=1.0, output=output)(theta)
+        J_w, g_w = WeightedObjective(X, y, [64, 6, 10], w, lam=1.0, output=output,
+                                     backend=backend)(theta)
         J_r, g_r = nnfast.cost_grad(theta, np.repeat(X, w, axis=0), np.repeat(y, w),
                                     [64, 6, 10], lam=1.0, output=output, backend="numpy")
         np.testing.assert_allclose(J_w, J_r, rtol=1e-13)
         np.testing.assert_allclose(g_w, g_r, rtol=1e-11, atol=1e-15)
-    common = dict(hidden_layer_sizes=(6,), max_iter=30, random_state=0, backend="numpy",
+    common = dict(hidden_layer_sizes=(6,), max_iter=30, random_state=0, backend=backend,
                   n_threads=1)
     w = w + 1  # every class stays in the repeated data (so the networks have the same size)
     weighted = NNClassifier(**common).fit(X, y, sample_weight=w)
     repeated = NNClassifier(**common).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
     np.testing.assert_allclose(weighted.theta_, repeated.theta_, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.skipif("cython" not in WEIGHTING_BACKENDS, reason="the cython backend is not built")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sizes,activation,output", [
+    ((20, 7, 3), "logistic", "logistic"), ((20, 7, 5, 3), ("tanh", "relu"), "softmax"),
+    ((20, 9, 2), "identity", "identity"), ((20, 6, 4, 5, 1), "relu", "logistic")])
+def test_cython_weighs_rows_as_numpy_does(sizes, activation, output, dtype):
+    """3001 rows: many blocks and chunks, the last block and vector partial; zero weights
+    too.  The fused kernel against numpy's weighted sums, and the same bits for every
+    thread count."""
+    from nnfast._weighted import WeightedObjective
+
+    rng = np.random.default_rng(5)
+    m = 3001
+    X = rng.uniform(0, 1, (m, sizes[0])).astype(dtype)
+    y = (rng.uniform(-1, 1, (m, sizes[-1])) if output == "identity"
+         else rng.integers(0, max(2, sizes[-1]), m) % max(2, sizes[-1]))
+    if sizes[-1] == 1 and output != "identity":
+        y = y % 2
+    w = rng.uniform(0, 3, m)
+    w[::11] = 0.0
+    theta = nnfast.init_theta(list(sizes), random_state=2).astype(dtype)
+    kw = dict(lam=0.7, activation=activation, output=output, dtype=dtype)
+    J_ref, g_ref = WeightedObjective(X, y, sizes, w, backend="numpy", **kw)(theta)
+    results = [WeightedObjective(X, y, sizes, w, backend="cython", n_threads=n, **kw)(theta)
+               for n in (1, 2)]
+    rtol = 1e-11 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(results[0][0], J_ref, rtol=rtol)
+    np.testing.assert_allclose(results[0][1], g_ref, rtol=rtol,
+                               atol=rtol * np.abs(g_ref).max())
+    assert results[1][0] == results[0][0] and np.array_equal(results[1][1], results[0][1])
+    # unit weights give the unweighted cost (the weights' path, not a shortcut)
+    J_one, g_one = WeightedObjective(X, y, sizes, np.ones(m), backend="cython", **kw)(theta)
+    J_plain, g_plain = nnfast.Objective(X, y, sizes, backend="cython", **kw)(theta)
+    np.testing.assert_allclose(J_one, J_plain, rtol=rtol)
+    np.testing.assert_allclose(g_one, g_plain, rtol=rtol, atol=rtol * np.abs(g_plain).max())
+
+
+def test_weighted_auto_picks_a_weighting_backend(split):
+    from nnfast._weighted import WeightedObjective
+
+    X_tr, _, y_tr, _ = split
+    objective = WeightedObjective(X_tr, y_tr, [64, 6, 10], np.ones(len(y_tr)))
+    assert objective.backend.supports_row_weights
+    assert objective.backend.name in WEIGHTING_BACKENDS
 
 
 def test_sample_weight_errors_and_minibatches(split):
@@ -276,7 +331,7 @@ def test_sample_weight_errors_and_minibatches(split):
         NNClassifier(max_iter=2).fit(X_tr, y_tr, sample_weight=np.ones(3))
     with pytest.raises(ValueError, match="sample_weight"):
         NNClassifier(max_iter=2).fit(X_tr, y_tr, sample_weight=-np.ones(len(y_tr)))
-    with pytest.raises(ValueError, match="only the numpy backend weights"):
+    with pytest.raises(ValueError, match="'loop' does not weight examples.*'numpy'"):
         NNClassifier(max_iter=2, backend="loop").fit(X_tr, y_tr,
                                                      sample_weight=np.arange(len(y_tr)))
     with pytest.raises(ValueError, match="positive sum"):

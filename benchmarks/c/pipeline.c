@@ -69,7 +69,7 @@ int main(int argc,char**argv){
         nnf_activate_d(NNF_ACT_LOGISTIC,A1,h*B);
         for(int i=0;i<nb;i++)for(int u=0;u<h;u++)R1[i*h+u]=A1[u*B+i];
         nnf_fwdT_d(th+np1,h,no,A1,B,npad,Zo,B,NULL,0);
-        loss+=nnf_output_error_d(Zo,B,YT+r0,m,no,nb,npad,0,A2,D2);
+        loss+=nnf_output_error_d(Zo,B,YT+r0,m,no,nb,npad,0,A2,D2,NULL);
         nnf_grad1_d(D2,B,no,R1,nb,h,G+np1,NULL,0);
         nnf_backprop_d(th+np1,no,h,D2,A1,B,npad,NNF_ACT_LOGISTIC,D1);
         const double *nxt = (b+1<hi)? (CACHED? XP+(size_t)(((b+1)%2)+lo)*B*nin : XPb+B*nin) : NULL;

@@ -65,10 +65,10 @@ cdef extern from "nnf_simd.h" nogil:
     int nnf_nonfinite_f(const float *Z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t n)
     double nnf_output_error_d(const double *Z, Py_ssize_t ld, const double *YT, Py_ssize_t ldy,
                               Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int head,
-                              double *A, double *D)
+                              double *A, double *D, const double *W)
     double nnf_output_error_f(const float *Z, Py_ssize_t ld, const float *YT, Py_ssize_t ldy,
                               Py_ssize_t n_out, Py_ssize_t nb, Py_ssize_t npad, int head,
-                              float *A, float *D)
+                              float *A, float *D, const float *W)
 
 
 cdef extern from "nnf_build_config.h":
@@ -160,6 +160,7 @@ cdef double _block(
     const floating *XP_next,  # IN: the panel this thread reads next (prefetched), or NULL
     const floating *YT,       # IN: (n_out, ldy) targets transposed, from the block's first row,
     Py_ssize_t ldy,           #     or NULL (forward only)
+    const floating *RW,       # IN: (nb,) the block's row weights, or NULL (every row counts 1)
     Py_ssize_t nb,
     const floating *theta,    # IN: all weights
     const floating *WT,       # IN: per layer, (n_prev, hp) weights transposed then (n,) bias
@@ -248,11 +249,14 @@ cdef double _block(
         if H != NULL:
             _to_rows(acts[L], n_out, ld, nb, H)
         return NAN if inputs_bad else 0.0
-    # the output activations, the loss and the output error from one exp per output
+    # the output activations, the loss and the output error from one exp per output;
+    # row weights scale a row's loss and error, and so all of its gradient
     if floating is double:
-        block_loss = nnf_output_error_d(zout, ld, YT, ldy, n_out, nb, npad, head, acts[L], cur)
+        block_loss = nnf_output_error_d(zout, ld, YT, ldy, n_out, nb, npad, head, acts[L], cur,
+                                        RW)
     else:
-        block_loss = nnf_output_error_f(zout, ld, YT, ldy, n_out, nb, npad, head, acts[L], cur)
+        block_loss = nnf_output_error_f(zout, ld, YT, ldy, n_out, nb, npad, head, acts[L], cur,
+                                        RW)
     if inputs_bad:
         block_loss = NAN
     if H != NULL:
@@ -298,6 +302,7 @@ def fused_loss_grad(
     const floating[:, ::1] X,       # IN: (m, n_in)
     const floating[:, :, ::1] XP,   # IN: (n_blocks, n_in, block) X in packed panels, or empty
     const floating[:, ::1] YT,      # IN: (n_out, m) targets transposed; ignored unless with_loss
+    const floating[::1] row_weights,  # IN: (m,) a weight per row, or empty for none
     const floating[::1] WT,         # IN: packed layers (see _block)
     const Py_ssize_t[::1] wt_offsets,     # IN: (L,) start of each layer in WT
     const Py_ssize_t[::1] padded_widths,  # IN: (L,) padded widths
@@ -316,6 +321,9 @@ def fused_loss_grad(
     bint check_inputs=False,
 ):
     """Summed loss (float64); fills grad_out and/or H if they are not empty.
+
+    With ``row_weights`` (not empty), each row's loss and gradient count that many
+    times: the weighted sums of ``nnfast._weighted``.
 
     With ``check_inputs``, the result is NaN (the buffers are filled all the same)
     if some logit of the first layer is NaN or infinite, which is the case whenever
@@ -347,6 +355,8 @@ def fused_loss_grad(
     cdef floating *G
     cdef floating *Hp
     cdef const floating *Yp
+    cdef const floating *RWp
+    cdef bint weighted = row_weights.shape[0] > 0
     cdef const floating *XPp
     cdef const floating *XPn
     cdef bint panels = XP.shape[0] > 0
@@ -378,6 +388,8 @@ def fused_loss_grad(
         raise ValueError("inconsistent panels of X")
     if with_loss and (YT.shape[0] != sizes[L] or YT.shape[1] != m):
         raise ValueError("inconsistent targets")
+    if weighted and (row_weights.shape[0] != m or not with_loss):
+        raise ValueError("inconsistent row weights")
     if need_grad and grad_out.shape[0] != n_params:
         raise ValueError("inconsistent gradient buffer")
     if need_h and (H.shape[0] != m or H.shape[1] != sizes[L]):
@@ -410,12 +422,13 @@ def fused_loss_grad(
                 nb = block if r0 + block <= m else m - r0
                 Hp = &H[r0, 0] if need_h else NULL
                 Yp = &YT[0, r0] if with_loss else NULL
+                RWp = &row_weights[r0] if weighted else NULL
                 XPp = &XP[blk, 0, 0] if panels else NULL
                 XPn = NULL
                 if panels and blk + 1 < (c + 1) * n_blocks // n_chunks:
                     XPn = &XP[blk + 1, 0, 0]
                 loss_parts[c * LOSS_STRIDE] += _block(
-                    &X[r0, 0], XPp, XPn, Yp, ldy, nb, &theta[0], &WT[0], &wt_offsets[0],
+                    &X[r0, 0], XPp, XPn, Yp, ldy, RWp, nb, &theta[0], &WT[0], &wt_offsets[0],
                     &padded_widths[0], &sizes[0], &weight_offsets[0], act_codes,
                     L, head, block, &work[t, 0], G, Hp, check_inputs)
         # deterministic reduction of the slabs, in chunk order, split over the parameters

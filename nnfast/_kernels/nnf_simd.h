@@ -271,8 +271,8 @@ static void nnf_backprop_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T
 { NNF_PICK(backprop, sfx)(W, n_o, n_i, D, A, ld, npad, act, P); }                           \
 static double nnf_output_error_##sfx(const T *Z, ptrdiff_t ld, const T *YT, ptrdiff_t ldy,  \
                                      ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad,         \
-                                     int head, T *A, T *D)                                  \
-{ return NNF_PICK(output_error, sfx)(Z, ld, YT, ldy, n_out, nb, npad, head, A, D); }        \
+                                     int head, T *A, T *D, const T *W)                      \
+{ return NNF_PICK(output_error, sfx)(Z, ld, YT, ldy, n_out, nb, npad, head, A, D, W); }     \
 static int nnf_nonfinite_##sfx(const T *Z, ptrdiff_t rows, ptrdiff_t ld, ptrdiff_t n)       \
 { return NNF_PICK(nonfinite, sfx)(Z, rows, ld, n); }
 

@@ -9,7 +9,8 @@
 
 NNF_ENTRY NNF_TGT double FN(output_error)(const NNF_T *Z, ptrdiff_t ld, const NNF_T *YT,
                                           ptrdiff_t ldy, ptrdiff_t n_out, ptrdiff_t nb,
-                                          ptrdiff_t npad, int head, NNF_T *A, NNF_T *D);
+                                          ptrdiff_t npad, int head, NNF_T *A, NNF_T *D,
+                                          const NNF_T *W);
 NNF_ENTRY NNF_TGT void FN(activate)(int act, NNF_T *a, ptrdiff_t n);
 NNF_ENTRY NNF_TGT void FN(output_activation)(int head, const NNF_T *Z, ptrdiff_t ld,
                                              ptrdiff_t n_out, ptrdiff_t npad, NNF_T *A);

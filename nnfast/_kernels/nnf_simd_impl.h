@@ -357,25 +357,45 @@ static NNF_INLINE NNF_TGT void FN(add_loss)(double *total, VT *acc, VT lv)
 #endif
 }
 
+/* lv and the VL errors d[o * ld] of a vector of rows times their weights wv */
+static NNF_INLINE NNF_TGT VT FN(weigh_rows)(VT lv, VT wv, NNF_T *d, ptrdiff_t ld, ptrdiff_t n_out)
+{
+    ptrdiff_t o;
+    for (o = 0; o < n_out; o++)
+        FN(vstore)(d + o * ld, FN(vload)(d + o * ld) * wv);
+    return lv * wv;
+}
+
 /* output_error for the softmax head.  The last partial vector of rows runs on
  * zero-padded copies made in A (of the logits) and D (of the targets): the
  * padding's all-zero targets give it zero loss and zero error. */
 static NNF_TGT double FN(output_error_softmax)(
     const NNF_T *Z, ptrdiff_t ld, const NNF_T *YT, ptrdiff_t ldy,
-    ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad, NNF_T *A, NNF_T *D)
+    ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad, NNF_T *A, NNF_T *D, const NNF_T *W)
 {
     double total = 0.0;
-    VT acc = FN(vset1)((NNF_T)0);
+    VT acc = FN(vset1)((NNF_T)0), lv;
+    NNF_T tw[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
     ptrdiff_t o, i, j;
-    for (i = 0; i + VL <= nb; i += VL)
-        FN(add_loss)(&total, &acc, FN(softmax_vec)(Z + i, ld, YT + i, ldy, n_out, A + i, D + i));
+    for (i = 0; i + VL <= nb; i += VL) {
+        lv = FN(softmax_vec)(Z + i, ld, YT + i, ldy, n_out, A + i, D + i);
+        if (W)
+            lv = FN(weigh_rows)(lv, FN(vload)(W + i), D + i, ld, n_out);
+        FN(add_loss)(&total, &acc, lv);
+    }
     if (i < nb) {
         for (o = 0; o < n_out; o++)
             for (j = 0; j < VL; j++) {
                 A[o * ld + i + j] = i + j < nb ? Z[o * ld + i + j] : (NNF_T)0;
                 D[o * ld + i + j] = i + j < nb ? YT[o * ldy + i + j] : (NNF_T)0;
             }
-        FN(add_loss)(&total, &acc, FN(softmax_vec)(A + i, ld, D + i, ld, n_out, A + i, D + i));
+        lv = FN(softmax_vec)(A + i, ld, D + i, ld, n_out, A + i, D + i);
+        if (W) {
+            for (j = 0; j < VL; j++)
+                tw[j] = i + j < nb ? W[i + j] : (NNF_T)0;
+            lv = FN(weigh_rows)(lv, FN(vload)(tw), D + i, ld, n_out);
+        }
+        FN(add_loss)(&total, &acc, lv);
         i += VL;
     }
     for (o = 0; o < n_out; o++)
@@ -389,17 +409,19 @@ static NNF_TGT double FN(output_error_softmax)(
 
 /* Output layer of a block: returns the summed loss (float64), writes the
  * activations A[o, i] for i < nb and D[o, i] = dloss/dz (zero for nb <= i < npad).
- * head: NNF_HEAD_* (output activation and loss). */
+ * head: NNF_HEAD_* (output activation and loss).  W: a weight per row (nb), or NULL:
+ * each row's loss and errors are multiplied by its weight. */
 NNF_ENTRY NNF_TGT double FN(output_error)(
     const NNF_T *Z, ptrdiff_t ld,                  /* IN: (n_out, ld) logits */
     const NNF_T *YT, ptrdiff_t ldy,                /* IN: (n_out, ldy) targets, transposed */
     ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad, int head,
     NNF_T *A,                                      /* OUT: (n_out, ld) activations */
-    NNF_T *D)                                      /* OUT: (n_out, ld) errors */
+    NNF_T *D,                                      /* OUT: (n_out, ld) errors */
+    const NNF_T *W)                                /* IN: (nb,) row weights, or NULL */
 {
     double total = 0.0;
     if (head == NNF_HEAD_SOFTMAX_CROSS_ENTROPY)
-        return FN(output_error_softmax)(Z, ld, YT, ldy, n_out, nb, npad, A, D);
+        return FN(output_error_softmax)(Z, ld, YT, ldy, n_out, nb, npad, A, D, W);
     NNF_T tz[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
     NNF_T th[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
     NNF_T ty[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
@@ -413,6 +435,11 @@ NNF_ENTRY NNF_TGT double FN(output_error)(
 #endif
         for (i = 0; i + VL <= nb; i += VL) {
             FN(output_vec)(head, FN(vload)(z + i), FN(vload)(y + i), &hv, &lv, &dv);
+            if (W) {
+                VT wv = FN(vload)(W + i);
+                lv *= wv;
+                dv *= wv;
+            }
             FN(vstore)(a + i, hv);
             FN(vstore)(d + i, dv);
 #if NNF_DOUBLE
@@ -432,6 +459,12 @@ NNF_ENTRY NNF_TGT double FN(output_error)(
                 ty[j] = i + j < nb ? y[i + j] : 0;
             }
             FN(output_vec)(head, FN(vload)(tz), FN(vload)(ty), &hv, &lv, &dv);
+            if (W) {
+                for (j = 0; j < VL; j++)
+                    th[j] = i + j < nb ? W[i + j] : 0;
+                lv *= FN(vload)(th);
+                dv *= FN(vload)(th);
+            }
             FN(vstore)(tz, lv);
             FN(vstore)(ty, dv);
             FN(vstore)(th, hv);

@@ -156,15 +156,26 @@ def _unsupported(name, activations, output) -> str:
 
 
 def backend_for_data(name, X, Y, layer_sizes, offsets, loss, n_threads, activations=None,
-                     output="logistic") -> Backend:
+                     output="logistic", row_weights=False) -> Backend:
     """The backend an objective on ``(X, Y)`` uses: ``name``'s, or for ``"auto"`` the
-    fastest one for this network and data, measured (see ``nnfast.backends._auto``)."""
+    fastest one for this network and data, measured (see ``nnfast.backends._auto``).
+
+    ``row_weights``: the objective weights its examples, so only backends with
+    ``supports_row_weights`` qualify (a named one without it is refused).
+    """
     if not (isinstance(name, str) and name == "auto"):
-        return get_backend(name, activations, output)
+        backend = get_backend(name, activations, output)
+        if row_weights and not backend.supports_row_weights:
+            able = [n for n in _REGISTRY
+                    if (b := _load(n)) is not None and b.supports_row_weights]
+            raise ValueError(f"backend {backend.name!r} does not weight examples; with sample "
+                             f"weights use 'auto' or one of {', '.join(map(repr, able))}")
+        return backend
     from ._auto import choose_backend
 
-    return choose_backend(X, Y, layer_sizes, offsets, loss, n_threads,
-                          order=[n for n in _AUTO_ORDER if n in _REGISTRY], load=_load,
+    order = [n for n in _AUTO_ORDER if n in _REGISTRY
+             and (not row_weights or ((b := _load(n)) is not None and b.supports_row_weights))]
+    return choose_backend(X, Y, layer_sizes, offsets, loss, n_threads, order=order, load=_load,
                           activations=activations, output=output)
 
 

@@ -80,6 +80,9 @@ class Backend:
     #: the kernels implement every hidden activation and head of nnfast._activations
     #: (a backend registered from outside that leaves this False gets ex4's only)
     supports_activations = False
+    #: ``loss_grad_sum`` takes ``row_weights=`` (shape (m,), float64): a weight per
+    #: example on its loss and gradient (``nnfast._weighted``)
+    supports_row_weights = False
 
     def loss_grad_sum(self, theta: np.ndarray, layer_sizes, offsets, data: Any,
                       loss: str, n_threads: int, grad_out: Optional[np.ndarray],

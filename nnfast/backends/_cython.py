@@ -232,11 +232,12 @@ def _activation_codes(hidden):
 
 
 def _run(theta, sizes, offsets, X, YT, codes, with_loss, grad_out, H, n_threads, cache=None,
-         check_inputs=False):
+         check_inputs=False, row_weights=None):
     """Call the kernel on checked arrays, with work buffers from ``cache`` or fresh ones.
 
     ``codes``: (activation codes, head code) from :func:`_codes`.  ``cache`` (what
-    prepare returned) may also bring the packed panels of X."""
+    prepare returned) may also bring the packed panels of X.  ``row_weights``: (m,)
+    in X's dtype, C-contiguous, or None."""
     dtype = X.dtype
     m = X.shape[0]
     n_par = theta.shape[0]
@@ -269,7 +270,8 @@ def _run(theta, sizes, offsets, X, YT, codes, with_loss, grad_out, H, n_threads,
         empty_vec = np.empty(0, dtype=dtype)
         empty_mat = np.empty((0, 0), dtype=dtype)
         return _fused.fused_loss_grad(
-            theta, X, XP, YT if YT is not None else empty_mat, WT, layout.packed_starts,
+            theta, X, XP, YT if YT is not None else empty_mat,
+            row_weights if row_weights is not None else empty_vec, WT, layout.packed_starts,
             layout.padded_widths, layout.sizes, layout.weight_starts,
             codes[0], codes[1], with_loss, grad_out if need_grad else empty_vec,
             H if H is not None else empty_mat, work, slabs, block, n_chunks, threads,
@@ -289,6 +291,7 @@ class CythonBackend(Backend):
     nonfinite_X_reaches_gradient = True
     finds_nonfinite_X = True
     supports_activations = True
+    supports_row_weights = True
     description = ("fused Cython/OpenMP kernel (one pass over row blocks, "
                    "register-tiled SIMD microkernels, run-time CPU dispatch)")
 
@@ -327,13 +330,19 @@ class CythonBackend(Backend):
         return data
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
-                      activations=None, output="logistic"):
+                      activations=None, output="logistic", row_weights=None):
+        """As :meth:`Backend.loss_grad_sum`; ``row_weights`` (shape (m,), float64, or None)
+        weights each example's loss, and so its gradient (``nnfast._weighted``)."""
         assert isinstance(data, _Prepared), "data must be what CythonBackend.prepare returned"
         sizes = tuple(layer_sizes)
         codes = _codes(sizes, activations, output, loss)
         _assert_network(theta, sizes, offsets, n_threads)
+        if row_weights is not None:
+            assert row_weights.shape == (data.m,), "row_weights must have shape (m,)"
+            row_weights = np.ascontiguousarray(row_weights, dtype=data.dtype)
         return float(_checked_run(data.x_checked, theta, sizes, offsets, data.X, data.YT,
-                                  codes, True, grad_out, None, n_threads, cache=data))
+                                  codes, True, grad_out, None, n_threads, cache=data,
+                                  row_weights=row_weights))
 
     def forward(self, theta, offsets, X, n_threads, activations=None, output="logistic",
                 x_checked=True):

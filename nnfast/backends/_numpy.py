@@ -63,6 +63,7 @@ class NumpyBackend(Backend):
     name = "numpy"
     description = "vectorised NumPy (BLAS matrix products over all examples)"
     supports_activations = True
+    supports_row_weights = True
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
                       activations=None, output="logistic", row_weights=None):

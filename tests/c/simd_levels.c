@@ -1,6 +1,7 @@
 /* Every SIMD level of nnf_simd.h against its plain-C scalar level, in double and float:
  * each microkernel on odd sizes (partial vectors and tiles), for every hidden activation
- * (NNF_ACT_*) and every head (NNF_HEAD_*: output activation and loss).  Exits 1 on a
+ * (NNF_ACT_*) and every head (NNF_HEAD_*: output activation and loss), the output error
+ * with and without row weights (odd activations: weighted).  Exits 1 on a
  * difference.  Built and run by tests/test_simd_levels_c.py with the system compiler;
  * for arm64 (the 16-byte NEON path), cross-compile and run it under qemu:
  *   aarch64-linux-gnu-gcc -O3 -static -I nnfast/_kernels tests/c/simd_levels.c -lm -o t
@@ -18,7 +19,7 @@ static double rnd(void){ return rand()/(double)RAND_MAX - 0.5; }
 #define DEFCHECK(T, sfx, TOL) \
 static double run_##sfx(int level, int act, int head, T *out) { \
     static T W[H*(NI+1)], W2[NO*(H+1)], WT[NI*16 + H], X[NB*NI], XT[NI*NB], Z[H*NB], Z2[NO*NB], A2[NO*NB], \
-      D2[NO*NB], P[H*NB], G[H*(NI+1)], YT[NO*NB], Zr[16*NB]; \
+      D2[NO*NB], P[H*NB], G[H*(NI+1)], YT[NO*NB], Zr[16*NB], Wr[NB]; \
     int i = 0, k, u; double loss; srand(7); \
     nnf_set_level(level); \
     for (i = 0; i < H*(NI+1); i++) W[i] = (T)rnd(); \
@@ -28,14 +29,16 @@ static double run_##sfx(int level, int act, int head, T *out) { \
     for (i = 0; i < NB*NI; i++) X[i] = (T)rnd(); \
     for (i = 0; i < NB; i++) for (k = 0; k < NI; k++) XT[k*NB+i] = X[i*NI+k]; \
     for (i = 0; i < NO*NB; i++) YT[i] = (T)((i % 3) == 0); \
+    for (i = 0; i < NB; i++) Wr[i] = (T)(0.25 * (i % 5)); \
     for (i = 0; i < H*(NI+1); i++) G[i] = 0; \
     nnf_fwdT_##sfx(W, NI, H, XT, NB, NB, Z, NB, NULL, 0); \
     nnf_fwd1_##sfx(X, NB - 3, NI, WT, 16, H, WT + NI*16, Zr, NB); \
     nnf_activate_##sfx(act, Z, H*NB - 3); \
     nnf_fwdT_##sfx(W2, H, NO, Z, NB, NB, Z2, NB, NULL, 0); \
     nnf_output_activation_##sfx(head, Z2, NB, NO, NB, P); \
+    i = 0; \
     for (k = 0; k < NO*NB; k++) out[i++] = P[k]; \
-    loss = nnf_output_error_##sfx(Z2, NB, YT, NB, NO, NB - 5, NB, head, A2, D2); \
+    loss = nnf_output_error_##sfx(Z2, NB, YT, NB, NO, NB - 5, NB, head, A2, D2, act & 1 ? Wr : NULL); \
     for (u = 0; u < NO; u++) for (k = 0; k < NB - 5; k++) out[i++] = A2[u*NB+k]; \
     nnf_backprop_##sfx(W2, NO, H, D2, Z, NB, NB, act, P); \
     nnf_grad1_##sfx(P, NB, H, X, NB - 1, NI, G, NULL, 0); \
