@@ -9,7 +9,7 @@ which is ex4's cost with every example counted ``w_i`` times (and scikit-learn's
 penalty by the sum of the weights).  Integer weights give exactly the cost of
 the data with each row repeated ``w_i`` times; all weights 1 give ex4's cost.
 
-The backends with ``supports_row_weights`` (numpy and the cython kernel) scale
+The backends with ``supports_row_weights`` (numpy and the fused kernels) scale
 each row's loss and output error by its weight, and every gradient term that
 backpropagation builds from it follows.
 """
@@ -59,7 +59,7 @@ class WeightedObjective(Objective):
         ``lam``, ``loss``, ``n_threads``, ``dtype``, ``activation``, ``output`` as for
         :class:`nnfast.Objective`; ``backend`` "auto" (the measured fastest of those
         that weight examples) or one with ``supports_row_weights`` ("cython",
-        "numpy"; another is refused with a ValueError).
+        "numba", "numpy"; another is refused with a ValueError).
 
     Attributes
     ----------

@@ -67,8 +67,8 @@ _PARAMETERS_DOC = """    hidden_layer_sizes : tuple of int, default (25,)
     warm_start : bool, default False
         ``fit`` starts from the fitted weights of the previous fit (same network).
     backend : str, default "auto"
-        With ``sample_weight``, "auto", "cython" and "numpy" (the backends that
-        weight examples, ``nnfast._weighted``).
+        With ``sample_weight``, "auto", "cython", "numba" and "numpy" (the
+        backends that weight examples, ``nnfast._weighted``).
     n_threads : int or None, default None
     dtype : {"float64", "float32"} or None, default None
         Working dtype of the kernels; None keeps X's float dtype (other dtypes

@@ -277,14 +277,14 @@ def test_integer_weights_equal_repeated_rows(split, backend):
     np.testing.assert_allclose(weighted.theta_, repeated.theta_, rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.skipif("cython" not in WEIGHTING_BACKENDS, reason="the cython backend is not built")
+@pytest.mark.parametrize("backend", [b for b in WEIGHTING_BACKENDS if b != "numpy"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sizes,activation,output", [
     ((20, 7, 3), "logistic", "logistic"), ((20, 7, 5, 3), ("tanh", "relu"), "softmax"),
     ((20, 9, 2), "identity", "identity"), ((20, 6, 4, 5, 1), "relu", "logistic")])
-def test_cython_weighs_rows_as_numpy_does(sizes, activation, output, dtype):
+def test_fused_kernels_weigh_rows_as_numpy_does(sizes, activation, output, dtype, backend):
     """3001 rows: many blocks and chunks, the last block and vector partial; zero weights
-    too.  The fused kernel against numpy's weighted sums, and the same bits for every
+    too.  The fused kernels against numpy's weighted sums, and the same bits for every
     thread count."""
     from nnfast._weighted import WeightedObjective
 
@@ -300,7 +300,7 @@ def test_cython_weighs_rows_as_numpy_does(sizes, activation, output, dtype):
     theta = nnfast.init_theta(list(sizes), random_state=2).astype(dtype)
     kw = dict(lam=0.7, activation=activation, output=output, dtype=dtype)
     J_ref, g_ref = WeightedObjective(X, y, sizes, w, backend="numpy", **kw)(theta)
-    results = [WeightedObjective(X, y, sizes, w, backend="cython", n_threads=n, **kw)(theta)
+    results = [WeightedObjective(X, y, sizes, w, backend=backend, n_threads=n, **kw)(theta)
                for n in (1, 2)]
     rtol = 1e-11 if dtype == np.float64 else 2e-5
     np.testing.assert_allclose(results[0][0], J_ref, rtol=rtol)
@@ -308,8 +308,8 @@ def test_cython_weighs_rows_as_numpy_does(sizes, activation, output, dtype):
                                atol=rtol * np.abs(g_ref).max())
     assert results[1][0] == results[0][0] and np.array_equal(results[1][1], results[0][1])
     # unit weights give the unweighted cost (the weights' path, not a shortcut)
-    J_one, g_one = WeightedObjective(X, y, sizes, np.ones(m), backend="cython", **kw)(theta)
-    J_plain, g_plain = nnfast.Objective(X, y, sizes, backend="cython", **kw)(theta)
+    J_one, g_one = WeightedObjective(X, y, sizes, np.ones(m), backend=backend, **kw)(theta)
+    J_plain, g_plain = nnfast.Objective(X, y, sizes, backend=backend, **kw)(theta)
     np.testing.assert_allclose(J_one, J_plain, rtol=rtol)
     np.testing.assert_allclose(g_one, g_plain, rtol=rtol, atol=rtol * np.abs(g_plain).max())
 

@@ -200,12 +200,31 @@ def _softmax_rows(Zo, H, n_out, nb, R, work):
             h[r] = h[r] * inverse[r]
 
 
+def _row_weight(RW, i, one):
+    """The weight of row i: ``RW[i]``, or ``one`` when ``RW`` is None (unweighted)."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+@overload(_row_weight, jit_options=JIT_OPTIONS)
+def _row_weight_ov(RW, i, one):
+    # by the type of RW: the unweighted kernels multiply by a constant 1 of their dtype,
+    # which compiles away (x * 1 is x), before any multiply-add is formed: their results
+    # keep every bit (``one``, a run-time value, would not fold)
+    if isinstance(RW, types.NoneType):
+        if one == types.float32:
+            return lambda RW, i, one: np.float32(1.0)
+        return lambda RW, i, one: 1.0
+    return lambda RW, i, one: RW[i]
+
+
 @njit(**JIT_OPTIONS)
-def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, work, zero):
+def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, work, zero, RW, row0,
+                    one):
     """Softmax activations into ``H``, the summed categorical cross-entropy (float64)
     sum_o y_o (M + log S - z_o) = ysum (M + log S) - sum_o y_o z_o of each row and, if
     ``need_grad``, the error h ysum - y into ``D`` (h - y for one-hot targets), as the
-    C kernel's ``softmax_vec``.  Target o of row r is ``y_at[o * y_stride + r]``."""
+    C kernel's ``softmax_vec``.  Target o of row r is ``y_at[o * y_stride + r]``; row r
+    weighs ``RW[row0 + r]`` (None: 1)."""
     _softmax_rows(Zo, H, n_out, nb, R, work)
     zmax = R[:nb]
     log_total = R[nb:2 * nb]
@@ -223,30 +242,32 @@ def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, work, zer
             yz[r] += y[r] * z[r]
     cost = 0.0
     for r in range(nb):
-        cost += ysum[r] * (zmax[r] + log_total[r]) - yz[r]
+        cost += _row_weight(RW, row0 + r, one) * (ysum[r] * (zmax[r] + log_total[r]) - yz[r])
     if need_grad:
         for o in range(n_out):
             y = y_at[o * y_stride:o * y_stride + nb]
             h = H[o * nb:(o + 1) * nb]
             d = D[o * nb:(o + 1) * nb]
             for r in range(nb):
-                d[r] = h[r] * ysum[r] - y[r]
+                d[r] = (h[r] * ysum[r] - y[r]) * _row_weight(RW, row0 + r, one)
     return cost
 
 
 @njit(**JIT_OPTIONS)
 def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
-                  D, E, R, work, zero, one):
+                  D, E, R, work, zero, one, RW):
     """The output activations into ``A`` from the logits ``Zo``, the summed loss
     (float64) of block ``b`` for the head code ``head`` and, if ``need_grad``, the
-    output error dJ/dz into ``D`` (n_out x nb)."""
+    output error dJ/dz into ``D`` (n_out x nb).  ``RW``: (m,) row weights, each row's
+    loss and error multiplied by its own, or None."""
     L = sizes.shape[0] - 1
     n_out = sizes[L]
     hb = unit_starts[L - 1] * nb
     yb = b * n_out * block_rows
+    r0 = b * block_rows
     if head == HEAD_SOFTMAX_CROSS_ENTROPY:
         return _softmax_output(Zo, A[hb:hb + n_out * nb], YT_blocks[yb:], block_rows, n_out, nb,
-                               need_grad, D, R, work, zero)
+                               need_grad, D, R, work, zero, RW, r0, one)
     half = one / (one + one)
     cost = 0.0
     if head == HEAD_IDENTITY_SQUARED_ERROR:
@@ -258,10 +279,10 @@ def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
             for r in range(nb):
                 e = z[r] - y[r]
                 h[r] = z[r]
-                cost += half * e * e
+                cost += _row_weight(RW, r0 + r, one) * (half * e * e)
             if need_grad:
                 for r in range(nb):
-                    d[r] = z[r] - y[r]
+                    d[r] = (z[r] - y[r]) * _row_weight(RW, r0 + r, one)
         return cost
     # h and log1p(exp(-|z|)) from one exp(-|z|) per logit, as the C kernel's output
     # layer: the cross-entropy max(z, 0) - y z + log1p(exp(-|z|)) is finite for
@@ -276,17 +297,17 @@ def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
             sp = E[o * nb:(o + 1) * nb]
             for r in range(nb):
                 zz = z[r]
-                cost += max(zz, zero) - y[r] * zz + sp[r]
+                cost += _row_weight(RW, r0 + r, one) * (max(zz, zero) - y[r] * zz + sp[r])
             if need_grad:
                 for r in range(nb):
-                    d[r] = h[r] - y[r]
+                    d[r] = (h[r] - y[r]) * _row_weight(RW, r0 + r, one)
         else:
             for r in range(nb):
                 e = h[r] - y[r]
-                cost += half * e * e
+                cost += _row_weight(RW, r0 + r, one) * (half * e * e)
             if need_grad:
                 for r in range(nb):
-                    d[r] = (h[r] - y[r]) * h[r] * (one - h[r])
+                    d[r] = ((h[r] - y[r]) * h[r] * (one - h[r])) * _row_weight(RW, r0 + r, one)
     return cost
 
 
@@ -429,7 +450,7 @@ def _first_grad_shape_ov(W1_no_bias):
 # ---- the drivers: the blocks b_lo .. b_hi - 1 of one chunk ------------------
 @njit(inline="always", **JIT_OPTIONS)
 def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                    unit_starts, act_codes, block_rows, m, b_lo, b_hi, head, zero, one, G):
+                    unit_starts, act_codes, block_rows, m, b_lo, b_hi, head, zero, one, G, RW):
     """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1`` and, unless ``G``
     is None, their summed gradient written to ``G`` (n_params,).
 
@@ -445,7 +466,8 @@ def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weig
     in the activation buffer (layer l + 1 at ``unit_starts[l] * nb``);
     act_codes : int64 (L - 1,) activation code of each hidden layer
     (``nnfast._activations.ACTIVATION_CODES``);  head : int, the output and loss
-    (``HEAD_CODES``).
+    (``HEAD_CODES``);  RW : (m,) row weights in theta's dtype, or None (a type of its
+    own: the unweighted specialisation has no trace of them).
     """
     A, Zo, D, Dn, E, T, R, work = _block_buffers(theta, sizes, unit_starts, block_rows)
     G1 = np.empty(_first_grad_shape(W1_no_bias), dtype=theta.dtype)
@@ -459,7 +481,7 @@ def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weig
         _first_forward(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero)
         _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, Zo, T, work)
         cost += _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
-                              G is not None, D, E, R, work, zero, one)
+                              G is not None, D, E, R, work, zero, one, RW)
         if G is not None:
             D1 = _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, D,
                                   Dn, G, zero, one)
@@ -500,24 +522,24 @@ def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, 
 @njit(parallel=True, **JIT_OPTIONS)
 def chunks_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
                      unit_starts, act_codes, block_rows, m, starts, head, zero, one, slabs,
-                     costs):
+                     costs, RW):
     """:func:`chunk_loss_grad` of every chunk ``c`` (blocks ``starts[c] .. starts[c + 1] -
     1``) in parallel: its loss into ``costs[c]`` and its gradient into ``slabs[c]``
     ((n_chunks, n_params), C-contiguous)."""
     for c in prange(starts.shape[0] - 1):
         costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
                                    weight_starts, unit_starts, act_codes, block_rows, m,
-                                   starts[c], starts[c + 1], head, zero, one, slabs[c])
+                                   starts[c], starts[c + 1], head, zero, one, slabs[c], RW)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
 def chunks_loss(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                unit_starts, act_codes, block_rows, m, starts, head, zero, one, costs):
+                unit_starts, act_codes, block_rows, m, starts, head, zero, one, costs, RW):
     """:func:`chunks_loss_grad` without the gradient (the loss-only driver)."""
     for c in prange(starts.shape[0] - 1):
         costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
                                    weight_starts, unit_starts, act_codes, block_rows, m,
-                                   starts[c], starts[c + 1], head, zero, one, None)
+                                   starts[c], starts[c + 1], head, zero, one, None, RW)
 
 
 @njit(parallel=True, **JIT_OPTIONS)

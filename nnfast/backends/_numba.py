@@ -317,6 +317,7 @@ class NumbaBackend(Backend):
     # in X shows in the gradient, so a one-shot cost_grad checks that instead of X
     nonfinite_X_reaches_gradient = True
     supports_activations = True
+    supports_row_weights = True
     description = ("numba fused kernel (row blocks, register tiles or BLAS per block, "
                    "one slab per chunk)")
 
@@ -332,9 +333,9 @@ class NumbaBackend(Backend):
         cache_dir = numba.config.CACHE_DIR or os.path.join(os.path.dirname(kernels.__file__),
                                                            "__pycache__")
         # the drivers' arguments: W1_no_bias 4th, theta 5th (forward: 2nd and 3rd); the
-        # serial driver's last, G, is None for the loss only.  A parallel driver loaded
+        # serial driver's last but one, G, is None for the loss only.  A parallel driver loaded
         # from the cache brings its serial one inside it, unseen by the serial dispatcher.
-        loaded = {f"{'loss' if isinstance(sig[-1], types.NoneType) else 'loss+gradient'} "
+        loaded = {f"{'loss' if isinstance(sig[-2], types.NoneType) else 'loss+gradient'} "
                   f"{'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} {sig[4].dtype}"
                   for sig in kernels.chunk_loss_grad.signatures}
         for driver, what in ((kernels.chunks_loss_grad, "loss+gradient"),
@@ -415,15 +416,17 @@ class NumbaBackend(Backend):
                          _block_rows(X.shape[0]), one_shot=True)
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
-                      activations=None, output="logistic"):
+                      activations=None, output="logistic", row_weights=None):
+        """As :meth:`Backend.loss_grad_sum`; ``row_weights`` (shape (m,), float64, or None)
+        weights each example's loss, and so its gradient (``nnfast._weighted``)."""
         return self._run(theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
-                         activations, output)
+                         activations, output, row_weights=row_weights)
 
     def forward(self, theta, offsets, X, n_threads, activations=None, output="logistic"):
         return self._forward(theta, offsets, X, n_threads, activations, output)
 
     def _run(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out, activations,
-             output, by_blas=None, workers=None):
+             output, by_blas=None, workers=None, row_weights=None):
         dtype = data.X.dtype
         theta, sizes, weight_starts, unit_starts = _layout(theta, layer_sizes, offsets, dtype)
         act_codes, head = _network_codes(layer_sizes, activations, output, loss)
@@ -446,6 +449,10 @@ class NumbaBackend(Backend):
         common = (data.X_flat, XT_blocks, data.YT_blocks, W1_no_bias, theta, sizes, weight_starts,
                   unit_starts, act_codes, data.block_rows, data.m)
         tail = (head, dtype.type(0), dtype.type(1))
+        if row_weights is not None:
+            assert row_weights.shape == (data.m,), "row_weights must have shape (m,)"
+            # a specialisation of its own: the unweighted kernels do not see them
+            row_weights = np.ascontiguousarray(row_weights, dtype=dtype)
 
         # The chunks (consecutive blocks, one gradient slab each) depend on the
         # data and the network, never on n_threads, and are reduced in chunk
@@ -464,14 +471,14 @@ class NumbaBackend(Backend):
 
         def run_chunk(c):
             costs[c] = chunk_fn(*common, starts[c], starts[c + 1], *tail,
-                                None if slabs is None else slabs[c])
+                                None if slabs is None else slabs[c], row_weights)
 
         def run_all(n_workers):
             starts_ = np.asarray(starts, dtype=np.int64)
             if slabs is None:
-                self._kernels.chunks_loss(*common, starts_, *tail, costs)
+                self._kernels.chunks_loss(*common, starts_, *tail, costs, row_weights)
             else:
-                self._kernels.chunks_loss_grad(*common, starts_, *tail, slabs, costs)
+                self._kernels.chunks_loss_grad(*common, starts_, *tail, slabs, costs, row_weights)
 
         _in_chunks(run_chunk, run_all, n_chunks, n_workers,
                    ("loss+gradient" if need_grad else "loss", blas, dtype.name), blas)

@@ -110,8 +110,8 @@ def train(X, y, layer_sizes, lam=1.0, loss=None, method="L-BFGS-B", max_iter=400
     sample_weight : array-like of shape (m,) or None
         A weight per training example (see ``nnfast._weighted``: the cost is
         their weighted mean and the penalty is divided by their sum); computed
-        by a backend that weights examples ("auto" picks among them; "cython" and
-        "numpy" do, another named one is refused).
+        by a backend that weights examples ("auto" picks among them; "cython",
+        "numba" and "numpy" do, another named one is refused).
         The validation set is scored unweighted.
 
     Returns
