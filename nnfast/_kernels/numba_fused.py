@@ -512,6 +512,10 @@ def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, 
 
 
 # ---- parallel drivers: the chunks of one call on numba's threading layer -----------
+#: numba's parallel transformations: the prange over chunks only (the array
+#: expressions of the inlined serial driver are not made parallel loops of their own)
+_PRANGE_ONLY = {"prange": True, "comprehension": False, "setitem": False, "reduction": False,
+                "numpy": False, "stencil": False, "fusion": False, "inplace_binop": False}
 # A prange over the chunks, each running the serial driver above.  The backend uses
 # them only on a thread-safe layer (OpenMP or TBB), where a call's threads are the
 # runtime's pool: Python threads, woken for every call and needing the GIL before
@@ -519,7 +523,7 @@ def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, 
 # there one after the other (seen on 2-vCPU VMs: a 2-thread call as slow as 1 thread).
 # They compile once per path and dtype, like the serial drivers, and are cached.
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
 def chunks_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
                      unit_starts, act_codes, block_rows, m, starts, head, zero, one, slabs,
                      costs, RW):
@@ -532,7 +536,7 @@ def chunks_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, wei
                                    starts[c], starts[c + 1], head, zero, one, slabs[c], RW)
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
 def chunks_loss(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
                 unit_starts, act_codes, block_rows, m, starts, head, zero, one, costs, RW):
     """:func:`chunks_loss_grad` without the gradient (the loss-only driver)."""
@@ -542,7 +546,7 @@ def chunks_loss(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_s
                                    starts[c], starts[c + 1], head, zero, one, None, RW)
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
 def chunks_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
                    block_rows, m, starts, head, zero, H):
     """:func:`chunk_forward` of every chunk in parallel (rows are independent)."""
