@@ -259,8 +259,8 @@ def _in_chunks(run_chunk, run_all, n_chunks, n_workers, key, blas):
     path: every chunk's thread calls it, and its own threads would oversubscribe the
     cores (and could sum in an order that depends on them).
 
-    On a thread-safe numba threading layer ``run_all(n_workers)`` (the parallel
-    driver) runs them, on one thread as well: the serial driver, compiled on its
+    On a thread-safe numba threading layer ``run_all()`` (the parallel driver) runs
+    them on ``n_workers`` of numba's pool threads, on one thread as well: the serial driver, compiled on its
     own, may round differently from its copy inlined into the parallel one (the
     kernels may reassociate sums), and every thread count must give the same bits.
     Without such a layer ``run_chunk(c)`` runs each chunk, on ``n_workers`` Python
@@ -276,7 +276,7 @@ def _in_chunks(run_chunk, run_all, n_chunks, n_workers, key, blas):
         if parallel:
             n_workers = _parallel_workers(n_workers)
             with _pool_threads(n_workers):
-                run_all(n_workers)
+                run_all()
         elif n_workers > 1 and key not in _ready:
             # compile (or load) on this thread first, not in several at once
             run_chunk(0)
@@ -360,7 +360,7 @@ class NumbaBackend(Backend):
         }
 
     def warm_up(self, dtypes=(np.float64,), gradient=True, loss_only=False, blas=False,
-                forward=False, parallel=None) -> None:
+                forward=False) -> None:
         """Compile (or load from the disk cache) kernels now rather than inside the
         first evaluation.
 
@@ -375,10 +375,9 @@ class NumbaBackend(Backend):
             instead of the register-tile ones.
         forward : bool
             Also the forward driver (``predict``/``predict_proba``).
-        parallel : bool, optional
-            Warm up on two threads; default: when the machine has several cores.
-            (Where numba has a thread-safe threading layer, every call runs the
-            parallel drivers, so those are what is compiled.)
+
+        Where numba has a thread-safe threading layer, every call runs the parallel
+        drivers (on one thread as on several), so those are what is compiled.
 
         A cold compile takes a few seconds per driver and dtype; a load from the
         cache a fraction of a second.  Every activation and head shares each
@@ -386,24 +385,18 @@ class NumbaBackend(Backend):
         """
         import nnfast
 
-        if parallel is None:
-            parallel = machine_cores() > 1
         sizes = (3, 2, 2)
         offsets = nnfast.layer_offsets(sizes)
-        # 2 workers on 2 chunks (128 rows of 64-row blocks)
-        for workers in (2,) if parallel else (1,):
-            m = 64 * workers
-            for dtype in dtypes:
-                X = np.zeros((m, 3), dtype=dtype)
-                theta = np.zeros(nnfast.n_params(sizes), dtype=dtype)
-                data = self.prepare(X, np.zeros((m, 2), dtype=dtype))
-                for need_grad in [g for g, on in ((True, gradient), (False, loss_only)) if on]:
-                    self._run(theta, sizes, offsets, data, "cross_entropy", workers,
-                              np.empty_like(theta) if need_grad else None, None, "logistic",
-                              by_blas=blas, workers=workers)
-                if forward:
-                    self._forward(theta, offsets, X, workers, None, "logistic", by_blas=blas,
-                                  workers=workers)
+        for dtype in dtypes:
+            X = np.zeros((4, 3), dtype=dtype)
+            theta = np.zeros(nnfast.n_params(sizes), dtype=dtype)
+            data = self.prepare(X, np.zeros((4, 2), dtype=dtype))
+            for need_grad in [g for g, on in ((True, gradient), (False, loss_only)) if on]:
+                self._run(theta, sizes, offsets, data, "cross_entropy", 1,
+                          np.empty_like(theta) if need_grad else None, None, "logistic",
+                          by_blas=blas)
+            if forward:
+                self._forward(theta, offsets, X, 1, None, "logistic", by_blas=blas)
 
     # -- contract ------------------------------------------------------------
     def prepare(self, X, Y):
@@ -426,7 +419,7 @@ class NumbaBackend(Backend):
         return self._forward(theta, offsets, X, n_threads, activations, output)
 
     def _run(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out, activations,
-             output, by_blas=None, workers=None, row_weights=None):
+             output, by_blas=None, row_weights=None):
         dtype = data.X.dtype
         theta, sizes, weight_starts, unit_starts = _layout(theta, layer_sizes, offsets, dtype)
         act_codes, head = _network_codes(layer_sizes, activations, output, loss)
@@ -459,8 +452,7 @@ class NumbaBackend(Backend):
         # order: the result is bitwise the same for every n_threads.
         n_chunks = chunk_count(data.n_blocks, n_params, dtype.itemsize)
         starts = [c * data.n_blocks // n_chunks for c in range(n_chunks + 1)]
-        n_workers = threads_for(n_threads, n_chunks, data.m * n_params, _SERIAL_WORK) \
-            if workers is None else workers
+        n_workers = threads_for(n_threads, n_chunks, data.m * n_params, _SERIAL_WORK)
         if n_chunks == 1:
             slabs = grad_out[None, :] if need_grad else None  # the caller's array directly
         elif need_grad:
@@ -473,7 +465,7 @@ class NumbaBackend(Backend):
             costs[c] = chunk_fn(*common, starts[c], starts[c + 1], *tail,
                                 None if slabs is None else slabs[c], row_weights)
 
-        def run_all(n_workers):
+        def run_all():
             starts_ = np.asarray(starts, dtype=np.int64)
             if slabs is None:
                 self._kernels.chunks_loss(*common, starts_, *tail, costs, row_weights)
@@ -491,8 +483,7 @@ class NumbaBackend(Backend):
                 grad_out += slabs[c]
         return total
 
-    def _forward(self, theta, offsets, X, n_threads, activations, output, by_blas=None,
-                 workers=None):
+    def _forward(self, theta, offsets, X, n_threads, activations, output, by_blas=None):
         layer_sizes = (offsets[0][2][1] - 1,) + tuple(shape[0] for _, _, shape in offsets)
         dtype = theta.dtype
         # a converted X is the caller's only when it already was C-contiguous in theta's dtype
@@ -514,14 +505,13 @@ class NumbaBackend(Backend):
         # rows are independent: any chunking gives the same bits
         n_chunks = chunk_count(n_blocks, 1, dtype.itemsize)
         starts = [c * n_blocks // n_chunks for c in range(n_chunks + 1)]
-        n_workers = threads_for(n_threads, n_chunks, m * theta.shape[0], _SERIAL_WORK) \
-            if workers is None else workers
+        n_workers = threads_for(n_threads, n_chunks, m * theta.shape[0], _SERIAL_WORK)
         chunk_fn = self._kernels.chunk_forward
 
         def run_chunk(c):
             chunk_fn(*common, starts[c], starts[c + 1], head, dtype.type(0), H.reshape(-1))
 
-        def run_all(n_workers):
+        def run_all():
             self._kernels.chunks_forward(*common, np.asarray(starts, dtype=np.int64), head,
                                          dtype.type(0), H.reshape(-1))
 
