@@ -92,10 +92,12 @@ def parallel_compile(compiler, jobs):
     distutils compiles an extension's sources one after the other (``build_ext
     -j`` runs separate extensions in parallel, not the files of one); this is its
     ``CCompiler.compile`` with the loop over objects on a thread pool (each object is
-    a compiler process).  Only for compilers built on ``_compile`` (gcc, clang):
-    others keep their own ``compile``.
+    a compiler process).  Only for the unix compiler class (gcc, clang), whose
+    ``_compile`` compiles one file: others (MSVC) override ``compile`` itself and
+    keep it.
     """
-    if jobs <= 1 or not hasattr(compiler, "_compile") or not hasattr(compiler, "_setup_compile"):
+    if (jobs <= 1 or compiler.compiler_type != "unix"
+            or not hasattr(compiler, "_setup_compile") or not hasattr(compiler, "_get_cc_args")):
         return
 
     def compile(sources, output_dir=None, macros=None, include_dirs=None, debug=0,
