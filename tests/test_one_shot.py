@@ -73,37 +73,44 @@ def test_repeated_one_shot_calls_keep_no_memory(backend):
     assert grown < 256 * 1024, grown
 
 
+#: the backends that find NaN and inf in X themselves (no pass over X first)
+FINDING = [b for b in nnfast.available_backends() if nnfast.get_backend(b).finds_nonfinite_X]
+
+
+@pytest.mark.parametrize("backend", FINDING)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("where", [(0, 0), (M - 1, SIZES[0] - 1), (131, 9)])
-def test_cost_grad_finds_nonfinite_X_from_the_gradient(dtype, value, where):
+def test_cost_grad_finds_nonfinite_X_from_the_gradient(dtype, value, where, backend):
     X, y, theta = random_problem(SIZES, M, seed=7, dtype=dtype)
     X[where] = value
-    for call in (lambda: nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend="cython"),
-                 lambda: nnfast.cost(theta, X, y, SIZES, backend="cython"),
-                 lambda: nnfast.predict(theta, X, SIZES, backend="cython")):
+    for call in (lambda: nnfast.cost_grad(theta, X, y, SIZES, lam=1.0, backend=backend),
+                 lambda: nnfast.cost(theta, X, y, SIZES, backend=backend),
+                 lambda: nnfast.predict(theta, X, SIZES, backend=backend)):
         with pytest.raises(ValueError, match=rf"X contains NaN or inf \(first at row {where[0]}, "
                                              rf"column {where[1]}\)"):
             call()
 
 
-def test_cost_grad_finds_inf_where_the_output_error_is_zero():
+@pytest.mark.parametrize("backend", FINDING)
+def test_cost_grad_finds_inf_where_the_output_error_is_zero(backend):
     # targets equal to the outputs of zero weights (0.5): every output error is 0,
     # so inf * 0 is what reaches the gradient
     sizes = [3, 2]
     X = np.array([[1.0, 2.0, 3.0], [4.0, np.inf, 6.0]] * 40)
     Y = np.full((80, 2), 0.5)
     with pytest.raises(ValueError, match=r"X contains NaN or inf \(first at row 1, column 1\)"):
-        nnfast.cost_grad(np.zeros(nnfast.n_params(sizes)), X, Y, sizes, backend="cython")
+        nnfast.cost_grad(np.zeros(nnfast.n_params(sizes)), X, Y, sizes, backend=backend)
 
 
-def test_finite_X_whose_gradient_overflows_is_returned_not_refused():
+@pytest.mark.parametrize("backend", FINDING)
+def test_finite_X_whose_gradient_overflows_is_returned_not_refused(backend):
     sizes = [20, 4]   # no hidden layer (saturated hidden units would give zero deltas)
     X, y, theta = random_problem(sizes, M, seed=8)
     theta[:] = 0.0    # every output 0.5: errors of +-0.5, three in four positive
     X = np.abs(X) * 1e307   # finite, but the summed gradient (h - y) . X overflows to inf
-    J, grad = nnfast.cost_grad(theta, X, y, sizes, backend="cython")
-    J_kept, grad_kept = Objective(X, y, sizes, backend="cython")(theta)
+    J, grad = nnfast.cost_grad(theta, X, y, sizes, backend=backend)
+    J_kept, grad_kept = Objective(X, y, sizes, backend=backend)(theta)
     assert not np.isfinite(grad).all()
     np.testing.assert_array_equal(np.isfinite(grad), np.isfinite(grad_kept))
     assert J == pytest.approx(J_kept)
@@ -138,17 +145,19 @@ def test_the_finiteness_pass_uses_the_calls_thread_count(monkeypatch):
     nnfast.predict(theta, X, SIZES, backend="numpy")
     nnfast.Objective(X, y, SIZES, backend="numpy", n_threads=2)
     assert seen == [(X.shape, 1), (X.shape, 2), (X.shape, 2)]
-    # the cython kernel finds NaN and inf itself: its one-shot calls make no pass over X
-    # (cost_grad looks at its gradient, a row of n_params values)
-    del seen[:]
-    nnfast.cost_grad(theta, X, y, SIZES, backend="cython")
-    nnfast.cost(theta, X, y, SIZES, backend="cython")
-    nnfast.predict(theta, X, SIZES, backend="cython")
-    assert X.shape not in [shape for shape, _ in seen]
+    # the fused kernels find NaN and inf themselves: their one-shot calls make no pass
+    # over X (cost_grad looks at its gradient, a row of n_params values)
+    for backend in FINDING:
+        del seen[:]
+        nnfast.cost_grad(theta, X, y, SIZES, backend=backend)
+        nnfast.cost(theta, X, y, SIZES, backend=backend)
+        nnfast.predict(theta, X, SIZES, backend=backend)
+        assert X.shape not in [shape for shape, _ in seen], backend
 
 
+@pytest.mark.parametrize("backend", FINDING)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_finite_X_whose_logits_overflow_is_computed_not_refused(dtype):
+def test_finite_X_whose_logits_overflow_is_computed_not_refused(dtype, backend):
     """Logits that overflow to inf from a finite X look like a NaN or inf in X to the
     kernel's watch; X is then checked, found finite, and the result is the usual one."""
     X, y, theta = random_problem(SIZES, M, seed=10, dtype=dtype)
@@ -158,9 +167,9 @@ def test_finite_X_whose_logits_overflow_is_computed_not_refused(dtype):
     W1 = theta[:SIZES[1] * (SIZES[0] + 1)].reshape(SIZES[1], -1)
     with np.errstate(over="ignore"):
         assert not np.isfinite(X @ W1[:, 1:].T).all()            # in the working dtype
-    J_kept = Objective(X, y, SIZES, backend="cython").cost(theta)
-    assert nnfast.cost(theta, X, y, SIZES, backend="cython") == J_kept
-    h = nnfast.predict_proba(theta, X, SIZES, backend="cython")
+    J_kept = Objective(X, y, SIZES, backend=backend).cost(theta)
+    assert nnfast.cost(theta, X, y, SIZES, backend=backend) == J_kept
+    h = nnfast.predict_proba(theta, X, SIZES, backend=backend)
     np.testing.assert_array_equal(h, nnfast.predict_proba(theta, X, SIZES, backend="numpy"))
 
 

@@ -448,9 +448,21 @@ def _first_grad_shape_ov(W1_no_bias):
 
 
 # ---- the drivers: the blocks b_lo .. b_hi - 1 of one chunk ------------------
+@njit(nogil=True, cache=True, error_model="numpy")
+def _all_finite(A, n):
+    """Whether ``A[:n]`` holds no NaN and no inf (no fast-math here: the test must not
+    be simplified away).  A NaN or inf in X makes every first-layer product of its row
+    non-finite (NaN * w and inf * 0 are NaN), so the products tell about X."""
+    for i in range(n):
+        if not np.isfinite(A[i]):
+            return False
+    return True
+
+
 @njit(inline="always", **JIT_OPTIONS)
 def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                    unit_starts, act_codes, block_rows, m, b_lo, b_hi, head, zero, one, G, RW):
+                    unit_starts, act_codes, block_rows, m, b_lo, b_hi, head, zero, one, G, RW,
+                    check_inputs):
     """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1`` and, unless ``G``
     is None, their summed gradient written to ``G`` (n_params,).
 
@@ -467,7 +479,9 @@ def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weig
     act_codes : int64 (L - 1,) activation code of each hidden layer
     (``nnfast._activations.ACTIVATION_CODES``);  head : int, the output and loss
     (``HEAD_CODES``);  RW : (m,) row weights in theta's dtype, or None (a type of its
-    own: the unweighted specialisation has no trace of them).
+    own: the unweighted specialisation has no trace of them);  check_inputs : bool,
+    return NaN if a first-layer product is NaN or infinite (X unchecked, see
+    ``_all_finite``).
     """
     A, Zo, D, Dn, E, T, R, work = _block_buffers(theta, sizes, unit_starts, block_rows)
     G1 = np.empty(_first_grad_shape(W1_no_bias), dtype=theta.dtype)
@@ -475,10 +489,13 @@ def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weig
         for i in range(G.shape[0]):
             G[i] = zero
     cost = 0.0
+    inputs_bad = False
     for b in range(b_lo, b_hi):
         r0 = b * block_rows
         nb = min(block_rows, m - r0)
         _first_forward(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero)
+        if check_inputs and not _all_finite(A, sizes[1] * nb):
+            inputs_bad = True
         _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, Zo, T, work)
         cost += _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
                               G is not None, D, E, R, work, zero, one, RW)
@@ -487,28 +504,33 @@ def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weig
                                   Dn, G, zero, one)
             _first_grad(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows,
                         r0, nb, G, zero)
-    return cost
+    return np.nan if inputs_bad else cost
 
 
 @njit(inline="always", **JIT_OPTIONS)
 def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
-                  block_rows, m, b_lo, b_hi, head, zero, H):
+                  block_rows, m, b_lo, b_hi, head, zero, H, check_inputs):
     """The output activations of the row blocks ``b_lo .. b_hi - 1`` into their rows
     of ``H`` (flat (m, n_out), rows contiguous): the forward pass of
-    :func:`chunk_loss_grad` (same arguments) without targets, loss or gradient."""
+    :func:`chunk_loss_grad` (same arguments) without targets, loss or gradient.
+    Returns 1 if ``check_inputs`` and some first-layer product is not finite, else 0."""
     A, Zo, D, Dn, E, T, R, work = _block_buffers(theta, sizes, unit_starts, block_rows)
     L = sizes.shape[0] - 1
     n_out = sizes[L]
+    bad = 0
     for b in range(b_lo, b_hi):
         r0 = b * block_rows
         nb = min(block_rows, m - r0)
         _first_forward(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero)
+        if check_inputs and not _all_finite(A, sizes[1] * nb):
+            bad = 1
         _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, Zo, T, work)
         _output_activation(Zo, E, n_out, nb, head, R, work)
         for r in range(nb):
             row = H[(r0 + r) * n_out:(r0 + r + 1) * n_out]
             for o in range(n_out):
                 row[o] = E[o * nb + r]
+    return bad
 
 
 # ---- parallel drivers: the chunks of one call on numba's threading layer -----------
@@ -526,30 +548,35 @@ _PRANGE_ONLY = {"prange": True, "comprehension": False, "setitem": False, "reduc
 @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
 def chunks_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
                      unit_starts, act_codes, block_rows, m, starts, head, zero, one, slabs,
-                     costs, RW):
+                     costs, RW, check_inputs):
     """:func:`chunk_loss_grad` of every chunk ``c`` (blocks ``starts[c] .. starts[c + 1] -
     1``) in parallel: its loss into ``costs[c]`` and its gradient into ``slabs[c]``
     ((n_chunks, n_params), C-contiguous)."""
     for c in prange(starts.shape[0] - 1):
         costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
                                    weight_starts, unit_starts, act_codes, block_rows, m,
-                                   starts[c], starts[c + 1], head, zero, one, slabs[c], RW)
+                                   starts[c], starts[c + 1], head, zero, one, slabs[c], RW,
+                                   check_inputs)
 
 
 @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
 def chunks_loss(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                unit_starts, act_codes, block_rows, m, starts, head, zero, one, costs, RW):
+                unit_starts, act_codes, block_rows, m, starts, head, zero, one, costs, RW,
+                check_inputs):
     """:func:`chunks_loss_grad` without the gradient (the loss-only driver)."""
     for c in prange(starts.shape[0] - 1):
         costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
                                    weight_starts, unit_starts, act_codes, block_rows, m,
-                                   starts[c], starts[c + 1], head, zero, one, None, RW)
+                                   starts[c], starts[c + 1], head, zero, one, None, RW,
+                                   check_inputs)
 
 
 @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
 def chunks_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
-                   block_rows, m, starts, head, zero, H):
-    """:func:`chunk_forward` of every chunk in parallel (rows are independent)."""
+                   block_rows, m, starts, head, zero, H, check_inputs, bad):
+    """:func:`chunk_forward` of every chunk in parallel (rows are independent); chunk c's
+    verdict on its inputs into ``bad[c]``."""
     for c in prange(starts.shape[0] - 1):
-        chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
-                      block_rows, m, starts[c], starts[c + 1], head, zero, H)
+        bad[c] = chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts,
+                               act_codes, block_rows, m, starts[c], starts[c + 1], head, zero, H,
+                               check_inputs)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,7 @@ import numba
 from numba.core import types
 
 from .._activations import ACTIVATION_CODES, DEFAULT_ACTIVATION, DEFAULT_LOSS, HEAD_CODES
+from .._validation import check_X
 from ._base import Backend, blas_threads
 from ._chunking import chunk_count, machine_cores, threads_for
 from ._numba_notice import compile_notice
@@ -155,9 +157,9 @@ class _Prepared:
     """
 
     __slots__ = ("X", "Y", "X_flat", "YT_blocks", "m", "n_in", "n_out", "block_rows", "n_blocks",
-                 "one_shot", "_XT_blocks", "_lock")
+                 "one_shot", "x_checked", "_XT_blocks", "_lock")
 
-    def __init__(self, X, Y, block_rows, one_shot=False):
+    def __init__(self, X, Y, block_rows, one_shot=False, x_checked=True):
         m, n_in = X.shape
         n_out = Y.shape[1]
         n_blocks = max(1, -(-m // block_rows))
@@ -171,6 +173,9 @@ class _Prepared:
         self.m, self.n_in, self.n_out = m, n_in, n_out
         self.block_rows, self.n_blocks = block_rows, n_blocks
         self.one_shot = one_shot
+        # False: nobody looked for NaN and inf in X; the kernels then watch the first
+        # layer's products, and a call that sees one checks X (see NumbaBackend._run)
+        self.x_checked = x_checked
         self._XT_blocks = None
         self._lock = threading.Lock()
 
@@ -316,6 +321,9 @@ class NumbaBackend(Backend):
     # alike; the kernels keep IEEE NaN and inf, no nnan/ninf fast-math): a NaN or inf
     # in X shows in the gradient, so a one-shot cost_grad checks that instead of X
     nonfinite_X_reaches_gradient = True
+    # with prepare_once(x_checked=False) / forward(x_checked=False) the kernels find a
+    # NaN or inf of X in the first layer's products and the call raises as check_X does
+    finds_nonfinite_X = True
     supports_activations = True
     supports_row_weights = True
     description = ("numba fused kernel (row blocks, register tiles or BLAS per block, "
@@ -333,9 +341,9 @@ class NumbaBackend(Backend):
         cache_dir = numba.config.CACHE_DIR or os.path.join(os.path.dirname(kernels.__file__),
                                                            "__pycache__")
         # the drivers' arguments: W1_no_bias 4th, theta 5th (forward: 2nd and 3rd); the
-        # serial driver's last but one, G, is None for the loss only.  A parallel driver loaded
+        # serial driver's 17th, G, is None for the loss only.  A parallel driver loaded
         # from the cache brings its serial one inside it, unseen by the serial dispatcher.
-        loaded = {f"{'loss' if isinstance(sig[-2], types.NoneType) else 'loss+gradient'} "
+        loaded = {f"{'loss' if isinstance(sig[16], types.NoneType) else 'loss+gradient'} "
                   f"{'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} {sig[4].dtype}"
                   for sig in kernels.chunk_loss_grad.signatures}
         for driver, what in ((kernels.chunks_loss_grad, "loss+gradient"),
@@ -406,7 +414,7 @@ class NumbaBackend(Backend):
     def prepare_once(self, X, Y, x_checked=True):
         # no block-transposed copy of X: one call does not pay for building it
         return _Prepared(np.ascontiguousarray(X), np.ascontiguousarray(Y, dtype=X.dtype),
-                         _block_rows(X.shape[0]), one_shot=True)
+                         _block_rows(X.shape[0]), one_shot=True, x_checked=x_checked)
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
                       activations=None, output="logistic", row_weights=None):
@@ -415,11 +423,37 @@ class NumbaBackend(Backend):
         return self._run(theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
                          activations, output, row_weights=row_weights)
 
-    def forward(self, theta, offsets, X, n_threads, activations=None, output="logistic"):
-        return self._forward(theta, offsets, X, n_threads, activations, output)
+    def forward(self, theta, offsets, X, n_threads, activations=None, output="logistic",
+                x_checked=True):
+        """Output activations; ``x_checked=False`` as for :meth:`prepare_once`."""
+        if x_checked:
+            return self._forward(theta, offsets, X, n_threads, activations, output)
+        H, bad = self._forward(theta, offsets, X, n_threads, activations, output,
+                               check_inputs=True)
+        if bad:
+            # NaN or inf in X (raises, naming it), or finite inputs whose products
+            # overflowed: then the outputs as they are
+            check_X(X, offsets[0][2][1] - 1, theta.dtype)
+        return H
 
     def _run(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out, activations,
-             output, by_blas=None, row_weights=None):
+             output, by_blas=None, row_weights=None, check_inputs=None):
+        """The summed loss (and gradient); for data whose X nobody checked, the kernels
+        watch the first layer's products: NaN or inf there means the check of X, which
+        raises for a NaN or inf in X (else finite inputs overflowed, and the call runs
+        again without the watch, which made its loss NaN)."""
+        if check_inputs is None:
+            check_inputs = not data.x_checked
+        total = self._run_once(theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
+                               activations, output, by_blas, row_weights, check_inputs)
+        if check_inputs and math.isnan(total):
+            check_X(data.X, data.n_in, data.X.dtype)
+            total = self._run_once(theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
+                                   activations, output, by_blas, row_weights, False)
+        return total
+
+    def _run_once(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
+                  activations, output, by_blas, row_weights, check_inputs):
         dtype = data.X.dtype
         theta, sizes, weight_starts, unit_starts = _layout(theta, layer_sizes, offsets, dtype)
         act_codes, head = _network_codes(layer_sizes, activations, output, loss)
@@ -463,14 +497,16 @@ class NumbaBackend(Backend):
 
         def run_chunk(c):
             costs[c] = chunk_fn(*common, starts[c], starts[c + 1], *tail,
-                                None if slabs is None else slabs[c], row_weights)
+                                None if slabs is None else slabs[c], row_weights, check_inputs)
 
         def run_all():
             starts_ = np.asarray(starts, dtype=np.int64)
             if slabs is None:
-                self._kernels.chunks_loss(*common, starts_, *tail, costs, row_weights)
+                self._kernels.chunks_loss(*common, starts_, *tail, costs, row_weights,
+                                          check_inputs)
             else:
-                self._kernels.chunks_loss_grad(*common, starts_, *tail, slabs, costs, row_weights)
+                self._kernels.chunks_loss_grad(*common, starts_, *tail, slabs, costs, row_weights,
+                                               check_inputs)
 
         _in_chunks(run_chunk, run_all, n_chunks, n_workers,
                    ("loss+gradient" if need_grad else "loss", blas, dtype.name), blas)
@@ -483,7 +519,10 @@ class NumbaBackend(Backend):
                 grad_out += slabs[c]
         return total
 
-    def _forward(self, theta, offsets, X, n_threads, activations, output, by_blas=None):
+    def _forward(self, theta, offsets, X, n_threads, activations, output, by_blas=None,
+                 check_inputs=None):
+        """H; with ``check_inputs`` (True or False) ``(H, whether a first-layer product was
+        not finite)``."""
         layer_sizes = (offsets[0][2][1] - 1,) + tuple(shape[0] for _, _, shape in offsets)
         dtype = theta.dtype
         # a converted X is the caller's only when it already was C-contiguous in theta's dtype
@@ -508,12 +547,16 @@ class NumbaBackend(Backend):
         n_workers = threads_for(n_threads, n_chunks, m * theta.shape[0], _SERIAL_WORK)
         chunk_fn = self._kernels.chunk_forward
 
+        watch = bool(check_inputs)
+        bad = np.zeros(n_chunks, dtype=np.int64)
+
         def run_chunk(c):
-            chunk_fn(*common, starts[c], starts[c + 1], head, dtype.type(0), H.reshape(-1))
+            bad[c] = chunk_fn(*common, starts[c], starts[c + 1], head, dtype.type(0),
+                              H.reshape(-1), watch)
 
         def run_all():
             self._kernels.chunks_forward(*common, np.asarray(starts, dtype=np.int64), head,
-                                         dtype.type(0), H.reshape(-1))
+                                         dtype.type(0), H.reshape(-1), watch, bad)
 
         _in_chunks(run_chunk, run_all, n_chunks, n_workers, ("forward", blas, dtype.name), blas)
-        return H
+        return H if check_inputs is None else (H, bool(bad.any()))
