@@ -485,7 +485,8 @@ class NumbaBackend(Backend):
         # data and the network, never on n_threads, and are reduced in chunk
         # order: the result is bitwise the same for every n_threads.
         n_chunks = chunk_count(data.n_blocks, n_params, dtype.itemsize)
-        starts = [c * data.n_blocks // n_chunks for c in range(n_chunks + 1)]
+        starts = np.array([c * data.n_blocks // n_chunks for c in range(n_chunks + 1)],
+                          dtype=np.int64)
         n_workers = threads_for(n_threads, n_chunks, data.m * n_params, _SERIAL_WORK)
         if n_chunks == 1:
             slabs = grad_out[None, :] if need_grad else None  # the caller's array directly
@@ -500,12 +501,11 @@ class NumbaBackend(Backend):
                                 None if slabs is None else slabs[c], row_weights, check_inputs)
 
         def run_all():
-            starts_ = np.asarray(starts, dtype=np.int64)
             if slabs is None:
-                self._kernels.chunks_loss(*common, starts_, *tail, costs, row_weights,
+                self._kernels.chunks_loss(*common, starts, *tail, costs, row_weights,
                                           check_inputs)
             else:
-                self._kernels.chunks_loss_grad(*common, starts_, *tail, slabs, costs, row_weights,
+                self._kernels.chunks_loss_grad(*common, starts, *tail, slabs, costs, row_weights,
                                                check_inputs)
 
         _in_chunks(run_chunk, run_all, n_chunks, n_workers,
@@ -543,7 +543,7 @@ class NumbaBackend(Backend):
                   block_rows, m)
         # rows are independent: any chunking gives the same bits
         n_chunks = chunk_count(n_blocks, 1, dtype.itemsize)
-        starts = [c * n_blocks // n_chunks for c in range(n_chunks + 1)]
+        starts = np.array([c * n_blocks // n_chunks for c in range(n_chunks + 1)], dtype=np.int64)
         n_workers = threads_for(n_threads, n_chunks, m * theta.shape[0], _SERIAL_WORK)
         chunk_fn = self._kernels.chunk_forward
 
@@ -555,7 +555,7 @@ class NumbaBackend(Backend):
                               H.reshape(-1), watch)
 
         def run_all():
-            self._kernels.chunks_forward(*common, np.asarray(starts, dtype=np.int64), head,
+            self._kernels.chunks_forward(*common, starts, head,
                                          dtype.type(0), H.reshape(-1), watch, bad)
 
         _in_chunks(run_chunk, run_all, n_chunks, n_workers, ("forward", blas, dtype.name), blas)
