@@ -316,7 +316,7 @@ def test_import_compiles_nothing():
 
 def test_a_call_compiles_only_its_path(tmp_path):
     """The loss alone on a wide network (first layer by BLAS) compiles neither the
-    register tiles nor the backward pass; its gradient then adds the backward
+    register tiles nor the backward pass, nor any head but its own; its gradient then adds the backward
     pass (whose hidden layers use the tiles), still without the first layer's
     tile paths.  (An empty cache: code loaded from the cache
     does not list its callees.)"""
@@ -330,7 +330,8 @@ def test_a_call_compiles_only_its_path(tmp_path):
         obj = nnfast.Objective(X, y, sizes, backend="numba", n_threads=1)
         theta = nnfast.init_theta(sizes, random_state=0)
         names = ["_tile_dots", "_backward_hidden", "_grad_first_blas", "_forward_first_blas",
-                 "_forward_first_tiles", "_grad_first_tiles"]
+                 "_forward_first_tiles", "_grad_first_tiles", "_logistic_layer",
+                 "_softmax_layer", "_identity_layer"]
         obj.cost(theta)
         after_loss = {name: len(getattr(k, name).signatures) for name in names}
         obj(theta)
@@ -339,12 +340,14 @@ def test_a_call_compiles_only_its_path(tmp_path):
         print(json.dumps([after_loss, after_grad, loaded]))
     """, dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)))
     after_loss, after_grad, loaded = result
+    # the logistic head's code only: the softmax and identity heads are never typed
+    heads = {"_logistic_layer": 1, "_softmax_layer": 0, "_identity_layer": 0}
     assert after_loss == {"_tile_dots": 0, "_backward_hidden": 0, "_grad_first_blas": 0,
                           "_forward_first_blas": 1, "_forward_first_tiles": 0,
-                          "_grad_first_tiles": 0}
+                          "_grad_first_tiles": 0, **heads}
     assert after_grad == {"_tile_dots": 1, "_backward_hidden": 1, "_grad_first_blas": 1,
                           "_forward_first_blas": 1, "_forward_first_tiles": 0,
-                          "_grad_first_tiles": 0}
+                          "_grad_first_tiles": 0, **heads}
     assert loaded == "loss blas float64, loss+gradient blas float64"
 
 
@@ -361,7 +364,8 @@ def test_second_process_loads_from_cache(tmp_path):
         J, g = nnfast.cost_grad(nnfast.init_theta([6, 4, 3], random_state=0), X, y, [6, 4, 3],
                                 backend="numba", n_threads=1)
         # the driver the call ran: the parallel one on a thread-safe threading layer
-        stats = [d.stats for d in (k.chunk_loss_grad, k.chunks_loss_grad)]
+        stats = [k.chunk_loss_grad.stats] + [drivers.chunks_loss_grad.stats
+                                             for drivers in k.PARALLEL_DRIVERS.values()]
         print(json.dumps({"hits": sum(sum(s.cache_hits.values()) for s in stats),
                           "misses": sum(sum(s.cache_misses.values()) for s in stats),
                           "compiled": nnfast.get_backend("numba").build_info()["kernels loaded"],

@@ -20,16 +20,19 @@ array                  array            loss and gradient, BLAS
 =====================  ===============  =====================================
 
 :func:`chunk_forward` (predictions) is a fifth driver, one specialisation per
-first-layer path.  The hidden activations and the head are codes passed as
-values (``act_codes``, ``head``), so they add no specialisations: each driver
-branches on them outside its loops over rows.
+first-layer path.  The hidden activations are codes passed as values
+(``act_codes``), so they add no specialisations: each driver branches on them
+outside its loops over rows.  The head (``head``) is a value to the serial
+drivers too, but each head has parallel drivers of its own
+(:class:`ParallelDrivers`), in whose code it is a constant: the output layer
+then compiles only that head's code.
 
-The driver runs the blocks of one chunk; :func:`chunks_loss_grad`,
-:func:`chunks_loss` and :func:`chunks_forward` run every chunk of a call in a
-``prange`` (the backend's path on a thread-safe threading layer; their compile
-costs a few seconds more, once per machine).  The serial drivers are inlined into
-them at numba's IR level (``inline="always"``), which saves compiling and
-optimising them once more as functions of their own (about a second).  The building blocks (``_forward_*``, ``_output_layer``,
+The driver runs the blocks of one chunk; the parallel drivers of
+:data:`PARALLEL_DRIVERS` run every chunk of a call in a ``prange`` (the
+backend's path on a thread-safe threading layer; their compile costs a few
+seconds more, once per machine).  The serial drivers are inlined into them at
+numba's IR level (``inline="always"``), which saves compiling and optimising
+them once more as functions of their own (about a second).  The building blocks (``_forward_*``, ``_output_layer``,
 ``_backward_hidden``, ``_grad_first_*``) are compiled once per dtype; the
 register tiles live in :mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids,
 tanh, ``log1p`` and the softmax's log (the C kernel's algorithms) in
@@ -253,37 +256,67 @@ def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, work, zer
     return cost
 
 
-@njit(**JIT_OPTIONS)
 def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
                   D, E, R, work, zero, one, RW):
     """The output activations into ``A`` from the logits ``Zo``, the summed loss
     (float64) of block ``b`` for the head code ``head`` and, if ``need_grad``, the
     output error dJ/dz into ``D`` (n_out x nb).  ``RW``: (m,) row weights, each row's
-    loss and error multiplied by its own, or None."""
+    loss and error multiplied by its own, or None.
+
+    A literal ``head`` (the parallel drivers make it one) compiles only its own head's
+    code: ex4's logistic output never types the softmax's (about 3 s of a first call)."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+@njit(**JIT_OPTIONS)
+def _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad, D, R,
+                   work, zero, one, RW):
+    """:func:`_output_layer` of the softmax head."""
+    L = sizes.shape[0] - 1
+    n_out = sizes[L]
+    hb = unit_starts[L - 1] * nb
+    return _softmax_output(Zo, A[hb:hb + n_out * nb], YT_blocks[b * n_out * block_rows:],
+                           block_rows, n_out, nb, need_grad, D, R, work, zero, RW,
+                           b * block_rows, one)
+
+
+@njit(**JIT_OPTIONS)
+def _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad, D,
+                    one, RW):
+    """:func:`_output_layer` of the identity head (squared error)."""
     L = sizes.shape[0] - 1
     n_out = sizes[L]
     hb = unit_starts[L - 1] * nb
     yb = b * n_out * block_rows
     r0 = b * block_rows
-    if head == HEAD_SOFTMAX_CROSS_ENTROPY:
-        return _softmax_output(Zo, A[hb:hb + n_out * nb], YT_blocks[yb:], block_rows, n_out, nb,
-                               need_grad, D, R, work, zero, RW, r0, one)
     half = one / (one + one)
     cost = 0.0
-    if head == HEAD_IDENTITY_SQUARED_ERROR:
-        for o in range(n_out):
-            z = Zo[o * nb:(o + 1) * nb]
-            h = A[hb + o * nb:hb + (o + 1) * nb]
-            y = YT_blocks[yb + o * block_rows:yb + o * block_rows + nb]
-            d = D[o * nb:(o + 1) * nb]
+    for o in range(n_out):
+        z = Zo[o * nb:(o + 1) * nb]
+        h = A[hb + o * nb:hb + (o + 1) * nb]
+        y = YT_blocks[yb + o * block_rows:yb + o * block_rows + nb]
+        d = D[o * nb:(o + 1) * nb]
+        for r in range(nb):
+            e = z[r] - y[r]
+            h[r] = z[r]
+            cost += _row_weight(RW, r0 + r, one) * (half * e * e)
+        if need_grad:
             for r in range(nb):
-                e = z[r] - y[r]
-                h[r] = z[r]
-                cost += _row_weight(RW, r0 + r, one) * (half * e * e)
-            if need_grad:
-                for r in range(nb):
-                    d[r] = (z[r] - y[r]) * _row_weight(RW, r0 + r, one)
-        return cost
+                d[r] = (z[r] - y[r]) * _row_weight(RW, r0 + r, one)
+    return cost
+
+
+@njit(**JIT_OPTIONS)
+def _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
+                    D, E, work, zero, one, RW):
+    """:func:`_output_layer` of the two logistic heads (cross-entropy or squared error)."""
+    L = sizes.shape[0] - 1
+    n_out = sizes[L]
+    hb = unit_starts[L - 1] * nb
+    yb = b * n_out * block_rows
+    r0 = b * block_rows
+    half = one / (one + one)
+    cost = 0.0
     # h and log1p(exp(-|z|)) from one exp(-|z|) per logit, as the C kernel's output
     # layer: the cross-entropy max(z, 0) - y z + log1p(exp(-|z|)) is finite for
     # saturated outputs
@@ -311,17 +344,86 @@ def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
     return cost
 
 
-@njit(**JIT_OPTIONS)
+# the implementations of _output_layer: by the literal head, or branching on its value
+def _softmax_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
+                  D, E, R, work, zero, one, RW):
+    return _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad,
+                          D, R, work, zero, one, RW)
+
+
+def _identity_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
+                   D, E, R, work, zero, one, RW):
+    return _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad,
+                           D, one, RW)
+
+
+def _logistic_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
+                   D, E, R, work, zero, one, RW):
+    return _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
+                           need_grad, D, E, work, zero, one, RW)
+
+
+def _any_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
+              D, E, R, work, zero, one, RW):
+    if head == HEAD_SOFTMAX_CROSS_ENTROPY:
+        return _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb,
+                              need_grad, D, R, work, zero, one, RW)
+    if head == HEAD_IDENTITY_SQUARED_ERROR:
+        return _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb,
+                               need_grad, D, one, RW)
+    return _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
+                           need_grad, D, E, work, zero, one, RW)
+
+
+_OUTPUT_LAYER_BY_HEAD = {HEAD_SOFTMAX_CROSS_ENTROPY: _softmax_head,
+                         HEAD_IDENTITY_SQUARED_ERROR: _identity_head,
+                         HEAD_LOGISTIC_CROSS_ENTROPY: _logistic_head,
+                         HEAD_LOGISTIC_SQUARED_ERROR: _logistic_head}
+
+
+@overload(_output_layer, jit_options=JIT_OPTIONS, prefer_literal=True)
+def _output_layer_ov(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
+                     D, E, R, work, zero, one, RW):
+    return _OUTPUT_LAYER_BY_HEAD.get(getattr(head, "literal_value", None), _any_head)
+
+
 def _output_activation(Zo, H, n_out, nb, head, R, work):
     """The output activations H (n_out x nb) of the logits ``Zo`` without targets (a
-    forward pass), as the C kernel's ``output_activation``."""
-    if head == HEAD_SOFTMAX_CROSS_ENTROPY:
-        _softmax_rows(Zo, H, n_out, nb, R, work)
-        return
+    forward pass), as the C kernel's ``output_activation``; a literal ``head``
+    compiles only its own."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+@njit(**JIT_OPTIONS)
+def _elementwise_activation(Zo, H, n_out, nb, head, work):
+    """:func:`_output_activation` of the identity and logistic heads."""
     for i in range(n_out * nb):
         H[i] = Zo[i]
     if head != HEAD_IDENTITY_SQUARED_ERROR:
         sigmoid_inplace(H[:n_out * nb], work)
+
+
+def _softmax_activation(Zo, H, n_out, nb, head, R, work):
+    _softmax_rows(Zo, H, n_out, nb, R, work)
+
+
+def _elementwise_head_activation(Zo, H, n_out, nb, head, R, work):
+    _elementwise_activation(Zo, H, n_out, nb, head, work)
+
+
+def _any_head_activation(Zo, H, n_out, nb, head, R, work):
+    if head == HEAD_SOFTMAX_CROSS_ENTROPY:
+        _softmax_rows(Zo, H, n_out, nb, R, work)
+    else:
+        _elementwise_activation(Zo, H, n_out, nb, head, work)
+
+
+@overload(_output_activation, jit_options=JIT_OPTIONS, prefer_literal=True)
+def _output_activation_ov(Zo, H, n_out, nb, head, R, work):
+    code = getattr(head, "literal_value", None)
+    if code is None:
+        return _any_head_activation
+    return _softmax_activation if code == HEAD_SOFTMAX_CROSS_ENTROPY else _elementwise_head_activation
 
 
 @njit(**JIT_OPTIONS)
@@ -545,38 +647,62 @@ _PRANGE_ONLY = {"prange": True, "comprehension": False, "setitem": False, "reduc
 # there one after the other (seen on 2-vCPU VMs: a 2-thread call as slow as 1 thread).
 # They compile once per path and dtype, like the serial drivers, and are cached.
 
-@njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
-def chunks_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                     unit_starts, act_codes, block_rows, m, starts, head, zero, one, slabs,
-                     costs, RW, check_inputs):
-    """:func:`chunk_loss_grad` of every chunk ``c`` (blocks ``starts[c] .. starts[c + 1] -
-    1``) in parallel: its loss into ``costs[c]`` and its gradient into ``slabs[c]``
-    ((n_chunks, n_params), C-contiguous)."""
-    for c in prange(starts.shape[0] - 1):
-        costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
-                                   weight_starts, unit_starts, act_codes, block_rows, m,
-                                   starts[c], starts[c + 1], head, zero, one, slabs[c], RW,
-                                   check_inputs)
+class ParallelDrivers:
+    """The three parallel drivers of one head, ``head``: a constant of their code.
+
+    A constant reaches a called function as a literal, so :func:`_output_layer` and
+    :func:`_output_activation` compile only this head's code (ex4's logistic output
+    never types the softmax's: about a quarter of a cold first call).  Their
+    arguments are those of the serial drivers without ``head``.
+    """
+
+    def __init__(self, head):
+        self.head = head
+
+        @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
+        def chunks_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
+                             weight_starts, unit_starts, act_codes, block_rows, m, starts, zero,
+                             one, slabs, costs, RW, check_inputs):
+            """:func:`chunk_loss_grad` of every chunk ``c`` (blocks ``starts[c] ..
+            starts[c + 1] - 1``) in parallel: its loss into ``costs[c]`` and its gradient
+            into ``slabs[c]`` ((n_chunks, n_params), C-contiguous)."""
+            for c in prange(starts.shape[0] - 1):
+                costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta,
+                                           sizes, weight_starts, unit_starts, act_codes,
+                                           block_rows, m, starts[c], starts[c + 1], head, zero,
+                                           one, slabs[c], RW, check_inputs)
+
+        @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
+        def chunks_loss(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+                        unit_starts, act_codes, block_rows, m, starts, zero, one, costs, RW,
+                        check_inputs):
+            """``chunks_loss_grad`` without the gradient (the loss-only driver)."""
+            for c in prange(starts.shape[0] - 1):
+                costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta,
+                                           sizes, weight_starts, unit_starts, act_codes,
+                                           block_rows, m, starts[c], starts[c + 1], head, zero,
+                                           one, None, RW, check_inputs)
+
+        @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
+        def chunks_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts,
+                           act_codes, block_rows, m, starts, zero, H, check_inputs, bad):
+            """:func:`chunk_forward` of every chunk in parallel (rows are independent);
+            chunk c's verdict on its inputs into ``bad[c]``."""
+            for c in prange(starts.shape[0] - 1):
+                bad[c] = chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts,
+                                       unit_starts, act_codes, block_rows, m, starts[c],
+                                       starts[c + 1], head, zero, H, check_inputs)
+
+        self.chunks_loss_grad = chunks_loss_grad
+        self.chunks_loss = chunks_loss
+        self.chunks_forward = chunks_forward
+
+    def dispatchers(self):
+        """``(what, dispatcher)`` of each driver, for introspection."""
+        return (("loss+gradient", self.chunks_loss_grad), ("loss", self.chunks_loss),
+                ("forward", self.chunks_forward))
 
 
-@njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
-def chunks_loss(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                unit_starts, act_codes, block_rows, m, starts, head, zero, one, costs, RW,
-                check_inputs):
-    """:func:`chunks_loss_grad` without the gradient (the loss-only driver)."""
-    for c in prange(starts.shape[0] - 1):
-        costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
-                                   weight_starts, unit_starts, act_codes, block_rows, m,
-                                   starts[c], starts[c + 1], head, zero, one, None, RW,
-                                   check_inputs)
-
-
-@njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
-def chunks_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
-                   block_rows, m, starts, head, zero, H, check_inputs, bad):
-    """:func:`chunk_forward` of every chunk in parallel (rows are independent); chunk c's
-    verdict on its inputs into ``bad[c]``."""
-    for c in prange(starts.shape[0] - 1):
-        bad[c] = chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts,
-                               act_codes, block_rows, m, starts[c], starts[c + 1], head, zero, H,
-                               check_inputs)
+#: the parallel drivers of each head code (numba caches each one apart: the head is
+#: part of the cache key of a closure)
+PARALLEL_DRIVERS = {code: ParallelDrivers(code) for code in sorted(set(HEAD_CODES.values()))}

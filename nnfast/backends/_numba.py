@@ -28,9 +28,11 @@ The kernels live in :mod:`nnfast._kernels.numba_fused` (register tiles in
 module imports numba but compiles nothing: a call compiles only the driver it
 needs (loss only, loss and gradient, or forward; tiles or BLAS; per dtype) and
 numba caches it on disk, so later processes load it; a line on stderr says when
-a compile is happening (see :meth:`NumbaBackend.warm_up`).  The activations and
-the head reach the drivers as integer codes, values rather than types, so
-every network shares its driver's one compile.
+a compile is happening (see :meth:`NumbaBackend.warm_up`).  The activations
+reach the drivers as integer codes, values rather than types, so every network
+of one head shares its driver's one compile; each head has parallel drivers of
+its own, which compile only that head's output layer (ex4's first call skips
+the softmax's code).
 """
 
 from __future__ import annotations
@@ -346,12 +348,15 @@ class NumbaBackend(Backend):
         loaded = {f"{'loss' if isinstance(sig[16], types.NoneType) else 'loss+gradient'} "
                   f"{'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} {sig[4].dtype}"
                   for sig in kernels.chunk_loss_grad.signatures}
-        for driver, what in ((kernels.chunks_loss_grad, "loss+gradient"),
-                             (kernels.chunks_loss, "loss")):
-            loaded |= {f"{what} {'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} "
-                       f"{sig[4].dtype}" for sig in driver.signatures}
+        parallel = [(what, driver) for drivers in kernels.PARALLEL_DRIVERS.values()
+                    for what, driver in drivers.dispatchers()]
+        for what, driver in parallel:
+            if what != "forward":
+                loaded |= {f"{what} {'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} "
+                           f"{sig[4].dtype}" for sig in driver.signatures}
         loaded |= {f"forward {'tiles' if isinstance(sig[1], types.NoneType) else 'blas'} "
-                   f"{sig[2].dtype}" for driver in (kernels.chunk_forward, kernels.chunks_forward)
+                   f"{sig[2].dtype}"
+                   for driver in [kernels.chunk_forward] + [d for w, d in parallel if w == "forward"]
                    for sig in driver.signatures}
         loaded = sorted(loaded)
         return {
@@ -388,8 +393,9 @@ class NumbaBackend(Backend):
         drivers (on one thread as on several), so those are what is compiled.
 
         A cold compile takes a few seconds per driver and dtype; a load from the
-        cache a fraction of a second.  Every activation and head shares each
-        driver (they are values, not types, to the kernels).
+        cache a fraction of a second.  Every activation shares each driver (they are
+        values, not types, to the kernels); the head has drivers of its own, and
+        these warm up the default (logistic) head's.
         """
         import nnfast
 
@@ -501,12 +507,12 @@ class NumbaBackend(Backend):
                                 None if slabs is None else slabs[c], row_weights, check_inputs)
 
         def run_all():
+            drivers = self._kernels.PARALLEL_DRIVERS[head]
             if slabs is None:
-                self._kernels.chunks_loss(*common, starts, *tail, costs, row_weights,
-                                          check_inputs)
+                drivers.chunks_loss(*common, starts, *tail[1:], costs, row_weights, check_inputs)
             else:
-                self._kernels.chunks_loss_grad(*common, starts, *tail, slabs, costs, row_weights,
-                                               check_inputs)
+                drivers.chunks_loss_grad(*common, starts, *tail[1:], slabs, costs, row_weights,
+                                         check_inputs)
 
         _in_chunks(run_chunk, run_all, n_chunks, n_workers,
                    ("loss+gradient" if need_grad else "loss", blas, dtype.name), blas)
@@ -555,8 +561,8 @@ class NumbaBackend(Backend):
                               H.reshape(-1), watch)
 
         def run_all():
-            self._kernels.chunks_forward(*common, starts, head,
-                                         dtype.type(0), H.reshape(-1), watch, bad)
+            self._kernels.PARALLEL_DRIVERS[head].chunks_forward(
+                *common, starts, dtype.type(0), H.reshape(-1), watch, bad)
 
         _in_chunks(run_chunk, run_all, n_chunks, n_workers, ("forward", blas, dtype.name), blas)
         return H if check_inputs is None else (H, bool(bad.any()))
