@@ -116,6 +116,13 @@ def _forward_first_blas(X_flat, W1_no_bias, sizes, r0, nb, A):
 
 
 @njit(**JIT_OPTIONS)
+def _relu_inplace(z):
+    zero = z.dtype.type(0)
+    for i in range(z.shape[0]):
+        z[i] = max(z[i], zero)
+
+
+@njit(**JIT_OPTIONS)
 def _activate(act, z, scratch, work):
     """z[:] = g(z) for the hidden activation code ``act`` (``scratch``: tanh's, >= len(z))."""
     if act == ACT_LOGISTIC:
@@ -123,14 +130,35 @@ def _activate(act, z, scratch, work):
     elif act == ACT_TANH:
         tanh_inplace(z, scratch, work)
     elif act == ACT_RELU:
-        zero = z.dtype.type(0)
-        for i in range(z.shape[0]):
-            z[i] = max(z[i], zero)
+        _relu_inplace(z)
+
+
+def _activate_layer(act, act_codes, i, z, scratch, work):
+    """:func:`_activate` of hidden layer ``i + 1``: ``act``, the activation of every
+    hidden layer, or -1 for ``act_codes[i]``.  A literal ``act`` (what the parallel
+    drivers pass) compiles only its own activation."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+@overload(_activate_layer, jit_options=JIT_OPTIONS, prefer_literal=True)
+def _activate_layer_ov(act, act_codes, i, z, scratch, work):
+    code = getattr(act, "literal_value", None)
+    if code == ACT_LOGISTIC:
+        return lambda act, act_codes, i, z, scratch, work: sigmoid_inplace(z, work)
+    if code == ACT_TANH:
+        return lambda act, act_codes, i, z, scratch, work: tanh_inplace(z, scratch, work)
+    if code == ACT_RELU:
+        return lambda act, act_codes, i, z, scratch, work: _relu_inplace(z)
+    if code == ACT_IDENTITY:
+        return lambda act, act_codes, i, z, scratch, work: None
+    return lambda act, act_codes, i, z, scratch, work: _activate(act_codes[i], z, scratch, work)
 
 
 @njit(**JIT_OPTIONS)
-def _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, Zo, T, work):
-    """Bias and activation (``act_codes[l - 1]`` for layer l) of layer 1 (its products
+def _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, Zo, T,
+                    work):
+    """Bias and activation (``act``, or ``act_codes[l - 1]`` for layer l if ``act`` is -1:
+    see :func:`_activate_layer`) of layer 1 (its products
     are in A already), then every later layer; the output layer's logits are copied
     to ``Zo``, its activations left to :func:`_output_layer` (which gets them from the
     same exp as the loss) or :func:`_output_activation`."""
@@ -161,7 +189,7 @@ def _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, 
                         zr[r] += w * ar[r]
         layer = A[base:base + nl * nb]
         if l < L:
-            _activate(act_codes[l - 1], layer, T, work)
+            _activate_layer(act, act_codes, l - 1, layer, T, work)
         else:
             for i in range(nl * nb):
                 Zo[i] = layer[i]
@@ -256,15 +284,16 @@ def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, work, zer
     return cost
 
 
-def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
-                  D, E, R, work, zero, one, RW):
+def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+                  need_grad, D, E, R, work, zero, one, RW):
     """The output activations into ``A`` from the logits ``Zo``, the summed loss
     (float64) of block ``b`` for the head code ``head`` and, if ``need_grad``, the
     output error dJ/dz into ``D`` (n_out x nb).  ``RW``: (m,) row weights, each row's
     loss and error multiplied by its own, or None.
 
-    A literal ``head`` (the parallel drivers make it one) compiles only its own head's
-    code: ex4's logistic output never types the softmax's (about 3 s of a first call)."""
+    ``head_tag``: the head again as a literal (what the parallel drivers of one head
+    pass), which compiles only that head's code (ex4's logistic output never types the
+    softmax's: about 3 s of a first call), or -1 (any head, by the value of ``head``)."""
     raise NotImplementedError("only callable from numba-compiled code")
 
 
@@ -345,26 +374,26 @@ def _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, hea
 
 
 # the implementations of _output_layer: by the literal head, or branching on its value
-def _softmax_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
-                  D, E, R, work, zero, one, RW):
+def _softmax_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+                  need_grad, D, E, R, work, zero, one, RW):
     return _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad,
                           D, R, work, zero, one, RW)
 
 
-def _identity_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
-                   D, E, R, work, zero, one, RW):
+def _identity_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+                   need_grad, D, E, R, work, zero, one, RW):
     return _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad,
                            D, one, RW)
 
 
-def _logistic_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
-                   D, E, R, work, zero, one, RW):
+def _logistic_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+                   need_grad, D, E, R, work, zero, one, RW):
     return _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
                            need_grad, D, E, work, zero, one, RW)
 
 
-def _any_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
-              D, E, R, work, zero, one, RW):
+def _any_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+              need_grad, D, E, R, work, zero, one, RW):
     if head == HEAD_SOFTMAX_CROSS_ENTROPY:
         return _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb,
                               need_grad, D, R, work, zero, one, RW)
@@ -382,15 +411,15 @@ _OUTPUT_LAYER_BY_HEAD = {HEAD_SOFTMAX_CROSS_ENTROPY: _softmax_head,
 
 
 @overload(_output_layer, jit_options=JIT_OPTIONS, prefer_literal=True)
-def _output_layer_ov(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
-                     D, E, R, work, zero, one, RW):
-    return _OUTPUT_LAYER_BY_HEAD.get(getattr(head, "literal_value", None), _any_head)
+def _output_layer_ov(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+                     need_grad, D, E, R, work, zero, one, RW):
+    return _OUTPUT_LAYER_BY_HEAD.get(getattr(head_tag, "literal_value", None), _any_head)
 
 
-def _output_activation(Zo, H, n_out, nb, head, R, work):
+def _output_activation(Zo, H, n_out, nb, head, head_tag, R, work):
     """The output activations H (n_out x nb) of the logits ``Zo`` without targets (a
-    forward pass), as the C kernel's ``output_activation``; a literal ``head``
-    compiles only its own."""
+    forward pass), as the C kernel's ``output_activation``; ``head_tag`` as for
+    :func:`_output_layer`."""
     raise NotImplementedError("only callable from numba-compiled code")
 
 
@@ -403,15 +432,15 @@ def _elementwise_activation(Zo, H, n_out, nb, head, work):
         sigmoid_inplace(H[:n_out * nb], work)
 
 
-def _softmax_activation(Zo, H, n_out, nb, head, R, work):
+def _softmax_activation(Zo, H, n_out, nb, head, head_tag, R, work):
     _softmax_rows(Zo, H, n_out, nb, R, work)
 
 
-def _elementwise_head_activation(Zo, H, n_out, nb, head, R, work):
+def _elementwise_head_activation(Zo, H, n_out, nb, head, head_tag, R, work):
     _elementwise_activation(Zo, H, n_out, nb, head, work)
 
 
-def _any_head_activation(Zo, H, n_out, nb, head, R, work):
+def _any_head_activation(Zo, H, n_out, nb, head, head_tag, R, work):
     if head == HEAD_SOFTMAX_CROSS_ENTROPY:
         _softmax_rows(Zo, H, n_out, nb, R, work)
     else:
@@ -419,11 +448,29 @@ def _any_head_activation(Zo, H, n_out, nb, head, R, work):
 
 
 @overload(_output_activation, jit_options=JIT_OPTIONS, prefer_literal=True)
-def _output_activation_ov(Zo, H, n_out, nb, head, R, work):
-    code = getattr(head, "literal_value", None)
-    if code is None:
+def _output_activation_ov(Zo, H, n_out, nb, head, head_tag, R, work):
+    code = getattr(head_tag, "literal_value", -1)
+    if code < 0:
         return _any_head_activation
     return _softmax_activation if code == HEAD_SOFTMAX_CROSS_ENTROPY else _elementwise_head_activation
+
+
+@njit(**JIT_OPTIONS)
+def _logistic_times_derivative(delta, a, zero, one):
+    for r in range(delta.shape[0]):
+        delta[r] *= a[r] * (one - a[r])
+
+
+@njit(**JIT_OPTIONS)
+def _tanh_times_derivative(delta, a, zero, one):
+    for r in range(delta.shape[0]):
+        delta[r] *= (one - a[r]) * (one + a[r])
+
+
+@njit(**JIT_OPTIONS)
+def _relu_times_derivative(delta, a, zero, one):
+    for r in range(delta.shape[0]):
+        delta[r] *= one if a[r] > zero else zero
 
 
 @njit(**JIT_OPTIONS)
@@ -431,23 +478,44 @@ def _times_derivative(act, delta, a, zero, one):
     """delta[:] *= g'(z) from the activations a = g(z): a (1 - a), (1 - a)(1 + a), 1 where
     a > 0 else 0 (a multiplication, as the C kernel's), or 1 (``act``: activation code)."""
     if act == ACT_LOGISTIC:
-        for r in range(delta.shape[0]):
-            delta[r] *= a[r] * (one - a[r])
+        _logistic_times_derivative(delta, a, zero, one)
     elif act == ACT_TANH:
-        for r in range(delta.shape[0]):
-            delta[r] *= (one - a[r]) * (one + a[r])
+        _tanh_times_derivative(delta, a, zero, one)
     elif act == ACT_RELU:
-        for r in range(delta.shape[0]):
-            delta[r] *= one if a[r] > zero else zero
+        _relu_times_derivative(delta, a, zero, one)
+
+
+def _derivative_layer(act, act_codes, i, delta, a, zero, one):
+    """:func:`_times_derivative` of hidden layer ``i + 1``, ``act`` as for
+    :func:`_activate_layer`."""
+    raise NotImplementedError("only callable from numba-compiled code")
+
+
+@overload(_derivative_layer, jit_options=JIT_OPTIONS, prefer_literal=True)
+def _derivative_layer_ov(act, act_codes, i, delta, a, zero, one):
+    code = getattr(act, "literal_value", None)
+    if code == ACT_LOGISTIC:
+        return lambda act, act_codes, i, delta, a, zero, one: _logistic_times_derivative(
+            delta, a, zero, one)
+    if code == ACT_TANH:
+        return lambda act, act_codes, i, delta, a, zero, one: _tanh_times_derivative(
+            delta, a, zero, one)
+    if code == ACT_RELU:
+        return lambda act, act_codes, i, delta, a, zero, one: _relu_times_derivative(
+            delta, a, zero, one)
+    if code == ACT_IDENTITY:
+        return lambda act, act_codes, i, delta, a, zero, one: None
+    return lambda act, act_codes, i, delta, a, zero, one: _times_derivative(
+        act_codes[i], delta, a, zero, one)
 
 
 @njit(**JIT_OPTIONS)
-def _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, D, Dn, G, zero,
-                     one):
+def _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, D, Dn, G,
+                     zero, one):
     """Backpropagate the output error in ``D`` through every layer: bias
     gradients of all layers and weight gradients of layers 2..L into ``G``; each
-    hidden layer's delta times g'(z) from its activations a = g(z) (code
-    ``act_codes[l - 1]`` for layer l).  Returns the array (``D`` or ``Dn``) that
+    hidden layer's delta times g'(z) from its activations a = g(z) (code ``act``, or
+    ``act_codes[l - 1]`` for layer l if ``act`` is -1).  Returns the array (``D`` or ``Dn``) that
     holds layer 1's delta (n1 x nb)."""
     L = sizes.shape[0] - 1
     for l in range(L, 0, -1):
@@ -474,7 +542,7 @@ def _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A,
                 for r in range(nb):
                     dn[r] += w * dr[r]
             a = A[prev + j * nb:prev + (j + 1) * nb]
-            _times_derivative(act_codes[l - 2], dn, a, zero, one)
+            _derivative_layer(act, act_codes, l - 2, dn, a, zero, one)
         D, Dn = Dn, D
     return D
 
@@ -563,8 +631,8 @@ def _all_finite(A, n):
 
 @njit(inline="always", **JIT_OPTIONS)
 def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                    unit_starts, act_codes, block_rows, m, b_lo, b_hi, head, zero, one, G, RW,
-                    check_inputs):
+                    unit_starts, act_codes, act, block_rows, m, b_lo, b_hi, head, head_tag, zero,
+                    one, G, RW, check_inputs):
     """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1`` and, unless ``G``
     is None, their summed gradient written to ``G`` (n_params,).
 
@@ -579,8 +647,10 @@ def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weig
     weight matrix in theta;  unit_starts : int64 (L + 1,) first unit of each layer
     in the activation buffer (layer l + 1 at ``unit_starts[l] * nb``);
     act_codes : int64 (L - 1,) activation code of each hidden layer
-    (``nnfast._activations.ACTIVATION_CODES``);  head : int, the output and loss
-    (``HEAD_CODES``);  RW : (m,) row weights in theta's dtype, or None (a type of its
+    (``nnfast._activations.ACTIVATION_CODES``);  act : int, the code of every hidden
+    layer when they share one, else -1 (see :func:`uniform_activation`; a literal
+    compiles only that activation);  head : int, the output and loss (``HEAD_CODES``);
+    head_tag : the head as a literal, or -1 (see :func:`_output_layer`);  RW : (m,) row weights in theta's dtype, or None (a type of its
     own: the unweighted specialisation has no trace of them);  check_inputs : bool,
     return NaN if a first-layer product is NaN or infinite (X unchecked, see
     ``_all_finite``).
@@ -598,20 +668,21 @@ def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weig
         _first_forward(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero)
         if check_inputs and not _all_finite(A, sizes[1] * nb):
             inputs_bad = True
-        _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, Zo, T, work)
+        _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, Zo, T,
+                        work)
         cost += _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
-                              G is not None, D, E, R, work, zero, one, RW)
+                              head_tag, G is not None, D, E, R, work, zero, one, RW)
         if G is not None:
-            D1 = _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, D,
-                                  Dn, G, zero, one)
+            D1 = _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A,
+                                  D, Dn, G, zero, one)
             _first_grad(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows,
                         r0, nb, G, zero)
     return np.nan if inputs_bad else cost
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
-                  block_rows, m, b_lo, b_hi, head, zero, H, check_inputs):
+def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes, act,
+                  block_rows, m, b_lo, b_hi, head, head_tag, zero, H, check_inputs):
     """The output activations of the row blocks ``b_lo .. b_hi - 1`` into their rows
     of ``H`` (flat (m, n_out), rows contiguous): the forward pass of
     :func:`chunk_loss_grad` (same arguments) without targets, loss or gradient.
@@ -626,8 +697,9 @@ def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, 
         _first_forward(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero)
         if check_inputs and not _all_finite(A, sizes[1] * nb):
             bad = 1
-        _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, nb, A, Zo, T, work)
-        _output_activation(Zo, E, n_out, nb, head, R, work)
+        _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, Zo, T,
+                        work)
+        _output_activation(Zo, E, n_out, nb, head, head_tag, R, work)
         for r in range(nb):
             row = H[(r0 + r) * n_out:(r0 + r + 1) * n_out]
             for o in range(n_out):
@@ -648,50 +720,54 @@ _PRANGE_ONLY = {"prange": True, "comprehension": False, "setitem": False, "reduc
 # They compile once per path and dtype, like the serial drivers, and are cached.
 
 class ParallelDrivers:
-    """The three parallel drivers of one head, ``head``: a constant of their code.
+    """The three parallel drivers, for one head ``fixed_head`` and hidden activation
+    ``act`` (:func:`uniform_activation`), constants of their code, or for any (-1).
 
-    A constant reaches a called function as a literal, so :func:`_output_layer` and
-    :func:`_output_activation` compile only this head's code (ex4's logistic output
-    never types the softmax's: about a quarter of a cold first call).  Their
-    arguments are those of the serial drivers without ``head``.
+    A constant reaches a called function as a literal, so :func:`_output_layer`,
+    :func:`_output_activation`, :func:`_activate_layer` and :func:`_derivative_layer`
+    compile only this head's and this activation's code: ex4's network never types
+    the softmax's or tanh's (a third of a cold first call).  With -1 they branch on
+    the values of ``head`` and ``act_codes``, as the serial drivers do.  Their
+    arguments are those of the serial drivers without ``act`` and ``head_tag``.
     """
 
-    def __init__(self, head):
-        self.head = head
+    def __init__(self, fixed_head, act):
+        self.head, self.act = fixed_head, act
 
         @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
         def chunks_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
-                             weight_starts, unit_starts, act_codes, block_rows, m, starts, zero,
-                             one, slabs, costs, RW, check_inputs):
+                             weight_starts, unit_starts, act_codes, block_rows, m, starts, head,
+                             zero, one, slabs, costs, RW, check_inputs):
             """:func:`chunk_loss_grad` of every chunk ``c`` (blocks ``starts[c] ..
             starts[c + 1] - 1``) in parallel: its loss into ``costs[c]`` and its gradient
             into ``slabs[c]`` ((n_chunks, n_params), C-contiguous)."""
             for c in prange(starts.shape[0] - 1):
                 costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta,
-                                           sizes, weight_starts, unit_starts, act_codes,
-                                           block_rows, m, starts[c], starts[c + 1], head, zero,
-                                           one, slabs[c], RW, check_inputs)
+                                           sizes, weight_starts, unit_starts, act_codes, act,
+                                           block_rows, m, starts[c], starts[c + 1], head,
+                                           fixed_head, zero, one, slabs[c], RW, check_inputs)
 
         @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
         def chunks_loss(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                        unit_starts, act_codes, block_rows, m, starts, zero, one, costs, RW,
+                        unit_starts, act_codes, block_rows, m, starts, head, zero, one, costs, RW,
                         check_inputs):
             """``chunks_loss_grad`` without the gradient (the loss-only driver)."""
             for c in prange(starts.shape[0] - 1):
                 costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta,
-                                           sizes, weight_starts, unit_starts, act_codes,
-                                           block_rows, m, starts[c], starts[c + 1], head, zero,
-                                           one, None, RW, check_inputs)
+                                           sizes, weight_starts, unit_starts, act_codes, act,
+                                           block_rows, m, starts[c], starts[c + 1], head,
+                                           fixed_head, zero, one, None, RW, check_inputs)
 
         @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
         def chunks_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts,
-                           act_codes, block_rows, m, starts, zero, H, check_inputs, bad):
+                           act_codes, block_rows, m, starts, head, zero, H, check_inputs, bad):
             """:func:`chunk_forward` of every chunk in parallel (rows are independent);
             chunk c's verdict on its inputs into ``bad[c]``."""
             for c in prange(starts.shape[0] - 1):
                 bad[c] = chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts,
-                                       unit_starts, act_codes, block_rows, m, starts[c],
-                                       starts[c + 1], head, zero, H, check_inputs)
+                                       unit_starts, act_codes, act, block_rows, m, starts[c],
+                                       starts[c + 1], head, fixed_head, zero, H,
+                                       check_inputs)
 
         self.chunks_loss_grad = chunks_loss_grad
         self.chunks_loss = chunks_loss
@@ -703,6 +779,32 @@ class ParallelDrivers:
                 ("forward", self.chunks_forward))
 
 
-#: the parallel drivers of each head code (numba caches each one apart: the head is
-#: part of the cache key of a closure)
-PARALLEL_DRIVERS = {code: ParallelDrivers(code) for code in sorted(set(HEAD_CODES.values()))}
+def uniform_activation(act_codes):
+    """The activation code of every hidden layer when they share one (identity's when
+    there are none), else -1: the ``act`` of the drivers."""
+    codes = {int(a) for a in act_codes}
+    if not codes:
+        return ACT_IDENTITY
+    return codes.pop() if len(codes) == 1 else -1
+
+
+#: the networks whose parallel drivers are made for them, (head, act): ex4's, what
+#: students and the README's main job run first.  Every other network shares one set
+#: (-1, -1), compiled once for all of them (a set per network would compile again for
+#: each, as the tests' dozens of networks do)
+FIXED_NETWORKS = frozenset({(HEAD_LOGISTIC_CROSS_ENTROPY, ACT_LOGISTIC)})
+#: the parallel drivers made so far, by (head, act) or (-1, -1): numba caches each
+#: apart (the constants of a closure are part of its cache key)
+PARALLEL_DRIVERS = {}
+
+
+def parallel_drivers(head, act):
+    """The :class:`ParallelDrivers` for a network of head code ``head`` and hidden
+    activation ``act`` (:func:`uniform_activation`), made on first use."""
+    key = (int(head), int(act))
+    if key not in FIXED_NETWORKS:
+        key = (-1, -1)
+    drivers = PARALLEL_DRIVERS.get(key)
+    if drivers is None:
+        drivers = PARALLEL_DRIVERS.setdefault(key, ParallelDrivers(*key))
+    return drivers

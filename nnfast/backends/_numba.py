@@ -343,9 +343,9 @@ class NumbaBackend(Backend):
         cache_dir = numba.config.CACHE_DIR or os.path.join(os.path.dirname(kernels.__file__),
                                                            "__pycache__")
         # the drivers' arguments: W1_no_bias 4th, theta 5th (forward: 2nd and 3rd); the
-        # serial driver's 17th, G, is None for the loss only.  A parallel driver loaded
+        # serial driver's 19th, G, is None for the loss only.  A parallel driver loaded
         # from the cache brings its serial one inside it, unseen by the serial dispatcher.
-        loaded = {f"{'loss' if isinstance(sig[16], types.NoneType) else 'loss+gradient'} "
+        loaded = {f"{'loss' if isinstance(sig[18], types.NoneType) else 'loss+gradient'} "
                   f"{'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} {sig[4].dtype}"
                   for sig in kernels.chunk_loss_grad.signatures}
         parallel = [(what, driver) for drivers in kernels.PARALLEL_DRIVERS.values()
@@ -479,9 +479,13 @@ class NumbaBackend(Backend):
         # only its own path
         W1_no_bias = _first_layer_weights(theta, layer_sizes, offsets, blas)
         XT_blocks = data.XT_blocks if need_grad and not blas else None
-        common = (data.X_flat, XT_blocks, data.YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                  unit_starts, act_codes, data.block_rows, data.m)
-        tail = (head, dtype.type(0), dtype.type(1))
+        act = self._kernels.uniform_activation(act_codes)
+        arrays = (data.X_flat, XT_blocks, data.YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+                  unit_starts, act_codes)
+        # the serial driver takes the activation and head as values, the parallel ones
+        # are made for them (their constants)
+        common = arrays + (act, data.block_rows, data.m)
+        zero_one = (dtype.type(0), dtype.type(1))
         if row_weights is not None:
             assert row_weights.shape == (data.m,), "row_weights must have shape (m,)"
             # a specialisation of its own: the unweighted kernels do not see them
@@ -503,16 +507,17 @@ class NumbaBackend(Backend):
         costs = np.zeros(n_chunks, dtype=np.float64)
 
         def run_chunk(c):
-            costs[c] = chunk_fn(*common, starts[c], starts[c + 1], *tail,
+            # head_tag -1: any head, by its value
+            costs[c] = chunk_fn(*common, starts[c], starts[c + 1], head, -1, *zero_one,
                                 None if slabs is None else slabs[c], row_weights, check_inputs)
 
         def run_all():
-            drivers = self._kernels.PARALLEL_DRIVERS[head]
+            drivers = self._kernels.parallel_drivers(head, act)
+            args = arrays + (data.block_rows, data.m, starts, head) + zero_one
             if slabs is None:
-                drivers.chunks_loss(*common, starts, *tail[1:], costs, row_weights, check_inputs)
+                drivers.chunks_loss(*args, costs, row_weights, check_inputs)
             else:
-                drivers.chunks_loss_grad(*common, starts, *tail[1:], slabs, costs, row_weights,
-                                         check_inputs)
+                drivers.chunks_loss_grad(*args, slabs, costs, row_weights, check_inputs)
 
         _in_chunks(run_chunk, run_all, n_chunks, n_workers,
                    ("loss+gradient" if need_grad else "loss", blas, dtype.name), blas)
@@ -545,8 +550,9 @@ class NumbaBackend(Backend):
         block_rows = _block_rows(m)
         n_blocks = -(-m // block_rows)
         H = np.empty((m, layer_sizes[-1]), dtype=dtype)
-        common = (X.reshape(-1), W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
-                  block_rows, m)
+        act = self._kernels.uniform_activation(act_codes)
+        arrays = (X.reshape(-1), W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes)
+        common = arrays + (act, block_rows, m)
         # rows are independent: any chunking gives the same bits
         n_chunks = chunk_count(n_blocks, 1, dtype.itemsize)
         starts = np.array([c * n_blocks // n_chunks for c in range(n_chunks + 1)], dtype=np.int64)
@@ -557,12 +563,12 @@ class NumbaBackend(Backend):
         bad = np.zeros(n_chunks, dtype=np.int64)
 
         def run_chunk(c):
-            bad[c] = chunk_fn(*common, starts[c], starts[c + 1], head, dtype.type(0),
+            bad[c] = chunk_fn(*common, starts[c], starts[c + 1], head, -1, dtype.type(0),
                               H.reshape(-1), watch)
 
         def run_all():
-            self._kernels.PARALLEL_DRIVERS[head].chunks_forward(
-                *common, starts, dtype.type(0), H.reshape(-1), watch, bad)
+            self._kernels.parallel_drivers(head, act).chunks_forward(
+                *arrays, block_rows, m, starts, head, dtype.type(0), H.reshape(-1), watch, bad)
 
         _in_chunks(run_chunk, run_all, n_chunks, n_workers, ("forward", blas, dtype.name), blas)
         return H if check_inputs is None else (H, bool(bad.any()))
