@@ -130,8 +130,10 @@ class BuildExt(build_ext):
         if compiler.compiler_type == "msvc":
             base = ["/O2"]
         else:
-            # no -ffast-math: the kernels rely on IEEE rounding (exp's range reduction)
-            base = ["-O3", "-fno-math-errno"]
+            # no -ffast-math: the kernels rely on IEEE rounding (exp's range reduction).
+            # -g0 overrides the -g of Python's own CFLAGS: debug information took 40-50%
+            # of every file's compile (76 s -> 47 s of CPU for the five, on a Zen 4 VM)
+            base = ["-O3", "-fno-math-errno", "-g0"]
             if os.environ.get("NNFAST_NATIVE", "0") not in ("", "0"):
                 base.append("-march=native")
         openmp = check_openmp(compiler, base)
