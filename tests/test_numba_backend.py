@@ -397,6 +397,27 @@ def test_warm_up_loads_the_drivers_asked_for():
             "loss+gradient blas float64"} <= set(loaded)
 
 
+
+def test_ex4s_network_has_drivers_of_its_own_and_others_share_one_set():
+    """ex4's network (logistic hidden units and output) runs parallel drivers made for it
+    (its first call compiles only its own code); any other network the shared set."""
+    from nnfast._kernels import numba_fused as k
+    from nnfast.backends import _numba
+
+    if _numba.parallel_layer() is None:
+        pytest.skip("no thread-safe numba threading layer here: the serial drivers run")
+    backend = nnfast.get_backend("numba")
+    backend.warm_up(dtypes=(np.float64,), activation="relu", output="softmax")
+    backend.warm_up(dtypes=(np.float64,), activation="tanh", output="identity")
+    backend.warm_up(dtypes=(np.float64,))
+    ex4 = (k.HEAD_LOGISTIC_CROSS_ENTROPY, k.ACT_LOGISTIC)
+    assert set(k.PARALLEL_DRIVERS) == {(-1, -1), ex4}
+    assert k.PARALLEL_DRIVERS[(-1, -1)].chunks_loss_grad.signatures
+    assert k.PARALLEL_DRIVERS[ex4].chunks_loss_grad.signatures
+    assert k.uniform_activation(np.array([2, 2])) == 2
+    assert k.uniform_activation(np.array([0, 2])) == -1
+    assert k.uniform_activation(np.array([], dtype=np.int64)) == k.ACT_IDENTITY
+
 # ---- saturation (issue 12): the kernels' exp gives exactly 0 and inf where libm does
 def _grid(dtype):
     if dtype == np.float64:

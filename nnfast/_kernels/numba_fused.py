@@ -298,26 +298,29 @@ def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
 
 
 @njit(**JIT_OPTIONS)
+def _output_offsets(sizes, unit_starts, b, block_rows, nb):
+    """``(n_out, hb, yb, r0)`` of block ``b``: the outputs, where their activations start
+    in the activation buffer, where the block's targets start in ``YT_blocks``, and its
+    first row."""
+    L = sizes.shape[0] - 1
+    n_out = sizes[L]
+    return n_out, unit_starts[L - 1] * nb, b * n_out * block_rows, b * block_rows
+
+
+@njit(**JIT_OPTIONS)
 def _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad, D, R,
                    work, zero, one, RW):
     """:func:`_output_layer` of the softmax head."""
-    L = sizes.shape[0] - 1
-    n_out = sizes[L]
-    hb = unit_starts[L - 1] * nb
-    return _softmax_output(Zo, A[hb:hb + n_out * nb], YT_blocks[b * n_out * block_rows:],
-                           block_rows, n_out, nb, need_grad, D, R, work, zero, RW,
-                           b * block_rows, one)
+    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, nb)
+    return _softmax_output(Zo, A[hb:hb + n_out * nb], YT_blocks[yb:], block_rows, n_out, nb,
+                           need_grad, D, R, work, zero, RW, r0, one)
 
 
 @njit(**JIT_OPTIONS)
 def _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad, D,
                     one, RW):
     """:func:`_output_layer` of the identity head (squared error)."""
-    L = sizes.shape[0] - 1
-    n_out = sizes[L]
-    hb = unit_starts[L - 1] * nb
-    yb = b * n_out * block_rows
-    r0 = b * block_rows
+    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, nb)
     half = one / (one + one)
     cost = 0.0
     for o in range(n_out):
@@ -339,11 +342,7 @@ def _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, nee
 def _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
                     D, E, work, zero, one, RW):
     """:func:`_output_layer` of the two logistic heads (cross-entropy or squared error)."""
-    L = sizes.shape[0] - 1
-    n_out = sizes[L]
-    hb = unit_starts[L - 1] * nb
-    yb = b * n_out * block_rows
-    r0 = b * block_rows
+    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, nb)
     half = one / (one + one)
     cost = 0.0
     # h and log1p(exp(-|z|)) from one exp(-|z|) per logit, as the C kernel's output

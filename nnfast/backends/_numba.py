@@ -28,11 +28,12 @@ The kernels live in :mod:`nnfast._kernels.numba_fused` (register tiles in
 module imports numba but compiles nothing: a call compiles only the driver it
 needs (loss only, loss and gradient, or forward; tiles or BLAS; per dtype) and
 numba caches it on disk, so later processes load it; a line on stderr says when
-a compile is happening (see :meth:`NumbaBackend.warm_up`).  The activations
-reach the drivers as integer codes, values rather than types, so every network
-of one head shares its driver's one compile; each head has parallel drivers of
-its own, which compile only that head's output layer (ex4's first call skips
-the softmax's code).
+a compile is happening (see :meth:`NumbaBackend.warm_up`).  The activations and
+the head reach the drivers as integer codes, values rather than types, so every
+network shares its driver's one compile, except ex4's (logistic hidden units and
+output): its parallel drivers are made for it, with the codes as constants, and
+compile only its own code (its first call skips every other activation's and
+head's).
 """
 
 from __future__ import annotations
@@ -373,7 +374,7 @@ class NumbaBackend(Backend):
         }
 
     def warm_up(self, dtypes=(np.float64,), gradient=True, loss_only=False, blas=False,
-                forward=False) -> None:
+                forward=False, activation="logistic", output="logistic") -> None:
         """Compile (or load from the disk cache) kernels now rather than inside the
         first evaluation.
 
@@ -388,14 +389,15 @@ class NumbaBackend(Backend):
             instead of the register-tile ones.
         forward : bool
             Also the forward driver (``predict``/``predict_proba``).
+        activation, output : str
+            The network's hidden activation and output layer: ex4's (the defaults)
+            has drivers of its own; every other network shares one set.
 
         Where numba has a thread-safe threading layer, every call runs the parallel
         drivers (on one thread as on several), so those are what is compiled.
 
         A cold compile takes a few seconds per driver and dtype; a load from the
-        cache a fraction of a second.  Every activation shares each driver (they are
-        values, not types, to the kernels); the head has drivers of its own, and
-        these warm up the default (logistic) head's.
+        cache a fraction of a second.
         """
         import nnfast
 
@@ -406,11 +408,11 @@ class NumbaBackend(Backend):
             theta = np.zeros(nnfast.n_params(sizes), dtype=dtype)
             data = self.prepare(X, np.zeros((4, 2), dtype=dtype))
             for need_grad in [g for g, on in ((True, gradient), (False, loss_only)) if on]:
-                self._run(theta, sizes, offsets, data, "cross_entropy", 1,
-                          np.empty_like(theta) if need_grad else None, None, "logistic",
+                self._run(theta, sizes, offsets, data, DEFAULT_LOSS[output], 1,
+                          np.empty_like(theta) if need_grad else None, (activation,), output,
                           by_blas=blas)
             if forward:
-                self._forward(theta, offsets, X, 1, None, "logistic", by_blas=blas)
+                self._forward(theta, offsets, X, 1, (activation,), output, by_blas=blas)
 
     # -- contract ------------------------------------------------------------
     def prepare(self, X, Y):
