@@ -8,8 +8,9 @@ each run a few evaluations on a sample of its rows, and the fastest is kept.
 The choice is remembered per network, dtype, loss, thread count and order of
 magnitude of ``m``, so one-shot calls measure once per process.
 
-numba is a candidate only when it is the first fused backend available (a
-first call compiles for seconds: measuring it would cost more than it saves).
+numba is a candidate when it is the first fused backend available, or when its
+kernel for the problem is already compiled in this process; otherwise a first
+call would compile for seconds, and measuring it would cost more than it saves.
 """
 
 from __future__ import annotations
@@ -46,16 +47,30 @@ _choices: Dict[tuple, str] = {}
 _lock = threading.Lock()
 
 
-def _candidates(order: Sequence[str], load) -> List[Backend]:
-    """The first available fused backend and numpy, in order of preference."""
+def _candidates(order: Sequence[str], load, compiled=lambda backend: False) -> List[Backend]:
+    """The first available fused backend, numpy, and any other whose kernel for the
+    problem is already compiled in this process (``compiled(backend)``), in order of
+    preference."""
     chosen = []
     for name in order:
         backend = load(name)
         if backend is None:
             continue
-        if name == "numpy" or not any(b.name != "numpy" for b in chosen):
+        if name == "numpy" or not any(b.name != "numpy" for b in chosen) or compiled(backend):
             chosen.append(backend)
     return chosen
+
+
+def _compiled_for(layer_sizes, dtype, activations, output, loss):
+    """``backend -> bool``: whether a backend that compiles on first use (numba) already
+    holds this problem's kernel; backends that compile nothing say False."""
+    def compiled(backend):
+        check = getattr(backend, "is_compiled", None)
+        try:
+            return bool(check and check(layer_sizes, dtype, activations, output, loss))
+        except (AssertionError, KeyError):    # a network it does not know: not compiled
+            return False
+    return compiled
 
 
 def _time_backends(candidates, X, Y, layer_sizes, offsets, loss, n_threads, theta,
@@ -112,7 +127,8 @@ def choose_backend(X: np.ndarray, Y: np.ndarray, layer_sizes: Tuple[int, ...], o
         Measured fastest of the candidates; the first available one when the
         problem is small or only one candidate exists.
     """
-    candidates = _candidates(order, lambda name: implementing(load(name), activations, output))
+    candidates = _candidates(order, lambda name: implementing(load(name), activations, output),
+                             _compiled_for(layer_sizes, X.dtype, activations, output, loss))
     if not candidates:
         from ._base import BackendUnavailable
         raise BackendUnavailable("no backend is available")

@@ -414,6 +414,27 @@ class NumbaBackend(Backend):
             if forward:
                 self._forward(theta, offsets, X, 1, (activation,), output, by_blas=blas)
 
+    def is_compiled(self, layer_sizes, dtype, activations=None, output="logistic",
+                    loss=None) -> bool:
+        """Whether this process already holds the loss+gradient kernel a prepared
+        objective of this network and dtype runs (so timing it costs no compile).
+
+        What ``backend="auto"`` asks before it measures numba against the others."""
+        loss = DEFAULT_LOSS[output] if loss is None else loss
+        act_codes, head = _network_codes(tuple(layer_sizes), activations, output, loss)
+        blas = _first_layer_by_blas(layer_sizes)
+        if parallel_layer():
+            key = (head, self._kernels.uniform_activation(act_codes))
+            key = key if key in self._kernels.FIXED_NETWORKS else (-1, -1)
+            drivers = self._kernels.PARALLEL_DRIVERS.get(key)
+            signatures = drivers.chunks_loss_grad.signatures if drivers is not None else []
+        else:
+            signatures = [sig for sig in self._kernels.chunk_loss_grad.signatures
+                          if not isinstance(sig[18], types.NoneType)]
+        # W1_no_bias (4th) is None on the register-tile path; theta 5th
+        return any(isinstance(sig[3], types.NoneType) != blas
+                   and str(sig[4].dtype) == np.dtype(dtype).name for sig in signatures)
+
     # -- contract ------------------------------------------------------------
     def prepare(self, X, Y):
         return _Prepared(np.ascontiguousarray(X), np.ascontiguousarray(Y, dtype=X.dtype),
