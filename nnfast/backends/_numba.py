@@ -428,9 +428,13 @@ class NumbaBackend(Backend):
             key = key if key in self._kernels.FIXED_NETWORKS else (-1, -1)
             drivers = self._kernels.PARALLEL_DRIVERS.get(key)
             signatures = drivers.chunks_loss_grad.signatures if drivers is not None else []
+            # unweighted: row weights (18th) None, as an objective without sample weights
+            signatures = [sig for sig in signatures if isinstance(sig[17], types.NoneType)]
         else:
+            # a gradient (19th, G) and no row weights (20th)
             signatures = [sig for sig in self._kernels.chunk_loss_grad.signatures
-                          if not isinstance(sig[18], types.NoneType)]
+                          if not isinstance(sig[18], types.NoneType)
+                          and isinstance(sig[19], types.NoneType)]
         # W1_no_bias (4th) is None on the register-tile path; theta 5th
         return any(isinstance(sig[3], types.NoneType) != blas
                    and str(sig[4].dtype) == np.dtype(dtype).name for sig in signatures)
