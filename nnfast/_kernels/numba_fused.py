@@ -22,17 +22,19 @@ array                  array            loss and gradient, BLAS
 :func:`chunk_forward` (predictions) is a fifth driver, one specialisation per
 first-layer path.  The hidden activations are codes passed as values
 (``act_codes``), so they add no specialisations: each driver branches on them
-outside its loops over rows.  The head (``head``) is a value to the serial
-drivers too, but each head has parallel drivers of its own
-(:class:`ParallelDrivers`), in whose code it is a constant: the output layer
-then compiles only that head's code.
+outside its loops over rows; so is the head (``head``).  ex4's network has
+parallel drivers of its own (:class:`ParallelDrivers`, :data:`FIXED_NETWORKS`),
+in whose code its activation and head are constants: its first call then
+compiles only their code.  Every other network shares one set that branches
+on the codes at run time.
 
 The driver runs the blocks of one chunk; the parallel drivers of
 :data:`PARALLEL_DRIVERS` run every chunk of a call in a ``prange`` (the
 backend's path on a thread-safe threading layer; their compile costs a few
 seconds more, once per machine).  The serial drivers are inlined into them at
 numba's IR level (``inline="always"``), which saves compiling and optimising
-them once more as functions of their own (about a second).  The building blocks (``_forward_*``, ``_output_layer``,
+them once more as functions of their own (about a second).  The building
+blocks (``_forward_*``, ``_output_layer``,
 ``_backward_hidden``, ``_grad_first_*``) are compiled once per dtype; the
 register tiles live in :mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids,
 tanh, ``log1p`` and the softmax's log (the C kernel's algorithms) in
@@ -721,6 +723,9 @@ _PRANGE_ONLY = {"prange": True, "comprehension": False, "setitem": False, "reduc
 class ParallelDrivers:
     """The three parallel drivers, for one head ``fixed_head`` and hidden activation
     ``act`` (:func:`uniform_activation`), constants of their code, or for any (-1).
+
+    The overloads below them handle any head and activation as a constant, so adding
+    a network to :data:`FIXED_NETWORKS` is all a second fixed set needs.
 
     A constant reaches a called function as a literal, so :func:`_output_layer`,
     :func:`_output_activation`, :func:`_activate_layer` and :func:`_derivative_layer`
