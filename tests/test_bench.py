@@ -235,6 +235,24 @@ def test_time_in_turns_takes_turns_block_by_block():
     assert results == [("a", "a3"), ("b", "b4"), ("a", "a7")]
 
 
+def test_time_in_turns_warms_up_for_warmup_time():
+    calls = {"a": 0, "b": 0}
+
+    def runner(name):
+        def call():
+            calls[name] += 1
+            time.sleep(0.002)
+        return call
+
+    times = bench.time_in_turns({"a": runner("a"), "b": runner("b")}, turns=1,
+                                warmup={"b": 0}, warmup_time=0.03, pause=0.0)
+    # a: one warm-up call, then more until 30 ms have passed (at least 2 ms each: at most
+    # 15), then its one timed call; without warmup_time it would be called twice in all.
+    # b (warmup 0) gets no warm-up at all
+    assert 3 <= calls["a"] <= 1 + 15 + 1 and len(times["a"]) == 1
+    assert calls["b"] == 1 and len(times["b"]) == 1
+
+
 def test_time_in_turns_min_and_max_time():
     def sleepy():
         time.sleep(0.002)

@@ -13,6 +13,10 @@ from .peers import Skip
 from .shapes import LAM, LOOP_SHAPES, _data_for, flop_count
 from .timing import time_in_turns, time_once, turns_for
 
+#: seconds of untimed calls before each block of timed ones (the steady state of an
+#: optimiser's back-to-back calls, not a core waking from the pause between blocks)
+WARMUP_S = 0.02
+
 #: the per-example loop is slow enough that this many timed calls tell its figure
 LOOP_CALLS = 3
 
@@ -117,7 +121,8 @@ def time_shape(shape, m, sizes, dtypes, threads, repeat, runner_map, gemm, lam=L
                               max_turns=turns_for(10 * repeat, per_block),
                               calls_per_turn={name: 1 if name == "loop" else per_block
                                               for name in funs},
-                              warmup={"loop": 0}, max_calls={"loop": LOOP_CALLS},
+                              warmup={"loop": 0}, warmup_time=WARMUP_S,
+                              max_calls={"loop": LOOP_CALLS},
                               turn_context=blas_limit, on_result=check)
         for name in funs:
             r, ts = rows[name], times[name]

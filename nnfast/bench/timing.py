@@ -98,6 +98,7 @@ def time_in_turns(calls: Mapping[str, Callable[[], Any]], *, turns: int = 1,
                   min_time: float = 0.0, max_turns: Optional[int] = None,
                   max_time: Optional[float] = None, calls_per_turn: PerName = 1,
                   turn_min_time: float = 0.0, warmup: PerName = 1,
+                  warmup_time: float = 0.0,
                   max_calls: Optional[Mapping[str, int]] = None,
                   pause: float = BLOCK_PAUSE_S,
                   turn_context: Optional[Callable[[], Any]] = None,
@@ -129,6 +130,13 @@ def time_in_turns(calls: Mapping[str, Callable[[], Any]], *, turns: int = 1,
         passed (at most ten times as many).
     warmup : int or mapping of str to int, default 1
         Untimed calls at the start of each block (a mapping: others get 1).
+    warmup_time : float, default 0.0
+        Seconds: a block's untimed calls go on until this much has passed (for the
+        names whose ``warmup`` is not 0).  After the pause a core needs some
+        milliseconds of work to reach its steady speed: on a 2-vCPU Xeon VM the
+        ex4 kernel's calls after a 0.25 s pause took 3.7, 2.8, 2.4, 2.2, 2.1 ms,
+        then 2.0 (PyTorch's 7.2, 4.9, 4.6, 4.7, 4.4, then 4.3), and one warm-up call
+        left the fastest runners' medians the most inflated.
     max_calls : mapping of str to int, optional
         Timed calls at most for these names: a function that has them sits out the
         turns that follow (no pause either).
@@ -162,7 +170,11 @@ def time_in_turns(calls: Mapping[str, Callable[[], Any]], *, turns: int = 1,
             n_calls = _for(calls_per_turn, name, 1)
             time.sleep(pause)
             with context():
-                for _ in range(_for(warmup, name, 1)):
+                n_warm = _for(warmup, name, 1)
+                warm_end = time.perf_counter() + (warmup_time if n_warm else 0.0)
+                for _ in range(n_warm):
+                    call()
+                while time.perf_counter() < warm_end:
                     call()
                 block, result = _timed_block(call, (), n_calls, turn_min_time, 10 * n_calls)
             times[name] += block
