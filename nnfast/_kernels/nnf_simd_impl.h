@@ -340,20 +340,44 @@ static NNF_INLINE NNF_TGT void FN(softmax_rows_vec)(const NNF_T *z, ptrdiff_t ld
         FN(vstore)(a + o * ld, FN(vload)(a + o * ld) * inv);
 }
 
-/* the loss of VL lanes added to a float64 total (float lanes one by one, so a float
- * kernel sums as many values in float64 as the double one) */
-static NNF_INLINE NNF_TGT void FN(add_loss)(double *total, VT *acc, VT lv)
+/* The loss is summed in float64, lane by lane: LACC holds VL float64 partial sums.
+ * A float kernel converts its lanes to float64 before adding them (it used to add
+ * them one by one to a scalar: a chain of VL dependent adds per vector, a quarter
+ * of the float output layer's time), so it sums as many values in float64 as the
+ * double kernel does, in the same order. */
+#if NNF_DOUBLE
+typedef VT FN(nnf_lacc);
+#elif NNF_VBYTES
+typedef double FN(nnf_lacc) __attribute__((vector_size(2 * NNF_VBYTES)));
+#else
+typedef double FN(nnf_lacc);
+#endif
+#define LACC FN(nnf_lacc)
+
+static NNF_INLINE NNF_TGT void FN(add_loss)(LACC *acc, VT lv)
 {
 #if NNF_DOUBLE
-    (void)total;
     *acc += lv;
+#elif NNF_VBYTES
+    *acc += __builtin_convertvector(lv, LACC);
 #else
-    NNF_T t[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
+    *acc += (double)lv;
+#endif
+}
+
+/* the sum of the partial sums */
+static NNF_INLINE NNF_TGT double FN(loss_total)(const LACC *acc)
+{
+#if NNF_DOUBLE
+    return FN(hsum)(*acc);
+#elif NNF_VBYTES
+    double s = 0.0;
     ptrdiff_t j;
-    (void)acc;
-    FN(vstore)(t, lv);
     for (j = 0; j < VL; j++)
-        *total += (double)t[j];
+        s += (*acc)[j];
+    return s;
+#else
+    return *acc;
 #endif
 }
 
@@ -373,15 +397,15 @@ static NNF_TGT double FN(output_error_softmax)(
     const NNF_T *Z, ptrdiff_t ld, const NNF_T *YT, ptrdiff_t ldy,
     ptrdiff_t n_out, ptrdiff_t nb, ptrdiff_t npad, NNF_T *A, NNF_T *D, const NNF_T *W)
 {
-    double total = 0.0;
-    VT acc = FN(vset1)((NNF_T)0), lv;
+    LACC acc = {0};
+    VT lv;
     NNF_T tw[NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1];
     ptrdiff_t o, i, j;
     for (i = 0; i + VL <= nb; i += VL) {
         lv = FN(softmax_vec)(Z + i, ld, YT + i, ldy, n_out, A + i, D + i);
         if (W)
             lv = FN(weigh_rows)(lv, FN(vload)(W + i), D + i, ld, n_out);
-        FN(add_loss)(&total, &acc, lv);
+        FN(add_loss)(&acc, lv);
     }
     if (i < nb) {
         for (o = 0; o < n_out; o++)
@@ -395,16 +419,13 @@ static NNF_TGT double FN(output_error_softmax)(
                 tw[j] = i + j < nb ? W[i + j] : (NNF_T)0;
             lv = FN(weigh_rows)(lv, FN(vload)(tw), D + i, ld, n_out);
         }
-        FN(add_loss)(&total, &acc, lv);
+        FN(add_loss)(&acc, lv);
         i += VL;
     }
     for (o = 0; o < n_out; o++)
         for (j = i; j < npad; j++)
             D[o * ld + j] = 0;
-#if NNF_DOUBLE
-    total += FN(hsum)(acc);
-#endif
-    return total;
+    return FN(loss_total)(&acc);
 }
 
 /* Output layer of a block: returns the summed loss (float64), writes the
@@ -430,9 +451,7 @@ NNF_ENTRY NNF_TGT double FN(output_error)(
         const NNF_T *z = Z + o * ld, *y = YT + o * ldy;
         NNF_T *a = A + o * ld, *d = D + o * ld;
         VT hv, lv, dv;
-#if NNF_DOUBLE
-        VT acc = FN(vset1)(0.0);
-#endif
+        LACC acc = {0};
         for (i = 0; i + VL <= nb; i += VL) {
             FN(output_vec)(head, FN(vload)(z + i), FN(vload)(y + i), &hv, &lv, &dv);
             if (W) {
@@ -442,17 +461,9 @@ NNF_ENTRY NNF_TGT double FN(output_error)(
             }
             FN(vstore)(a + i, hv);
             FN(vstore)(d + i, dv);
-#if NNF_DOUBLE
-            acc += lv;
-#else
-            FN(vstore)(tz, lv);
-            for (j = 0; j < VL; j++)
-                total += (double)tz[j];
-#endif
+            FN(add_loss)(&acc, lv);
         }
-#if NNF_DOUBLE
-        total += FN(hsum)(acc);
-#endif
+        total += FN(loss_total)(&acc);
         if (i < nb) {  /* last partial vector, through padded copies */
             for (j = 0; j < VL; j++) {
                 tz[j] = i + j < nb ? z[i + j] : 0;
@@ -1029,4 +1040,5 @@ NNF_ENTRY NNF_TGT void FN(backprop)(
 #undef FN
 #undef VT
 #undef VIT
+#undef LACC
 #undef VL
