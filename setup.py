@@ -169,7 +169,7 @@ def extensions():
         + [os.path.join(KERNELS, f"nnf_simd_{level}.c") for level in levels],
         depends=[os.path.join(KERNELS, name) for name in (
             "nnf_simd.h", "nnf_simd_impl.h", "nnf_simd_both.h", "nnf_simd_undef.h",
-            "nnf_simd_entries.h")],
+            "nnf_simd_entries.h", "nnf_rows.h")],
         include_dirs=[KERNELS],
         define_macros=[("NNF_SPLIT", "1")],
     )

@@ -30,3 +30,17 @@ def test_every_simd_level_agrees_with_plain_c(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "all levels agree" in run.stdout
     assert run.stdout.count(" ok") >= 2      # at least one vector level per dtype
+
+
+def test_row_copies_equal_the_element_by_element_copy(tmp_path):
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        pytest.skip(f"no C compiler {cc!r} on PATH")
+    exe = tmp_path / "rows"
+    built = subprocess.run([cc, "-O2", "-I", str(ROOT / "nnfast" / "_kernels"),
+                            str(ROOT / "tests" / "c" / "rows.c"), "-o", str(exe)],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-3000:]
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("0 of ") and "(vectors: 1)" in run.stdout

@@ -71,6 +71,11 @@ cdef extern from "nnf_simd.h" nogil:
                               float *A, float *D, const float *W)
 
 
+cdef extern from "nnf_rows.h" nogil:
+    void nnf_to_rows_d(const double *A, Py_ssize_t n, Py_ssize_t ld, Py_ssize_t nb, double *AT)
+    void nnf_to_rows_f(const float *A, Py_ssize_t n, Py_ssize_t ld, Py_ssize_t nb, float *AT)
+
+
 cdef extern from "nnf_build_config.h":
     const char *NNF_BUILD_FLAGS
     const char *NNF_BUILD_COMPILER
@@ -148,10 +153,10 @@ cdef inline void _to_rows(
     Py_ssize_t n, Py_ssize_t ld, Py_ssize_t nb,
     floating *AT,           # OUT: (nb, n) the first nb columns, one row per example
 ) noexcept nogil:
-    cdef Py_ssize_t u, r
-    for r in range(nb):
-        for u in range(n):
-            AT[r * n + u] = A[u * ld + r]
+    if floating is double:
+        nnf_to_rows_d(A, n, ld, nb, AT)
+    else:
+        nnf_to_rows_f(A, n, ld, nb, AT)
 
 
 cdef double _block(
