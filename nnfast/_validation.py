@@ -105,7 +105,7 @@ _compiled_all_finite = None
 
 
 def check_targets(y, m: int, n_out: int, dtype, name: str = "y", x_name: str = "X",
-                  real_valued: bool = False) -> np.ndarray:
+                  real_valued: bool = False, units_major: bool = False) -> np.ndarray:
     """Turn labels or a target matrix into a (m, n_out) target matrix.
 
     Parameters
@@ -122,10 +122,17 @@ def check_targets(y, m: int, n_out: int, dtype, name: str = "y", x_name: str = "
     real_valued : bool
         Regression targets (an identity output): any finite values, of shape
         (m, n_out), or (m,) with one output; never class indices.
+    units_major : bool
+        Class indices become the transpose of a C-contiguous (n_out, m) one-hot
+        matrix (``Y.T`` is C-contiguous, ``Y`` is F-contiguous): for a backend that
+        reads the targets one output at a time, which then need not be transposed
+        (:attr:`nnfast.backends._base.Backend.targets_units_major`).  Other targets
+        stay C-contiguous.
 
     Returns
     -------
-    Y : ndarray of shape (m, n_out), dtype ``dtype``, C-contiguous (always new)
+    Y : ndarray of shape (m, n_out), dtype ``dtype``, C-contiguous (always new; with
+        ``units_major`` and class indices, F-contiguous)
     """
     y = as_array(y, name)
     if y.dtype.kind not in "fiub":
@@ -165,6 +172,10 @@ def check_targets(y, m: int, n_out: int, dtype, name: str = "y", x_name: str = "
             + ("; ex4 labels 1..10 map to 0..9 with nnfast.datasets.load_ex4_data"
                if y.max() == n_out else "")
         )
+    if units_major:
+        YT = np.zeros((n_out, m), dtype=dtype)
+        YT[y, np.arange(m)] = 1
+        return YT.T
     Y = np.zeros((m, n_out), dtype=dtype)
     Y[np.arange(m), y] = 1
     return Y

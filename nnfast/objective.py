@@ -162,7 +162,7 @@ class Objective(ObjectiveCalls):
         self.output, self.loss = check_head(output, loss)
         self._net = dict(activations=self.activations, output=self.output)
         # an unknown or unavailable name (or one without this network) fails before any work
-        get_backend(backend, **self._net)
+        first = get_backend(backend, **self._net)
         # None stays None: the thread count is then chosen per call from the load
         self._requested_threads = None if n_threads is None else check_n_threads(n_threads)
         X = check_X(X, self.layer_sizes[0], dtype, check_finite=check_finite,
@@ -171,8 +171,11 @@ class Objective(ObjectiveCalls):
         self.m = X.shape[0]
         # before the targets, the mask and the backend's layout are allocated
         check_network_memory(self.layer_sizes, self.m, self.dtype.itemsize)
+        # data for one call go to the backend "auto" takes without measuring (the first);
+        # one that reads targets units-major then gets them so, not transposed per call
         Y = check_targets(y, self.m, self.layer_sizes[-1], self.dtype,
-                          real_valued=self.output == "identity")
+                          real_valued=self.output == "identity",
+                          units_major=not reuse and first.targets_units_major)
         self.backend = backend_for_data(backend, X, Y, self.layer_sizes, self.offsets, self.loss,
                                         self.n_threads, row_weights=self._weighted, **self._net)
         if reuse:

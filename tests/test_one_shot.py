@@ -17,6 +17,25 @@ M = 300   # several 64-row blocks, the last one partial
 FLOAT64_ABSOLUTE = Tolerance(cost_rtol=1e-10, grad_rtol=1e-10, grad_atol=1e-13)
 
 
+def test_one_shot_targets_reach_the_cython_kernel_without_a_transposed_copy():
+    # class indices become units-major targets for a backend that reads them so; the
+    # kernel's YT is then a view of them, and the result is the prepared objective's
+    X, y, theta = random_problem(SIZES, M, seed=5)
+    once = Objective(X, y, SIZES, backend="cython", reuse=False)
+    YT = once._data.YT
+    assert YT.shape == (SIZES[-1], M) and YT.flags.c_contiguous and YT.base is not None
+    np.testing.assert_array_equal(YT, np.eye(SIZES[-1])[y].T)
+    kept = Objective(X, y, SIZES, backend="cython")
+    assert kept._data.YT.base is None            # prepared: its own transposed copy
+    J1, g1 = once(theta)
+    J2, g2 = kept(theta)
+    np.testing.assert_allclose(J1, J2, rtol=1e-12)
+    np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-15)
+    # another backend gets the same targets from a one-shot objective
+    J3, g3 = Objective(X, y, SIZES, backend="numpy", reuse=False)(theta)
+    np.testing.assert_allclose(J3, J2, rtol=1e-12)
+
+
 @pytest.mark.parametrize("backend", FAST_BACKENDS, indirect=True)
 def test_one_shot_equals_loop_oracle(backend):
     X, y, theta = random_problem(SIZES, M, seed=3)

@@ -186,3 +186,18 @@ def test_cpu_count_is_read_at_most_once_a_second(monkeypatch):
     monkeypatch.setattr(_validation, "_CPU_COUNT_TTL", -1.0)
     _validation.cpu_count()
     assert len(reads) == 2
+
+
+def test_units_major_targets_are_the_same_values_transposed_in_memory():
+    from nnfast._validation import check_targets
+    y = np.array([2, 0, 1, 2, 1])
+    rows = check_targets(y, 5, 3, np.float32)
+    units = check_targets(y, 5, 3, np.float32, units_major=True)
+    np.testing.assert_array_equal(units, rows)
+    assert rows.flags.c_contiguous and units.T.flags.c_contiguous and units.dtype == np.float32
+    # a target matrix is taken as given, in rows, either way
+    Y = np.eye(3)[y]
+    assert check_targets(Y, 5, 3, np.float64, units_major=True).flags.c_contiguous
+    # and the checks are the same: out-of-range labels are refused
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\]"):
+        check_targets(np.array([0, 3, 1, 1, 1]), 5, 3, np.float64, units_major=True)

@@ -49,6 +49,10 @@ class Backend:
     #: ``prepare_once(X, Y, x_checked=False)`` and ``forward(..., x_checked=False)`` find a
     #: NaN or inf in X themselves and raise as ``check_X`` would (no pass over X first)
     finds_nonfinite_X = False
+    #: ``prepare_once`` keeps the targets units-major, (n_out, m): a one-shot objective
+    #: then builds them so (``check_targets(..., units_major=True)``), not as (m, n_out)
+    #: rows that the backend would transpose at every call
+    targets_units_major = False
 
     def prepare(self, X: np.ndarray, Y: np.ndarray) -> Any:
         """Lay out validated data once per objective.

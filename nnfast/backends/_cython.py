@@ -290,6 +290,8 @@ class CythonBackend(Backend):
     # them in the first layer's logits and the call raises as check_X does
     nonfinite_X_reaches_gradient = True
     finds_nonfinite_X = True
+    # the kernel reads the targets units-major (YT, one row per output)
+    targets_units_major = True
     supports_activations = True
     supports_row_weights = True
     description = ("fused Cython/OpenMP kernel (one pass over row blocks, "
