@@ -245,11 +245,12 @@ def test_time_in_turns_warms_up_for_warmup_time():
         return call
 
     times = bench.time_in_turns({"a": runner("a"), "b": runner("b")}, turns=1,
-                                warmup={"b": 0}, warmup_time=0.03, pause=0.0)
-    # a: one warm-up call, then more until 30 ms have passed (at least 2 ms each: at most
-    # 15), then its one timed call; without warmup_time it would be called twice in all.
+                                warmup={"b": 0}, warmup_time=0.1, pause=0.0)
+    # a: one warm-up call, then more until 0.1 s has passed (at least 2 ms each: at most
+    # 50), then its one timed call; without warmup_time it would be called twice in all
+    # (and with it, three times at least unless one 2 ms sleep took over 50 ms).
     # b (warmup 0) gets no warm-up at all
-    assert 3 <= calls["a"] <= 1 + 15 + 1 and len(times["a"]) == 1
+    assert 3 <= calls["a"] <= 50 + 1 and len(times["a"]) == 1
     assert calls["b"] == 1 and len(times["b"]) == 1
 
 
