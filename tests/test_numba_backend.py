@@ -715,3 +715,24 @@ def test_the_gradient_check_kernel_says_which_networks_it_handles():
     assert not handles(("tanh",), "logistic")
     assert not handles(("logistic", "relu"), "logistic")
     assert not handles(("logistic",), "softmax") and not handles(None, "identity")
+
+
+def test_functions_without_python_wrappers_are_private_to_the_kernels():
+    """The building blocks compile no CPython wrapper (numba_tiles.INNER: a faster cold
+    first call), and calling one from Python would crash: each must be private, and
+    the functions the backend and the tests call from Python must keep theirs."""
+    from numba.core.registry import CPUDispatcher
+
+    from nnfast._kernels import numba_fused, numba_math, numba_tiles
+
+    unwrapped, wrapped = set(), set()
+    for module in (numba_fused, numba_tiles, numba_math):
+        for name, value in vars(module).items():
+            if isinstance(value, CPUDispatcher):
+                no_wrapper = value.targetoptions.get("no_cpython_wrapper", False)
+                (unwrapped if no_wrapper else wrapped).add(name)
+    assert unwrapped and all(name.startswith("_") for name in unwrapped)
+    assert {"chunk_loss_grad", "chunk_forward", "exp_array", "sigmoid_array",
+            "tanh_array", "log_ge1_array"} <= wrapped
+    drivers = numba_fused.ParallelDrivers(-1, -1)
+    assert not any(d.targetoptions.get("no_cpython_wrapper") for _, d in drivers.dispatchers())

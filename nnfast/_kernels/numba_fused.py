@@ -66,7 +66,7 @@ from numba.extending import overload
 from .._activations import ACTIVATION_CODES, HEAD_CODES
 from .numba_math import (exp_inplace, log_ge1_inplace, sigmoid_inplace, sigmoid_log1p_exp_neg_abs,
                          tanh_inplace)
-from .numba_tiles import JIT_OPTIONS, _dots_acc_best, _I0, _I1, _tile_dots
+from .numba_tiles import INNER, INNER_OPTIONS, JIT_OPTIONS, _dots_acc_best, _I0, _I1, _tile_dots
 
 # compile-time constants of the activation and head branches (globals are frozen into the
 # machine code); the codes are values, not types, so every network shares one specialisation
@@ -81,7 +81,7 @@ HEAD_IDENTITY_SQUARED_ERROR = HEAD_CODES[("identity", "squared_error")]
 
 
 # ---- building blocks of one block of nb rows --------------------------------
-@njit(nogil=True, cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy", **INNER)
 def _block_buffers(theta, sizes, unit_starts, block_rows):
     """Per-chunk work arrays: activations ``A`` (all layers, units x rows), output
     logits ``Zo``, deltas ``D``/``Dn``, loss terms ``E``, the tanh scratch ``T``, the
@@ -101,7 +101,7 @@ def _block_buffers(theta, sizes, unit_starts, block_rows):
     return A, Zo, D, Dn, E, T, R, work
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _forward_first_tiles(X_flat, theta, sizes, weight_starts, r0, nb, A, zero):
     """A[o*nb + r] = W1[o, 1:] . X[r0 + r] (no bias) by 4 x 5 register tiles."""
     n_in = sizes[0]
@@ -109,7 +109,7 @@ def _forward_first_tiles(X_flat, theta, sizes, weight_starts, r0, nb, A, zero):
                A, _I0, _I1, nb, np.bool_(False), zero)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _forward_first_blas(X_flat, W1_no_bias, sizes, r0, nb, A):
     """A[:n1*nb] as (n1, nb) = W1_no_bias . X[r0:r0+nb]^T (no bias), one BLAS gemm."""
     n_in = sizes[0]
@@ -117,14 +117,14 @@ def _forward_first_blas(X_flat, W1_no_bias, sizes, r0, nb, A):
     np.dot(W1_no_bias, Xb.T, A[:sizes[1] * nb].reshape((sizes[1], nb)))
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _relu_inplace(z):
     zero = z.dtype.type(0)
     for i in range(z.shape[0]):
         z[i] = max(z[i], zero)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _activate(act, z, scratch, work):
     """z[:] = g(z) for the hidden activation code ``act`` (``scratch``: tanh's, >= len(z))."""
     if act == ACT_LOGISTIC:
@@ -142,7 +142,7 @@ def _activate_layer(act, act_codes, i, z, scratch, work):
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-@overload(_activate_layer, jit_options=JIT_OPTIONS, prefer_literal=True)
+@overload(_activate_layer, jit_options=INNER_OPTIONS, prefer_literal=True)
 def _activate_layer_ov(act, act_codes, i, z, scratch, work):
     code = getattr(act, "literal_value", None)
     if code == ACT_LOGISTIC:
@@ -156,7 +156,7 @@ def _activate_layer_ov(act, act_codes, i, z, scratch, work):
     return lambda act, act_codes, i, z, scratch, work: _activate(act_codes[i], z, scratch, work)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, Zo, T,
                     work):
     """Bias and activation (``act``, or ``act_codes[l - 1]`` for layer l if ``act`` is -1:
@@ -197,7 +197,7 @@ def _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb
                 Zo[i] = layer[i]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _softmax_rows(Zo, H, n_out, nb, R, work):
     """H (n_out x nb) = the softmax over the outputs of every row of ``Zo``, as the C
     kernel's ``softmax_rows_vec``: M = max_o z_o, S = sum_o exp(z_o - M) (no exp
@@ -238,7 +238,7 @@ def _row_weight(RW, i, one):
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-@overload(_row_weight, jit_options=JIT_OPTIONS)
+@overload(_row_weight, jit_options=INNER_OPTIONS)
 def _row_weight_ov(RW, i, one):
     # by the type of RW: the unweighted kernels multiply by a constant 1 of their dtype,
     # which compiles away (x * 1 is x), before any multiply-add is formed: their results
@@ -250,7 +250,7 @@ def _row_weight_ov(RW, i, one):
     return lambda RW, i, one: RW[i]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, work, zero, RW, row0,
                     one):
     """Softmax activations into ``H``, the summed categorical cross-entropy (float64)
@@ -299,7 +299,7 @@ def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _output_offsets(sizes, unit_starts, b, block_rows, nb):
     """``(n_out, hb, yb, r0)`` of block ``b``: the outputs, where their activations start
     in the activation buffer, where the block's targets start in ``YT_blocks``, and its
@@ -309,7 +309,7 @@ def _output_offsets(sizes, unit_starts, b, block_rows, nb):
     return n_out, unit_starts[L - 1] * nb, b * n_out * block_rows, b * block_rows
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad, D, R,
                    work, zero, one, RW):
     """:func:`_output_layer` of the softmax head."""
@@ -318,7 +318,7 @@ def _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need
                            need_grad, D, R, work, zero, RW, r0, one)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad, D,
                     one, RW):
     """:func:`_output_layer` of the identity head (squared error)."""
@@ -340,7 +340,7 @@ def _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, nee
     return cost
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
                     D, E, work, zero, one, RW):
     """:func:`_output_layer` of the two logistic heads (cross-entropy or squared error)."""
@@ -411,7 +411,7 @@ _OUTPUT_LAYER_BY_HEAD = {HEAD_SOFTMAX_CROSS_ENTROPY: _softmax_head,
                          HEAD_LOGISTIC_SQUARED_ERROR: _logistic_head}
 
 
-@overload(_output_layer, jit_options=JIT_OPTIONS, prefer_literal=True)
+@overload(_output_layer, jit_options=INNER_OPTIONS, prefer_literal=True)
 def _output_layer_ov(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
                      need_grad, D, E, R, work, zero, one, RW):
     return _OUTPUT_LAYER_BY_HEAD.get(getattr(head_tag, "literal_value", None), _any_head)
@@ -424,7 +424,7 @@ def _output_activation(Zo, H, n_out, nb, head, head_tag, R, work):
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _elementwise_activation(Zo, H, n_out, nb, head, work):
     """:func:`_output_activation` of the identity and logistic heads."""
     for i in range(n_out * nb):
@@ -448,7 +448,7 @@ def _any_head_activation(Zo, H, n_out, nb, head, head_tag, R, work):
         _elementwise_activation(Zo, H, n_out, nb, head, work)
 
 
-@overload(_output_activation, jit_options=JIT_OPTIONS, prefer_literal=True)
+@overload(_output_activation, jit_options=INNER_OPTIONS, prefer_literal=True)
 def _output_activation_ov(Zo, H, n_out, nb, head, head_tag, R, work):
     code = getattr(head_tag, "literal_value", -1)
     if code < 0:
@@ -456,25 +456,25 @@ def _output_activation_ov(Zo, H, n_out, nb, head, head_tag, R, work):
     return _softmax_activation if code == HEAD_SOFTMAX_CROSS_ENTROPY else _elementwise_head_activation
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _logistic_times_derivative(delta, a, zero, one):
     for r in range(delta.shape[0]):
         delta[r] *= a[r] * (one - a[r])
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _tanh_times_derivative(delta, a, zero, one):
     for r in range(delta.shape[0]):
         delta[r] *= (one - a[r]) * (one + a[r])
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _relu_times_derivative(delta, a, zero, one):
     for r in range(delta.shape[0]):
         delta[r] *= one if a[r] > zero else zero
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _times_derivative(act, delta, a, zero, one):
     """delta[:] *= g'(z) from the activations a = g(z): a (1 - a), (1 - a)(1 + a), 1 where
     a > 0 else 0 (a multiplication, as the C kernel's), or 1 (``act``: activation code)."""
@@ -492,7 +492,7 @@ def _derivative_layer(act, act_codes, i, delta, a, zero, one):
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-@overload(_derivative_layer, jit_options=JIT_OPTIONS, prefer_literal=True)
+@overload(_derivative_layer, jit_options=INNER_OPTIONS, prefer_literal=True)
 def _derivative_layer_ov(act, act_codes, i, delta, a, zero, one):
     code = getattr(act, "literal_value", None)
     if code == ACT_LOGISTIC:
@@ -510,7 +510,7 @@ def _derivative_layer_ov(act, act_codes, i, delta, a, zero, one):
         act_codes[i], delta, a, zero, one)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, D, Dn, G,
                      zero, one):
     """Backpropagate the output error in ``D`` through every layer: bias
@@ -548,7 +548,7 @@ def _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, n
     return D
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _grad_first_tiles(D1, XT_blocks, sizes, weight_starts, b, block_rows, nb, G, zero):
     """G1[:, 1:] += D1 (n1 x nb) . X_block (from its transposed copy), register tiles."""
     n_in = sizes[0]
@@ -556,7 +556,7 @@ def _grad_first_tiles(D1, XT_blocks, sizes, weight_starts, b, block_rows, nb, G,
                    G, weight_starts[0] + 1, n_in + 1, _I1, zero)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _grad_first_blas(D1, X_flat, sizes, weight_starts, r0, nb, G1, G):
     """G1[:, 1:] += D1 (n1 x nb) . X[r0:r0+nb] by one BLAS gemm into ``G1`` (n1, n_in)."""
     n_in = sizes[0]
@@ -587,7 +587,7 @@ def _first_grad_shape(W1_no_bias):
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-@overload(_first_forward, jit_options=JIT_OPTIONS)
+@overload(_first_forward, jit_options=INNER_OPTIONS)
 def _first_forward_ov(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero):
     if isinstance(W1_no_bias, types.NoneType):
         return lambda X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero: \
@@ -596,7 +596,7 @@ def _first_forward_ov(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A
         _forward_first_blas(X_flat, W1_no_bias, sizes, r0, nb, A)
 
 
-@overload(_first_grad, jit_options=JIT_OPTIONS)
+@overload(_first_grad, jit_options=INNER_OPTIONS)
 def _first_grad_ov(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows, r0,
                    nb, G, zero):
     if isinstance(W1_no_bias, types.NoneType):
@@ -611,7 +611,7 @@ def _first_grad_ov(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, 
     return blas
 
 
-@overload(_first_grad_shape, jit_options=JIT_OPTIONS)
+@overload(_first_grad_shape, jit_options=INNER_OPTIONS)
 def _first_grad_shape_ov(W1_no_bias):
     if isinstance(W1_no_bias, types.NoneType):
         return lambda W1_no_bias: (0, 0)
@@ -619,7 +619,7 @@ def _first_grad_shape_ov(W1_no_bias):
 
 
 # ---- the drivers: the blocks b_lo .. b_hi - 1 of one chunk ------------------
-@njit(nogil=True, cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy", **INNER)
 def _all_finite(A, n):
     """Whether ``A[:n]`` holds no NaN and no inf (no fast-math here: the test must not
     be simplified away).  A NaN or inf in X makes every first-layer product of its row

@@ -45,6 +45,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from .numba_tiles import INNER
+
 __all__ = ["sigmoid_inplace", "log1p_exp_neg_abs", "sigmoid_log1p_exp_neg_abs", "exp_inplace",
            "tanh_inplace", "log_ge1_inplace"]
 
@@ -52,6 +54,9 @@ __all__ = ["sigmoid_inplace", "log1p_exp_neg_abs", "sigmoid_log1p_exp_neg_abs", 
 # its caller's flags (numba's ConfigStack), and reassociation folds the
 # magic-number rounding away ((x log2e + M) - M -> x log2e).
 _STRICT = dict(nogil=True, cache=True, error_model="numpy", fastmath=False)
+#: the building blocks' options: no wrappers to call them from Python (see
+#: numba_tiles.INNER); the ``*_array`` functions keep theirs
+_STRICT_INNER = dict(_STRICT, **INNER)
 
 _LOG2E = 1.4426950408889634
 _SHIFT_F64 = 6755399441055744.0  # 0x1.8p52
@@ -78,7 +83,7 @@ _LN2 = 0.6931471805599453
 _SQRT2 = 1.4142135623730951
 
 
-@njit(**_STRICT)
+@njit(**_STRICT_INNER)
 def _reduced_expm1_f64(z, work, lo, hi):
     """z[:] = e**r - 1 and the bits of 2**n1, 2**n2 in ``work`` (as int64), where
     x = z clamped to [lo, hi] = (n1 + n2) ln 2 + r (algorithm in the module docstring)."""
@@ -113,7 +118,7 @@ def _reduced_expm1_f64(z, work, lo, hi):
     return bits1.view(np.float64), bits2.view(np.float64)
 
 
-@njit(**_STRICT)
+@njit(**_STRICT_INNER)
 def _reduced_expm1_f32(z, work, lo, hi):
     """float32 version of :func:`_reduced_expm1_f64` (the bits as int32 in ``work``)."""
     n = z.shape[0]
@@ -143,7 +148,7 @@ def _reduced_expm1_f32(z, work, lo, hi):
     return bits1.view(np.float32), bits2.view(np.float32)
 
 
-@njit(**_STRICT)
+@njit(**_STRICT_INNER)
 def _exp_f64(z, work):
     """z[:] = exp(z) in float64: (e**r - 1 + 1) 2**n1 2**n2."""
     pow1, pow2 = _reduced_expm1_f64(z, work, _EXP_LO_F64, _EXP_HI_F64)
@@ -151,7 +156,7 @@ def _exp_f64(z, work):
         z[i] = (z[i] + 1.0) * pow1[i] * pow2[i]
 
 
-@njit(**_STRICT)
+@njit(**_STRICT_INNER)
 def _exp_f32(z, work):
     """z[:] = exp(z) in float32."""
     pow1, pow2 = _reduced_expm1_f32(z, work, _EXP_LO_F32, _EXP_HI_F32)
@@ -162,7 +167,7 @@ def _exp_f32(z, work):
 # exp(x) - 1 for x <= 0 as the C kernel's vexpm1_neg: 2**n (e**r - 1) + (2**n - 1), exact
 # in its last term, so no cancellation near 0; x is clamped at -60 (float32: -30), where
 # the result is -1 to the last bit.
-@njit(**_STRICT)
+@njit(**_STRICT_INNER)
 def _expm1_neg_f64(z, work):
     """z[:] = exp(z) - 1 for z <= 0, in float64."""
     pow1, pow2 = _reduced_expm1_f64(z, work, _EXPM1_LO_F64, 0.0)
@@ -171,7 +176,7 @@ def _expm1_neg_f64(z, work):
         z[i] = two_n * z[i] + (two_n - 1.0)
 
 
-@njit(**_STRICT)
+@njit(**_STRICT_INNER)
 def _expm1_neg_f32(z, work):
     """z[:] = exp(z) - 1 for z <= 0, in float32."""
     pow1, pow2 = _reduced_expm1_f32(z, work, _EXPM1_LO_F32, np.float32(0.0))
@@ -182,7 +187,7 @@ def _expm1_neg_f32(z, work):
 
 # tanh as the C kernel's activation_vec: e = expm1(-2|z|), tanh|z| = -e / (2 + e) (accurate
 # near 0, where 1 - 2 / (1 + e**2z) would cancel), with z's sign
-@njit(**_STRICT)
+@njit(**_STRICT_INNER)
 def _tanh_f64(z, scratch, work):
     """z[:] = tanh(z) in float64; ``scratch`` a float64 array of >= len(z)."""
     n = z.shape[0]
@@ -195,7 +200,7 @@ def _tanh_f64(z, scratch, work):
         z[i] = -t if z[i] < 0.0 else t
 
 
-@njit(**_STRICT)
+@njit(**_STRICT_INNER)
 def _tanh_f32(z, scratch, work):
     """float32 version of :func:`_tanh_f64`."""
     n = z.shape[0]
@@ -208,7 +213,7 @@ def _tanh_f32(z, scratch, work):
         z[i] = -t if z[i] < np.float32(0.0) else t
 
 
-@njit(**_STRICT)
+@njit(**_STRICT_INNER)
 def _sigmoid_f64(z, work):
     """z[:] = 1 / (1 + exp(-z)) in float64."""
     for i in range(z.shape[0]):
@@ -218,7 +223,7 @@ def _sigmoid_f64(z, work):
         z[i] = 1.0 / (1.0 + z[i])
 
 
-@njit(**_STRICT)
+@njit(**_STRICT_INNER)
 def _sigmoid_f32(z, work):
     """z[:] = 1 / (1 + exp(-z)) in float32."""
     one = np.float32(1.0)
@@ -235,9 +240,10 @@ def _sigmoid_f32(z, work):
 # s**21 in float64, s**11 in float32); plus the rounding error of u, (e - (u - 1)) / u.
 # Contraction only, as the C kernel is compiled (GCC contracts by default).
 _LOG1P_OPTS = dict(nogil=True, cache=True, error_model="numpy", fastmath={"contract"})
+_LOG1P_INNER = dict(_LOG1P_OPTS, **INNER)
 
 
-@njit(**_LOG1P_OPTS)
+@njit(**_LOG1P_INNER)
 def _log_near1_f64(f):
     """log f for f in [1/sqrt2, sqrt2], in float64 (the C kernel's vlog_near1)."""
     s = (f - 1.0) / (f + 1.0)
@@ -255,7 +261,7 @@ def _log_near1_f64(f):
     return 2.0 * p
 
 
-@njit(**_LOG1P_OPTS)
+@njit(**_LOG1P_INNER)
 def _log_near1_f32(f):
     """log f for f in [1/sqrt2, sqrt2], in float32."""
     one = np.float32(1.0)
@@ -269,7 +275,7 @@ def _log_near1_f32(f):
     return np.float32(2.0) * p
 
 
-@njit(**_LOG1P_OPTS)
+@njit(**_LOG1P_INNER)
 def _log1p_small_f64(e, u, r):
     """log1p(e) for 0 <= e <= 1, given u = 1 + e and r = 1 / u, in float64."""
     rounding = (e - (u - 1.0)) * r
@@ -278,7 +284,7 @@ def _log1p_small_f64(e, u, r):
     return (_LN2 if big else 0.0) + (_log_near1_f64(f) + rounding)
 
 
-@njit(**_LOG1P_OPTS)
+@njit(**_LOG1P_INNER)
 def _log1p_small_f32(e, u, r):
     """log1p(e) for 0 <= e <= 1, given u = 1 + e and r = 1 / u, in float32."""
     rounding = (e - (u - np.float32(1.0))) * r
@@ -290,7 +296,7 @@ def _log1p_small_f32(e, u, r):
 # log x for finite x >= 1 (the sum of a softmax's exponentials) as the C kernel's
 # vlog_ge1: x = 2**k f with k from the exponent bits and f in [1, 2) from the mantissa,
 # halved above sqrt2, so that log x = (k + [f > sqrt2]) ln 2 + log f.
-@njit(**_LOG1P_OPTS)
+@njit(**_LOG1P_INNER)
 def _log_ge1_f64(x, work):
     """x[:] = log(x) for finite x >= 1, in float64 (work int64 of >= len(x))."""
     n = x.shape[0]
@@ -306,7 +312,7 @@ def _log_ge1_f64(x, work):
         x[i] = (k + (1.0 if big else 0.0)) * _LN2 + _log_near1_f64(fi)
 
 
-@njit(**_LOG1P_OPTS)
+@njit(**_LOG1P_INNER)
 def _log_ge1_f32(x, work):
     """float32 version of :func:`_log_ge1_f64` (work int64 of >= len(x) / 2)."""
     n = x.shape[0]
@@ -323,7 +329,7 @@ def _log_ge1_f32(x, work):
             + _log_near1_f32(fi)
 
 
-@njit(**_LOG1P_OPTS)
+@njit(**_LOG1P_INNER)
 def _log1p_exp_neg_abs_f64(z, out, work):
     """out[:] = log1p(exp(-|z|)) in float64 (z unchanged)."""
     n = z.shape[0]
@@ -336,7 +342,7 @@ def _log1p_exp_neg_abs_f64(z, out, work):
         out[i] = _log1p_small_f64(e, u, 1.0 / u)
 
 
-@njit(**_LOG1P_OPTS)
+@njit(**_LOG1P_INNER)
 def _log1p_exp_neg_abs_f32(z, out, work):
     """float32 version of :func:`_log1p_exp_neg_abs_f64`."""
     n = z.shape[0]
@@ -353,7 +359,7 @@ def _log1p_exp_neg_abs_f32(z, out, work):
 # e = exp(-|z|) per logit: h = 1 / (1 + e) for z >= 0 and e / (1 + e) below
 # (so h goes through the subnormals to 0 as z falls below ~-709.78, where C's
 # is also e / (1 + e)), and log1p(e) for the cross-entropy.
-@njit(**_LOG1P_OPTS)
+@njit(**_LOG1P_INNER)
 def _sigmoid_log1p_f64(z, h, log1p_e, work):
     """h[:] = sigmoid(z), log1p_e[:] = log1p(exp(-|z|)) in float64 (z unchanged)."""
     n = z.shape[0]
@@ -368,7 +374,7 @@ def _sigmoid_log1p_f64(z, h, log1p_e, work):
         h[i] = e * r if z[i] < 0.0 else r
 
 
-@njit(**_LOG1P_OPTS)
+@njit(**_LOG1P_INNER)
 def _sigmoid_log1p_f32(z, h, log1p_e, work):
     """float32 version of :func:`_sigmoid_log1p_f64`."""
     n = z.shape[0]
@@ -424,42 +430,42 @@ def _by_dtype(dtype, f64, f32):
     return None
 
 
-@overload(exp_inplace, jit_options=_STRICT)
+@overload(exp_inplace, jit_options=_STRICT_INNER)
 def _exp_inplace_ov(z, work):
     impl = _by_dtype(z.dtype, _exp_f64, _exp_f32)
     if impl is not None:
         return lambda z, work: impl(z, work)
 
 
-@overload(sigmoid_inplace, jit_options=_STRICT)
+@overload(sigmoid_inplace, jit_options=_STRICT_INNER)
 def _sigmoid_inplace_ov(z, work):
     impl = _by_dtype(z.dtype, _sigmoid_f64, _sigmoid_f32)
     if impl is not None:
         return lambda z, work: impl(z, work)
 
 
-@overload(log1p_exp_neg_abs, jit_options=_STRICT)
+@overload(log1p_exp_neg_abs, jit_options=_STRICT_INNER)
 def _log1p_exp_neg_abs_ov(z, out, work):
     impl = _by_dtype(z.dtype, _log1p_exp_neg_abs_f64, _log1p_exp_neg_abs_f32)
     if impl is not None:
         return lambda z, out, work: impl(z, out, work)
 
 
-@overload(sigmoid_log1p_exp_neg_abs, jit_options=_LOG1P_OPTS)
+@overload(sigmoid_log1p_exp_neg_abs, jit_options=_LOG1P_INNER)
 def _sigmoid_log1p_exp_neg_abs_ov(z, h, log1p_e, work):
     impl = _by_dtype(z.dtype, _sigmoid_log1p_f64, _sigmoid_log1p_f32)
     if impl is not None:
         return lambda z, h, log1p_e, work: impl(z, h, log1p_e, work)
 
 
-@overload(tanh_inplace, jit_options=_STRICT)
+@overload(tanh_inplace, jit_options=_STRICT_INNER)
 def _tanh_inplace_ov(z, scratch, work):
     impl = _by_dtype(z.dtype, _tanh_f64, _tanh_f32)
     if impl is not None:
         return lambda z, scratch, work: impl(z, scratch, work)
 
 
-@overload(log_ge1_inplace, jit_options=_LOG1P_OPTS)
+@overload(log_ge1_inplace, jit_options=_LOG1P_INNER)
 def _log_ge1_inplace_ov(x, work):
     impl = _by_dtype(x.dtype, _log_ge1_f64, _log_ge1_f32)
     if impl is not None:

@@ -14,6 +14,15 @@ from numba import njit
 _FAST_MATH_FLAGS = {"reassoc", "contract", "nsz", "arcp"}
 #: options of every kernel of the fused pass (numba_fused uses them too)
 JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy", fastmath=_FAST_MATH_FLAGS)
+#: added to the options of the building blocks, which only numba code calls: numba then
+#: compiles no CPython and no C wrapper for them.  Each wrapper is a module of its own to
+#: optimise and emit, and dropping them took a cold first call on ex4 from 8.2-8.7 s to
+#: 6.0-6.6 s.  Called from Python such a function would crash, so every one of them has
+#: a name starting with "_" and only numba code calls it; the drivers, and the
+#: ``*_array`` functions of numba_math that the tests call, keep their wrappers.
+INNER = dict(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+#: the building blocks' options
+INNER_OPTIONS = dict(JIT_OPTIONS, **INNER)
 
 # A constant argument reaches a called @njit function as a Literal type, and
 # every distinct literal compiles another specialisation of it (the tile
@@ -23,7 +32,7 @@ _I0 = np.int64(0)
 _I1 = np.int64(1)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _tile_dots(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, accumulate, zero):
     """out[o_off + i*o_si + j*o_sj] (+)= dot(P row i, Q row j) over n, for i < I, j < J.
 
@@ -156,7 +165,7 @@ def _tile_dots(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, 
                 out[o_off + i3 * o_si + j4 * o_sj] = c34
 
 
-@njit(**JIT_OPTIONS)
+@njit(**INNER_OPTIONS)
 def _dots_acc_best(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, zero):
     """``out[o_off + i*o_si + j*o_sj] += dot(P row i, Q row j)`` (rows ``p_st`` and
     ``q_st`` apart), with the operands in the order that wastes the fewest tile lanes."""
