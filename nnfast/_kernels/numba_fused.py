@@ -250,7 +250,15 @@ def _row_weight_ov(RW, i, one):
     return lambda RW, i, one: RW[i]
 
 
-@njit(**INNER_OPTIONS)
+#: the options of the functions that sum the block's loss: contraction only.  With
+#: reassociation LLVM vectorised those sums one way when a process compiled the kernel
+#: and another way in the copy it cached: a first run's loss differed from every later
+#: run's in the last bit (AMD Zen 3; test_second_process_loads_from_cache).  Summed in
+#: order, both agree; the sum is over n_out values per row, a few percent of a block's work
+_LOSS_OPTIONS = dict(INNER_OPTIONS, fastmath={"contract"})
+
+
+@njit(**_LOSS_OPTIONS)
 def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, work, zero, RW, row0,
                     one):
     """Softmax activations into ``H``, the summed categorical cross-entropy (float64)
@@ -318,7 +326,7 @@ def _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need
                            need_grad, D, R, work, zero, RW, r0, one)
 
 
-@njit(**INNER_OPTIONS)
+@njit(**_LOSS_OPTIONS)
 def _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad, D,
                     one, RW):
     """:func:`_output_layer` of the identity head (squared error)."""
@@ -340,7 +348,7 @@ def _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, nee
     return cost
 
 
-@njit(**INNER_OPTIONS)
+@njit(**_LOSS_OPTIONS)
 def _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
                     D, E, work, zero, one, RW):
     """:func:`_output_layer` of the two logistic heads (cross-entropy or squared error)."""
