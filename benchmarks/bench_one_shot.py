@@ -8,7 +8,8 @@ Usage::
 ``nnfast.cost_grad(theta, X, y, ...)`` as ``scipy.optimize.minimize(...,
 args=(X, y))`` calls it (X 5000 x 400 float64, random in [0, 1]) checks X and
 y again at every call; a prepared ``Objective`` checks and lays them out once.
-Prints medians (ms) of cost_grad, cost and predict each way, and the ratios the
+Every call takes turns with every other (blocks of 5 calls, as ``nnfast bench``
+times its runners).  Prints medians (ms) of cost_grad, cost and predict each way, and the ratios the
 one-shot calls are judged by: one-shot / prepared (goal <= 1.25 for the fused
 backends; ``predict`` is set against the prepared ``cost``, the same forward
 pass) and fused one-shot / numpy one-shot (goal <= 1).
@@ -19,13 +20,12 @@ import argparse
 import numpy as np
 
 import nnfast
-from nnfast.bench import time_calls
+from nnfast.bench import time_in_turns
+from nnfast.bench.cost_grad import WARMUP_S
+
+CALLS_PER_TURN = 5
 
 SIZES, M = [400, 25, 10], 5000
-
-
-def _median_ms(call, n):
-    return 1e3 * float(np.median(time_calls(call, repeat=n, warmup=3)))
 
 
 def main(argv=None):
@@ -40,27 +40,34 @@ def main(argv=None):
     theta = nnfast.init_theta(SIZES, random_state=0)
     options = dict(lam=1.0, n_threads=args.threads)
     print(f"ex4 shape, float64, n_threads={args.threads}, {args.calls} calls; medians in ms")
-    one_shot = {}
-    for backend in [b for b in args.backends.split(",") if b in nnfast.available_backends()]:
+    backends = [b for b in args.backends.split(",") if b in nnfast.available_backends()]
+    calls = {}
+    for backend in backends:
         fun = nnfast.Objective(X, y, SIZES, backend=backend, **options)
-        prepared = {"cost_grad": _median_ms(lambda: fun(theta), args.calls),
-                    "cost": _median_ms(lambda: fun.cost(theta), args.calls)}
-        prepared["predict"] = prepared["cost"]
-        once = {
-            "cost_grad": _median_ms(lambda: nnfast.cost_grad(theta, X, y, SIZES, backend=backend,
-                                                             **options), args.calls),
-            "cost": _median_ms(lambda: nnfast.cost(theta, X, y, SIZES, backend=backend,
-                                                   **options), args.calls),
-            "predict": _median_ms(lambda: nnfast.predict(theta, X, SIZES, backend=backend,
-                                                         n_threads=args.threads), args.calls),
-        }
-        one_shot[backend] = once
-        for call in once:
-            versus_numpy = (f", {once[call] / one_shot['numpy'][call]:.2f}x numpy's one-shot"
-                            if "numpy" in one_shot and backend != "numpy" else "")
-            print(f"{backend:<7} {call:<9} prepared {prepared[call]:7.2f}  one-shot "
-                  f"{once[call]:7.2f}  ({once[call] / prepared[call]:.2f}x prepared{versus_numpy})")
-
+        calls[backend, "prepared", "cost_grad"] = lambda fun=fun: fun(theta)
+        calls[backend, "prepared", "cost"] = lambda fun=fun: fun.cost(theta)
+        calls[backend, "one-shot", "cost_grad"] = lambda backend=backend: nnfast.cost_grad(
+            theta, X, y, SIZES, backend=backend, **options)
+        calls[backend, "one-shot", "cost"] = lambda backend=backend: nnfast.cost(
+            theta, X, y, SIZES, backend=backend, **options)
+        calls[backend, "one-shot", "predict"] = lambda backend=backend: nnfast.predict(
+            theta, X, SIZES, backend=backend, n_threads=args.threads)
+        for call in calls.values():
+            call()                      # compiles numba's kernels before any timing
+    # every call takes turns with every other, blocks of 5: on a noisy machine a drift
+    # in speed then reaches all of them alike, and the ratios stay fair
+    times = time_in_turns(calls, turns=-(-args.calls // CALLS_PER_TURN),
+                          calls_per_turn=CALLS_PER_TURN, warmup_time=WARMUP_S)
+    ms = {key: 1e3 * float(np.median(t)) for key, t in times.items()}
+    for backend in backends:
+        for call in ("cost_grad", "cost", "predict"):
+            # predict is set against the prepared cost: the same forward pass
+            prepared = ms[backend, "prepared", "cost" if call == "predict" else call]
+            once = ms[backend, "one-shot", call]
+            versus_numpy = (f", {once / ms['numpy', 'one-shot', call]:.2f}x numpy's one-shot"
+                            if "numpy" in backends and backend != "numpy" else "")
+            print(f"{backend:<7} {call:<9} prepared {prepared:7.2f}  one-shot "
+                  f"{once:7.2f}  ({once / prepared:.2f}x prepared{versus_numpy})")
 
 if __name__ == "__main__":
     main()
