@@ -44,3 +44,28 @@ def test_row_copies_equal_the_element_by_element_copy(tmp_path):
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.startswith("0 of ") and "(vectors: 1)" in run.stdout
+
+
+def test_fwdT_in_chunks_of_inputs_gives_the_same_bits(tmp_path):
+    # AVX2's fwdT sums each tile over chunks of inputs, carrying the sums through Z:
+    # the chunks must not change the order of any sum
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        pytest.skip(f"no C compiler {cc!r} on PATH")
+    outputs = {}
+    for chunk_bytes in (0, 64, 512):   # all at once; 8 or 16 inputs; the default
+        exe = tmp_path / f"fwdT_chunks_{chunk_bytes}"
+        built = subprocess.run([cc, "-O2", "-fno-math-errno", f"-DNNF_FWDT_KC_AVX2={chunk_bytes}",
+                                "-I", str(ROOT / "nnfast" / "_kernels"),
+                                str(ROOT / "tests" / "c" / "fwdT_chunks.c"), "-o", str(exe), "-lm"],
+                               capture_output=True, text=True, timeout=300)
+        assert built.returncode == 0, built.stderr[-3000:]
+        run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stdout + run.stderr
+        outputs[chunk_bytes] = run.stdout
+    if "avx2" not in outputs[0]:
+        pytest.skip("this CPU runs no AVX2, the only level that takes chunks")
+    level, hashes = outputs[0].splitlines()
+    assert len(hashes.split()) == 4 and len(set(hashes.split()[::2])) == 2
+    assert outputs[64] == outputs[0]
+    assert outputs[512] == outputs[0]

@@ -669,6 +669,18 @@ static NNF_INLINE NNF_TGT void FN(tile_start)(
 #undef NNF_S_U
 }
 
+/* the tile's start from sums stored before: acc[u][v] = in[u * ldi + v * VL ...] */
+static NNF_INLINE NNF_TGT void FN(tile_load)(
+    const int U, const int V, const NNF_T *in, ptrdiff_t ldi,
+    VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V])         /* OUT */
+{
+#define NNF_S_V(u, v) if ((u) < U && (v) < V) acc[u][v] = FN(vload)(in + (u) * ldi + (v) * VL);
+#define NNF_S_U(_, u) NNF_REPB4(NNF_S_V, u)
+    NNF_REP16(NNF_S_U, _)
+#undef NNF_S_V
+#undef NNF_S_U
+}
+
 /* the tile's end: out[u * ldo + v * VL ...] = acc[u][v] (+ what is there when add) */
 static NNF_INLINE NNF_TGT void FN(tile_store)(
     const int U, const int V, VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V], const int add,
@@ -754,13 +766,17 @@ NNF_ENTRY NNF_TGT void FN(fwd1)(
 static NNF_INLINE NNF_TGT void FN(fwdT_tile)(
     const int U, const int RV,
     const NNF_T *W, ptrdiff_t ldw,           /* IN: W[u0, 0], row stride ldw */
-    const NNF_T *XT, ptrdiff_t ldx, ptrdiff_t n_k,  /* IN: XT[0, i0] */
-    NNF_T *Z, ptrdiff_t ldz,                 /* OUT: Z[u0, i0] */
-    const char *pf, ptrdiff_t npf)           /* prefetch npf cache lines from pf (<= n_k) */
+    const NNF_T *XT, ptrdiff_t ldx,          /* IN: XT[0, i0] */
+    ptrdiff_t k0, ptrdiff_t kn,              /* inputs k0 .. k0 + kn - 1 */
+    NNF_T *Z, ptrdiff_t ldz,                 /* IN/OUT: Z[u0, i0], the sums so far when k0 > 0 */
+    const char *pf, ptrdiff_t npf)           /* prefetch npf cache lines from pf (<= kn) */
 {
     VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V];
-    FN(tile_start)(U, RV, W, ldw, acc);
-    FN(tile)(U, RV, W + 1, ldw, 1, XT, ldx, n_k, 0, pf, npf, acc);
+    if (k0 == 0)
+        FN(tile_start)(U, RV, W, ldw, acc);
+    else
+        FN(tile_load)(U, RV, Z, ldz, acc);
+    FN(tile)(U, RV, W + 1 + k0, ldw, 1, XT + k0 * ldx, ldx, kn, 0, pf, npf, acc);
     FN(tile_store)(U, RV, acc, 0, Z, ldz);
 }
 
@@ -795,41 +811,63 @@ static NNF_INLINE NNF_TGT ptrdiff_t FN(pf_take)(FN(nnf_pf) *pf, const char **p)
 
 static NNF_INLINE NNF_TGT void FN(fwdT_call)(
     const int U, const int RV, const NNF_T *W, ptrdiff_t ldw, const NNF_T *XT, ptrdiff_t ldx,
-    ptrdiff_t n_k, NNF_T *Z, ptrdiff_t ldz, FN(nnf_pf) *pf)
+    ptrdiff_t k0, ptrdiff_t kn, NNF_T *Z, ptrdiff_t ldz, FN(nnf_pf) *pf)
 {
     const char *p;
     ptrdiff_t n = FN(pf_take)(pf, &p);
-    FN(fwdT_tile)(U, RV, W, ldw, XT, ldx, n_k, Z, ldz, p, n);
+    FN(fwdT_tile)(U, RV, W, ldw, XT, ldx, k0, kn, Z, ldz, p, n);
 }
 
 static NNF_INLINE NNF_TGT void FN(fwdT_units)(
-    const int U, const int RV, const NNF_T *W, ptrdiff_t n_k, ptrdiff_t h,
-    const NNF_T *XT, ptrdiff_t ldx, NNF_T *Z, ptrdiff_t ldz, FN(nnf_pf) *pf)
+    const int U, const int RV, const NNF_T *W, ptrdiff_t n_k, ptrdiff_t k0, ptrdiff_t kn,
+    ptrdiff_t h, const NNF_T *XT, ptrdiff_t ldx, NNF_T *Z, ptrdiff_t ldz, FN(nnf_pf) *pf)
 {
     ptrdiff_t u = 0;
     for (; u + U <= h; u += U)
-        FN(fwdT_call)(U, RV, W + u * (n_k + 1), n_k + 1, XT, ldx, n_k, Z + u * ldz, ldz, pf);
-#define NNF_CALL(R) FN(fwdT_call)(R, RV, W + u * (n_k + 1), n_k + 1, XT, ldx, n_k, Z + u * ldz, ldz, pf)
+        FN(fwdT_call)(U, RV, W + u * (n_k + 1), n_k + 1, XT, ldx, k0, kn, Z + u * ldz, ldz, pf);
+#define NNF_CALL(R) FN(fwdT_call)(R, RV, W + u * (n_k + 1), n_k + 1, XT, ldx, k0, kn, Z + u * ldz, ldz, pf)
     NNF_LEFTOVER_UNITS(h - u, NNF_CALL)
 #undef NNF_CALL
 }
 
+/* tiles of one call of fwdT_rows, to spread the prefetches evenly */
+static NNF_INLINE ptrdiff_t FN(fwdT_tiles)(const int U, const int RV, ptrdiff_t h, ptrdiff_t nvec)
+{
+    return (nvec / RV + (nvec % RV) / 2 + (nvec % RV) % 2) * (h / U + (h % U != 0));
+}
+
 static NNF_INLINE NNF_TGT void FN(fwdT_rows)(
+    const int U, const int RV, const NNF_T *W, ptrdiff_t n_k, ptrdiff_t k0, ptrdiff_t kn,
+    ptrdiff_t h, const NNF_T *XT, ptrdiff_t ldx, ptrdiff_t nvec, NNF_T *Z, ptrdiff_t ldz,
+    FN(nnf_pf) *pf)
+{
+    ptrdiff_t i = 0;
+    for (; i + RV <= nvec; i += RV)
+        FN(fwdT_units)(U, RV, W, n_k, k0, kn, h, XT + i * VL, ldx, Z + i * VL, ldz, pf);
+    for (; i + 2 <= nvec; i += 2)
+        FN(fwdT_units)(U, 2, W, n_k, k0, kn, h, XT + i * VL, ldx, Z + i * VL, ldz, pf);
+    for (; i < nvec; i++)
+        FN(fwdT_units)(U, 1, W, n_k, k0, kn, h, XT + i * VL, ldx, Z + i * VL, ldz, pf);
+}
+
+/* All rows, the inputs in chunks of about NNF_FWDT_KC_BYTES / sizeof(T) (all at once
+ * when it is 0): a chunk's weights of every unit and a row tile's inputs then stay in
+ * L1 while the tiles sweep it, where a whole row of W with the whole strip of inputs
+ * overflowed a 32 KB L1 and came from L2 at every tile.  Each tile carries its sums
+ * from chunk to chunk through Z in the same order of k: the same result bit for bit. */
+static NNF_INLINE NNF_TGT void FN(fwdT_chunks)(
     const int U, const int RV, const NNF_T *W, ptrdiff_t n_k, ptrdiff_t h,
     const NNF_T *XT, ptrdiff_t ldx, ptrdiff_t nvec, NNF_T *Z, ptrdiff_t ldz, FN(nnf_pf) *pf)
 {
-    ptrdiff_t i = 0;
-    /* tiles in this call, to spread the prefetches evenly */
-    ptrdiff_t row_tiles = nvec / RV + (nvec % RV) / 2 + (nvec % RV) % 2;
-    ptrdiff_t unit_tiles = h / U + (h % U != 0);
-    ptrdiff_t tiles = row_tiles * unit_tiles;
-    FN(pf_spread)(pf, tiles, n_k);
-    for (; i + RV <= nvec; i += RV)
-        FN(fwdT_units)(U, RV, W, n_k, h, XT + i * VL, ldx, Z + i * VL, ldz, pf);
-    for (; i + 2 <= nvec; i += 2)
-        FN(fwdT_units)(U, 2, W, n_k, h, XT + i * VL, ldx, Z + i * VL, ldz, pf);
-    for (; i < nvec; i++)
-        FN(fwdT_units)(U, 1, W, n_k, h, XT + i * VL, ldx, Z + i * VL, ldz, pf);
+    const ptrdiff_t kc = NNF_FWDT_KC_BYTES / (ptrdiff_t)sizeof(NNF_T);
+    ptrdiff_t n_chunks = kc > 0 ? (n_k + kc - 1) / kc : 1, c;
+    if (n_chunks < 1)
+        n_chunks = 1;
+    FN(pf_spread)(pf, FN(fwdT_tiles)(U, RV, h, nvec) * n_chunks, n_k / n_chunks);
+    for (c = 0; c < n_chunks; c++) {
+        ptrdiff_t k0 = c * n_k / n_chunks, k1 = (c + 1) * n_k / n_chunks;
+        FN(fwdT_rows)(U, RV, W, n_k, k0, k1 - k0, h, XT, ldx, nvec, Z, ldz, pf);
+    }
 }
 
 /* pf, pf_bytes: memory the caller will read next (the block's rows of X, for
@@ -844,9 +882,9 @@ NNF_ENTRY NNF_TGT void FN(fwdT)(
     const ptrdiff_t nvec = npad / VL;
     FN(nnf_pf) st = FN(pf_start)(pf, pf_bytes);
     if (h % NNF_TILE_B_UNITS == 0 && h % NNF_TILE_A_UNITS != 0)
-        FN(fwdT_rows)(NNF_TILE_B_UNITS, NNF_TILE_B_VECS, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
+        FN(fwdT_chunks)(NNF_TILE_B_UNITS, NNF_TILE_B_VECS, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
     else
-        FN(fwdT_rows)(NNF_TILE_A_UNITS, NNF_TILE_A_VECS, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
+        FN(fwdT_chunks)(NNF_TILE_A_UNITS, NNF_TILE_A_VECS, W, n_k, h, XT, ldx, nvec, Z, ldz, &st);
 }
 
 /* ---- first layer gradient:  G[u, 1 + k] += sum_i D[u, i] X[i, k];  G[u, 0] += sum_i D[u, i]

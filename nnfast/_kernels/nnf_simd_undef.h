@@ -15,3 +15,4 @@
 #undef NNF_TILE_A_VECS
 #undef NNF_TILE_B_UNITS
 #undef NNF_TILE_B_VECS
+#undef NNF_FWDT_KC_BYTES
