@@ -851,10 +851,11 @@ static NNF_INLINE NNF_TGT void FN(fwdT_rows)(
 }
 
 /* All rows, the inputs in chunks of about NNF_FWDT_KC_BYTES / sizeof(T) (all at once
- * when it is 0): a chunk's weights of every unit and a row tile's inputs then stay in
- * L1 while the tiles sweep it, where a whole row of W with the whole strip of inputs
- * overflowed a 32 KB L1 and came from L2 at every tile.  Each tile carries its sums
- * from chunk to chunk through Z in the same order of k: the same result bit for bit. */
+ * when it is 0): a chunk's weights of every unit then stay in L1 (ex4: 13 KB) or at
+ * least in L2 (784 -> 100: 51 KB) while every row tile sweeps them, where a whole first
+ * layer larger than L2 (784 -> 100 in double: 628 KB) came from L3 for every group of
+ * rows.  Each tile carries its sums from chunk to chunk through Z in the same order of
+ * k: the same result bit for bit. */
 static NNF_INLINE NNF_TGT void FN(fwdT_chunks)(
     const int U, const int RV, const NNF_T *W, ptrdiff_t n_k, ptrdiff_t h,
     const NNF_T *XT, ptrdiff_t ldx, ptrdiff_t nvec, NNF_T *Z, ptrdiff_t ldz, FN(nnf_pf) *pf)

@@ -254,7 +254,8 @@ def _row_weight_ov(RW, i, one):
 #: reassociation LLVM vectorised those sums one way when a process compiled the kernel
 #: and another way in the copy it cached: a first run's loss differed from every later
 #: run's in the last bit (AMD Zen 3; test_second_process_loads_from_cache).  Summed in
-#: order, both agree; the sum is over n_out values per row, a few percent of a block's work
+#: order, both agree; the sum is over n_out values per row, little next to the block's
+#: products (numba's ex4 timing moved within the noise)
 _LOSS_OPTIONS = dict(INNER_OPTIONS, fastmath={"contract"})
 
 
