@@ -9,8 +9,8 @@ Usage::
 args=(X, y))`` calls it (X 5000 x 400 float64, random in [0, 1]) checks X and
 y again at every call; a prepared ``Objective`` checks and lays them out once.
 Every call takes turns with every other (blocks of 5 calls, as ``nnfast bench``
-times its runners).  Prints medians (ms) of cost_grad, cost and predict each way, and the ratios the
-one-shot calls are judged by: one-shot / prepared (goal <= 1.25 for the fused
+times its runners).  Prints medians (ms) of cost_grad, cost and predict each way,
+and the ratios the one-shot calls are judged by: one-shot / prepared (goal <= 1.25 for the fused
 backends; ``predict`` is set against the prepared ``cost``, the same forward
 pass) and fused one-shot / numpy one-shot (goal <= 1).
 """
@@ -68,6 +68,7 @@ def main(argv=None):
                             if "numpy" in backends and backend != "numpy" else "")
             print(f"{backend:<7} {call:<9} prepared {prepared:7.2f}  one-shot "
                   f"{once:7.2f}  ({once / prepared:.2f}x prepared{versus_numpy})")
+
 
 if __name__ == "__main__":
     main()

@@ -16,53 +16,40 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_every_simd_level_agrees_with_plain_c(tmp_path):
-    cc = sysconfig.get_config_var("CC") or "cc"
-    cc = cc.split()[0]
-    if shutil.which(cc) is None:
-        pytest.skip(f"no C compiler {cc!r} on PATH")
-    exe = tmp_path / "simd_levels"
-    built = subprocess.run([cc, "-O2", "-fno-math-errno", "-I", str(ROOT / "nnfast" / "_kernels"),
-                            str(ROOT / "tests" / "c" / "simd_levels.c"), "-o", str(exe), "-lm"],
-                           capture_output=True, text=True, timeout=300)
-    assert built.returncode == 0, built.stderr[-3000:]
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "all levels agree" in run.stdout
-    assert run.stdout.count(" ok") >= 2      # at least one vector level per dtype
-
-
-def test_row_copies_equal_the_element_by_element_copy(tmp_path):
+def _build_and_run(tmp_path, source, name, flags=(), timeout=120):
+    """Compile tests/c/<source> with the system C compiler and run it: its stdout
+    (skips without a compiler; fails on a build error or a non-zero exit)."""
     cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(cc) is None:
         pytest.skip(f"no C compiler {cc!r} on PATH")
-    exe = tmp_path / "rows"
-    built = subprocess.run([cc, "-O2", "-I", str(ROOT / "nnfast" / "_kernels"),
-                            str(ROOT / "tests" / "c" / "rows.c"), "-o", str(exe)],
+    exe = tmp_path / name
+    built = subprocess.run([cc, "-O2", *flags, "-I", str(ROOT / "nnfast" / "_kernels"),
+                            str(ROOT / "tests" / "c" / source), "-o", str(exe), "-lm"],
                            capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr[-3000:]
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=timeout)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.startswith("0 of ") and "(vectors: 1)" in run.stdout
+    return run.stdout
+
+
+def test_every_simd_level_agrees_with_plain_c(tmp_path):
+    out = _build_and_run(tmp_path, "simd_levels.c", "simd_levels", ["-fno-math-errno"])
+    assert "all levels agree" in out
+    assert out.count(" ok") >= 2      # at least one vector level per dtype
+
+
+def test_row_copies_equal_the_element_by_element_copy(tmp_path):
+    out = _build_and_run(tmp_path, "rows.c", "rows", timeout=60)
+    assert out.startswith("0 of ") and "(vectors: 1)" in out
 
 
 def test_fwdT_in_chunks_of_inputs_gives_the_same_bits(tmp_path):
     # AVX2's fwdT sums each tile over chunks of inputs, carrying the sums through Z:
     # the chunks must not change the order of any sum
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(cc) is None:
-        pytest.skip(f"no C compiler {cc!r} on PATH")
-    outputs = {}
-    for chunk_bytes in (0, 64, 512):   # all at once; 8 or 16 inputs; the default
-        exe = tmp_path / f"fwdT_chunks_{chunk_bytes}"
-        built = subprocess.run([cc, "-O2", "-fno-math-errno", f"-DNNF_FWDT_KC_AVX2={chunk_bytes}",
-                                "-I", str(ROOT / "nnfast" / "_kernels"),
-                                str(ROOT / "tests" / "c" / "fwdT_chunks.c"), "-o", str(exe), "-lm"],
-                               capture_output=True, text=True, timeout=300)
-        assert built.returncode == 0, built.stderr[-3000:]
-        run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
-        assert run.returncode == 0, run.stdout + run.stderr
-        outputs[chunk_bytes] = run.stdout
+    outputs = {chunk_bytes: _build_and_run(tmp_path, "fwdT_chunks.c", f"fwdT_chunks_{chunk_bytes}",
+                                           ["-fno-math-errno", f"-DNNF_FWDT_KC_AVX2={chunk_bytes}"],
+                                           timeout=60)
+               for chunk_bytes in (0, 64, 512)}   # all at once; 8 or 16 inputs; the default
     if "avx2" not in outputs[0]:
         pytest.skip("this CPU runs no AVX2, the only level that takes chunks")
     level, hashes = outputs[0].splitlines()
