@@ -76,8 +76,8 @@ def test_a_tie_keeps_the_order_of_preference(registered, numpy_seconds, chosen, 
     # the rule, on given timings (a measured tie of two equal kernels is within the
     # machine's noise, which the margin is there to absorb, but not always under load)
     monkeypatch.setattr(_auto, "_time_backends",
-                        lambda candidates, *a, **k: {b.name: (numpy_seconds if b.name == "numpy"
-                                                              else 1.0) for b in candidates})
+                        lambda candidates, *a, **k: {b.name: [numpy_seconds if b.name == "numpy"
+                                                              else 1.0] * 2 for b in candidates})
     X, y = _data(3000)
     expected = registered if chosen == "preferred" else "numpy"
     assert nnfast.Objective(X, y, SIZES, backend="auto").backend.name == expected
@@ -93,23 +93,86 @@ class _Counted(NumpyBackend):
         return super().loss_grad_sum(*args)
 
 
-@pytest.mark.parametrize("registered", [_Counted], indirect=True)
-def test_every_candidate_is_timed_for_real_in_turns(registered, monkeypatch):
-    # the measurement itself, without asserting which of two equal kernels wins (that is
-    # the machine's noise; the rule on given timings is tested above): each candidate gets
-    # ROUNDS blocks of one untimed and CALLS timed calls, and a real, finite time
-    timings = []
+@pytest.fixture
+def timings(monkeypatch):
+    """What each of auto's measurements returned, in order."""
+    seen = []
     real = _auto._time_backends
     monkeypatch.setattr(_auto, "_time_backends",
-                        lambda *a, **k: timings.append(real(*a, **k)) or timings[-1])
+                        lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])
+    return seen
+
+
+@pytest.mark.parametrize("registered", [_Counted], indirect=True)
+def test_every_candidate_is_timed_for_real_in_turns(registered, timings):
+    # the measurement itself, without asserting which of two equal kernels wins (that is
+    # the machine's noise; the rule on given timings is tested above): each candidate gets
+    # ROUNDS to MAX_ROUNDS blocks of one untimed and CALLS timed calls, and a real,
+    # finite time for each
     _Counted.calls = 0
     X, y = _data(3000)
     chosen = nnfast.Objective(X, y, SIZES, backend="auto").backend.name
-    (seconds,) = timings
-    assert {registered, "numpy"} <= set(seconds)
-    assert all(0 < t < 10 for t in seconds.values())
-    assert _Counted.calls == _auto.ROUNDS * (_auto.CALLS + 1)
-    assert chosen in seconds
+    (rounds,) = timings
+    assert {registered, "numpy"} <= set(rounds)
+    n_rounds = len(rounds[registered])
+    assert _auto.ROUNDS <= n_rounds <= _auto.MAX_ROUNDS
+    assert all(len(r) == n_rounds and all(0 < t < 10 for t in r) for r in rounds.values())
+    assert _Counted.calls == n_rounds * (_auto.CALLS + 1)
+    assert chosen in rounds
+
+
+@pytest.mark.parametrize("rounds, chosen, settled", [
+    ({"a": [1.0, 1.0], "b": [0.85, 0.8]}, "b", True),      # clearly faster in every round
+    ({"a": [1.0, 1.0], "b": [0.95, 1.3]}, "a", True),      # a tie keeps the preference
+    ({"a": [1.0, 1.0], "b": [0.7, 1.0]}, "b", False),      # the rounds disagree
+    ({"a": [1.0, 1.0, 1.0], "b": [0.8, 1.0, 0.8]}, "b", False),
+    ({"a": [1.0, 1.0, 1.0], "b": [0.8, 1.0, 1.0]}, "a", False),
+    # the machine slowed down 3x in the second round: ratios within a round still tell
+    ({"a": [1.0, 3.0], "b": [0.7, 2.1]}, "b", True),
+    # b displaces a, then c is compared with b
+    ({"a": [1.0, 1.0], "b": [0.5, 0.5], "c": [0.6, 0.6]}, "b", True),
+    ({"a": [1.0, 1.0], "b": [0.5, 0.5], "c": [0.4, 0.4]}, "c", True),
+])
+def test_the_rule_compares_round_by_round(rounds, chosen, settled):
+    assert _auto._decide(list(rounds), rounds) == (chosen, settled)
+
+
+def _scripted_rounds(monkeypatch, script):
+    """Make each round of measurement return the next of ``script`` (name -> seconds)."""
+    script = iter(script)
+    monkeypatch.setattr(_auto, "_time_round", lambda prepared, *a: next(script))
+
+
+@pytest.mark.parametrize("registered", [_AsFast], indirect=True)
+def test_rounds_that_disagree_are_measured_further(registered, monkeypatch, timings):
+    # the fused backend 0.8x numpy's time in one round, 1.0x in the next, and so on: no
+    # agreement, so rounds go on until MAX_ROUNDS; then the median decides
+    monkeypatch.setattr(_auto, "MEASURE_BUDGET_S", 1e9)
+    script = [{registered: 1.0, "numpy": 0.8 if r % 2 == 0 else 1.0} for r in range(100)]
+    _scripted_rounds(monkeypatch, script)
+    X, y = _data(3000)
+    chosen = nnfast.Objective(X, y, SIZES, backend="auto").backend.name
+    assert len(timings[0]["numpy"]) == _auto.MAX_ROUNDS   # odd: 4 rounds at 0.8, 3 at 1.0
+    assert chosen == "numpy"
+
+
+@pytest.mark.parametrize("registered", [_AsFast], indirect=True)
+def test_agreeing_rounds_stop_the_measurement_early(registered, monkeypatch, timings):
+    script = [{registered: 1.0, "numpy": 0.5}] * 100
+    _scripted_rounds(monkeypatch, script)
+    X, y = _data(3000)
+    assert nnfast.Objective(X, y, SIZES, backend="auto").backend.name == "numpy"
+    assert len(timings[0]["numpy"]) == _auto.ROUNDS
+
+
+@pytest.mark.parametrize("registered", [_AsFast], indirect=True)
+def test_disagreeing_rounds_stop_at_the_time_budget(registered, monkeypatch, timings):
+    monkeypatch.setattr(_auto, "MEASURE_BUDGET_S", 0.0)
+    script = [{registered: 1.0, "numpy": 0.8 if r % 2 == 0 else 1.0} for r in range(100)]
+    _scripted_rounds(monkeypatch, script)
+    X, y = _data(3000)
+    nnfast.Objective(X, y, SIZES, backend="auto")
+    assert len(timings[0]["numpy"]) == _auto.ROUNDS
 
 
 @pytest.mark.parametrize("registered", [_Slow], indirect=True)

@@ -4,7 +4,9 @@ Which backend is fastest depends on the machine (AVX-512 or AVX2, cache sizes,
 how fast its BLAS is on the layer widths), the network and the dtype, so no
 fixed order is right everywhere.  For a data set large enough for the choice
 to matter, the candidates (the first available fused backend and ``numpy``)
-each run a few evaluations on a sample of its rows, and the fastest is kept.
+each run a few evaluations on a sample of its rows, in rounds of turns, and the
+fastest is kept; while the rounds disagree (a close call on a noisy machine) more
+rounds are taken, within a budget of time.
 The choice is remembered per network, dtype, loss, thread count and order of
 magnitude of ``m``, so one-shot calls measure once per process.
 
@@ -25,7 +27,7 @@ import numpy as np
 from ._base import Backend, implementing, network_kwargs
 
 __all__ = ["choose_backend", "forget_choices", "remembered_choices", "MEASURE_ABOVE",
-           "SAMPLE_ROWS", "PREFERENCE_MARGIN"]
+           "SAMPLE_ROWS", "PREFERENCE_MARGIN", "MAX_ROUNDS"]
 
 #: below this many multiply-adds per evaluation (m x parameters) the first available
 #: backend is taken unmeasured: measuring would take longer than any difference
@@ -36,9 +38,14 @@ MEASURE_ABOVE = 5_000_000
 SAMPLE_ROWS = 16384
 #: a later candidate is chosen only if its time is below this fraction of the earlier's
 PREFERENCE_MARGIN = 0.9
-#: rounds of turns, and timed calls per candidate in each (after an untimed one)
+#: rounds of turns at least, and timed calls per candidate in each (after an untimed one)
 ROUNDS = 2
 CALLS = 2
+#: rounds at most: more are taken while the rounds disagree about a comparison (a
+#: noisy machine), until this many or until MEASURE_BUDGET_S has been spent
+MAX_ROUNDS = 7
+#: seconds of measuring after which no further round is started (ROUNDS always run)
+MEASURE_BUDGET_S = 3.0
 #: pause before each candidate's block, long enough for other runtimes' idle threads
 #: to stop spinning
 PAUSE_S = 0.05
@@ -73,32 +80,79 @@ def _compiled_for(layer_sizes, dtype, activations, output, loss):
     return compiled
 
 
-def _time_backends(candidates, X, Y, layer_sizes, offsets, loss, n_threads, theta,
-                   net=None) -> Dict[str, float]:
-    """Fastest seconds of one cost+gradient evaluation on (X, Y), per candidate.
+def _decide(names: Sequence[str], rounds: Dict[str, List[float]]) -> Tuple[str, bool]:
+    """The choice among ``names`` (in order of preference) from per-round times.
 
-    The candidates take turns by short blocks of calls, each block after a pause
-    and one untimed call: the idle threads of the previous runtime (OpenBLAS's,
-    OpenMP's) spin for a while after it returns, and timing call by call measured
-    mostly that (numpy ahead of cython where alone it is 1.2x slower).  Each keeps
-    its fastest call, the least disturbed estimate on a shared machine.
+    A later candidate displaces the one chosen so far when the median over the rounds
+    of its time divided by that one's, round by round, is below ``PREFERENCE_MARGIN``.
+    Ratios within a round compare calls made seconds apart, so a machine that slows
+    down or speeds up between rounds moves both sides of a ratio alike, where the
+    fastest call of each over all rounds could come from two different moments.
+
+    Returns
+    -------
+    name : str
+    settled : bool
+        True when every round agreed with the median on every comparison made: more
+        rounds would not change the choice unless the machine changes.
+    """
+    chosen, settled = names[0], True
+    for name in names[1:]:
+        ratios = [t / c for t, c in zip(rounds[name], rounds[chosen])]
+        faster = [r < PREFERENCE_MARGIN for r in ratios]
+        if float(np.median(ratios)) < PREFERENCE_MARGIN:
+            chosen = name
+        settled = settled and (all(faster) or not any(faster))
+    return chosen, settled
+
+
+def _time_round(prepared, layer_sizes, offsets, loss, n_threads, theta, grad) -> Dict[str, float]:
+    """One round of turns: each candidate's fastest of ``CALLS`` timed calls.
+
+    Each candidate's block follows a pause and one untimed call: the idle threads of
+    the previous runtime (OpenBLAS's, OpenMP's) spin for a while after it returns, and
+    timing call by call measured mostly that (numpy ahead of cython where alone it is
+    1.2x slower).
+    """
+    best = {}
+    for b, data, kw in prepared:
+        time.sleep(PAUSE_S)
+        b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad, **kw)
+        seconds = math.inf
+        for _ in range(CALLS):
+            t = time.perf_counter()
+            b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad, **kw)
+            seconds = min(seconds, time.perf_counter() - t)
+        best[b.name] = seconds
+    return best
+
+
+def _time_backends(candidates, X, Y, layer_sizes, offsets, loss, n_threads, theta,
+                   net=None) -> Dict[str, List[float]]:
+    """Seconds of one cost+gradient evaluation on (X, Y), per candidate and round.
+
+    ``ROUNDS`` rounds of turns (:func:`_time_round`); then more, up to ``MAX_ROUNDS``
+    and while less than ``MEASURE_BUDGET_S`` has been spent, as long as the rounds
+    disagree about the choice (:func:`_decide`): a close call on a noisy machine gets
+    more evidence, a clear one costs no more than it did.
     """
     from ._base import blas_threads
 
     net = net or {}
     prepared = [(b, b.prepare(X, Y), network_kwargs(b, **net) if net else {}) for b in candidates]
+    names = [b.name for b in candidates]
     grad = np.empty(theta.shape[0], dtype=theta.dtype)
-    best = {b.name: math.inf for b in candidates}
+    rounds: Dict[str, List[float]] = {name: [] for name in names}
+    start = time.perf_counter()
     with blas_threads(n_threads):
-        for _ in range(ROUNDS):
-            for b, data, kw in prepared:
-                time.sleep(PAUSE_S)
-                b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad, **kw)
-                for _ in range(CALLS):
-                    t = time.perf_counter()
-                    b.loss_grad_sum(theta, layer_sizes, offsets, data, loss, n_threads, grad, **kw)
-                    best[b.name] = min(best[b.name], time.perf_counter() - t)
-    return best
+        for n in range(MAX_ROUNDS):
+            if n >= ROUNDS and (_decide(names, rounds)[1]
+                                or time.perf_counter() - start > MEASURE_BUDGET_S):
+                break
+            for name, seconds in _time_round(prepared, layer_sizes, offsets, loss, n_threads,
+                                             theta, grad).items():
+                rounds[name].append(seconds)
+    return rounds
 
 
 def choose_backend(X: np.ndarray, Y: np.ndarray, layer_sizes: Tuple[int, ...], offsets, loss: str,
@@ -152,10 +206,7 @@ def choose_backend(X: np.ndarray, Y: np.ndarray, layer_sizes: Tuple[int, ...], o
                                net=dict(activations=activations, output=output))
         # a later candidate must be clearly faster to displace an earlier one: a close
         # call on a noisy machine is not worth leaving the order of preference for
-        name = candidates[0].name
-        for b in candidates[1:]:
-            if timed[b.name] < PREFERENCE_MARGIN * timed[name]:
-                name = b.name
+        name, _ = _decide([b.name for b in candidates], timed)
         with _lock:
             _choices[key] = name
     return next(b for b in candidates if b.name == name)
