@@ -22,20 +22,20 @@ array                  array            loss and gradient, BLAS
 :func:`chunk_forward` (predictions) is a fifth driver, one specialisation per
 first-layer path.  The hidden activations are codes passed as values
 (``act_codes``), so they add no specialisations: each driver branches on them
-outside its loops over rows; so is the head (``head``).  ex4's network has
-parallel drivers of its own (:class:`ParallelDrivers`, :data:`FIXED_NETWORKS`),
-in whose code its activation and head are constants: its first call then
-compiles only their code.  Every other network shares one set that branches
-on the codes at run time.
+outside its loops over rows; so is the head (``head``).
 
-The driver runs the blocks of one chunk; the parallel drivers of
-:data:`PARALLEL_DRIVERS` run every chunk of a call in a ``prange`` (the
-backend's path on a thread-safe threading layer; their compile costs a few
-seconds more, once per machine).  The serial drivers are inlined into them at
-numba's IR level (``inline="always"``), which saves compiling and optimising
-them once more as functions of their own (about a second).  The building
-blocks (``_forward_*``, ``_output_layer``,
-``_backward_hidden``, ``_grad_first_*``) are compiled once per dtype; the
+The driver runs the blocks of one chunk; the parallel drivers
+(:func:`chunks_loss_grad`, :func:`chunks_loss`, :func:`chunks_forward`) run
+every chunk of a call in a ``prange`` (the backend's path on a thread-safe
+threading layer), each chunk through a kernel, a serial driver compiled as a C
+function and passed by its address (:class:`ParallelDrivers`).  ex4's network
+has kernels of its own (:data:`FIXED_NETWORKS`), in whose code its activation
+and head are constants: its first call then compiles only their code.  Every
+other network shares one set that branches on the codes at run time.  The
+serial drivers are inlined into the kernels at numba's IR level
+(``inline="always"``), which saves compiling and optimising them once more as
+functions of their own (about a second).  The building blocks (``_forward_*``,
+``_output_layer``, ``_backward_hidden``, ``_grad_first_*``) are compiled once per dtype; the
 register tiles live in :mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids,
 tanh, ``log1p`` and the softmax's log (the C kernel's algorithms) in
 :mod:`nnfast._kernels.numba_math`.
@@ -59,8 +59,10 @@ specialisation per dtype and path; float32 kernels get typed ``zero``/``one`` sc
 so that no float64 literal promotes them.  The loss is accumulated in float64.
 """
 
+import threading
+
 import numpy as np
-from numba import njit, prange, types
+from numba import cfunc, njit, prange, typeof, types
 from numba.extending import overload
 
 from .._activations import ACTIVATION_CODES, HEAD_CODES
@@ -718,20 +720,89 @@ def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, 
 
 
 # ---- parallel drivers: the chunks of one call on numba's threading layer -----------
-#: numba's parallel transformations: the prange over chunks only (the array
-#: expressions of the inlined serial driver are not made parallel loops of their own)
+#: numba's parallel transformations: the prange over chunks only
 _PRANGE_ONLY = {"prange": True, "comprehension": False, "setitem": False, "reduction": False,
                 "numpy": False, "stencil": False, "fusion": False, "inplace_binop": False}
-# A prange over the chunks, each running the serial driver above.  The backend uses
-# them only on a thread-safe layer (OpenMP or TBB), where a call's threads are the
-# runtime's pool: Python threads, woken for every call and needing the GIL before
-# they can start a chunk, were often placed on the caller's core by the OS and ran
-# there one after the other (seen on 2-vCPU VMs: a 2-thread call as slow as 1 thread).
-# They compile once per path and dtype, like the serial drivers, and are cached.
+# A prange over the chunks, each running a serial driver compiled as a C function of its
+# own (ParallelDrivers.kernel), which the prange calls through its address, an argument.
+# The backend uses them only on a thread-safe layer (OpenMP or TBB), where a call's
+# threads are the runtime's pool: Python threads, woken for every call and needing the
+# GIL before they can start a chunk, were often placed on the caller's core by the OS
+# and ran there one after the other (seen on 2-vCPU VMs: a 2-thread call as slow as 1
+# thread).
+#
+# Why through an address: numba compiles a prange's body as a function of its own, wraps
+# it twice and links each into the next and then into the driver, and every level
+# optimises again and emits machine code for all the code it links, the serial driver
+# and every building block it calls.  Called by address, the serial driver's code is
+# linked, optimised and emitted once, in its C function, and the four levels hold the
+# prange alone: a cold first call on ex4 took 10.7-11.7 s before, 7.9-8.8 s after
+# (AMD Zen 3 VM).  The drivers are compiled once per path and dtype for every network
+# (the kernel's type is its signature), and cached.
+
+@njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
+def chunks_loss_grad(kernel, X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
+                     weight_starts, unit_starts, act_codes, block_rows, m, starts, head, zero,
+                     one, slabs, costs, RW, check_inputs):
+    """``kernel`` (:meth:`ParallelDrivers.kernel`, loss and gradient) of every chunk ``c``
+    (blocks ``starts[c] .. starts[c + 1] - 1``) in parallel: its loss into ``costs[c]`` and
+    its gradient into ``slabs[c]`` ((n_chunks, n_params), C-contiguous)."""
+    for c in prange(starts.shape[0] - 1):
+        costs[c] = kernel(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+                          unit_starts, act_codes, block_rows, m, starts[c], starts[c + 1], head,
+                          zero, one, slabs[c], RW, check_inputs)
+
+
+@njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
+def chunks_loss(kernel, X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+                unit_starts, act_codes, block_rows, m, starts, head, zero, one, costs, RW,
+                check_inputs):
+    """:func:`chunks_loss_grad` without the gradient (``kernel`` of the loss only)."""
+    for c in prange(starts.shape[0] - 1):
+        costs[c] = kernel(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+                          unit_starts, act_codes, block_rows, m, starts[c], starts[c + 1], head,
+                          zero, one, None, RW, check_inputs)
+
+
+@njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
+def chunks_forward(kernel, X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts,
+                   act_codes, block_rows, m, starts, head, zero, H, check_inputs, bad):
+    """``kernel`` (forward) of every chunk in parallel (rows are independent); chunk c's
+    verdict on its inputs into ``bad[c]``."""
+    for c in prange(starts.shape[0] - 1):
+        bad[c] = kernel(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
+                        block_rows, m, starts[c], starts[c + 1], head, zero, H, check_inputs)
+
+
+def _arg_key(value):
+    """What decides the numba type of an argument, cheaper to find than the type."""
+    if isinstance(value, np.ndarray):
+        flags = value.flags
+        return value.dtype, value.ndim, flags.c_contiguous, flags.writeable, flags.aligned
+    return type(value)
+
+
+class _Kernel:
+    """A kernel as the parallel drivers take it: numba asks every call for the type and
+    the address of a function argument, and a cfunc object works both out anew (a
+    quarter of a small call's time); this holds them ready (``_numba_type_`` and
+    ``__wrapper_address__`` are numba's hooks for both)."""
+
+    __slots__ = ("compiled", "_numba_type_", "_address")
+
+    def __init__(self, signature, compiled):
+        self.compiled = compiled
+        self._numba_type_ = types.FunctionType(signature)
+        self._address = compiled.address
+
+    def __wrapper_address__(self):
+        return self._address
+
 
 class ParallelDrivers:
-    """The three parallel drivers, for one head ``fixed_head`` and hidden activation
-    ``act`` (:func:`uniform_activation`), constants of their code, or for any (-1).
+    """The kernels the parallel drivers run, for one head ``fixed_head`` and hidden
+    activation ``act`` (:func:`uniform_activation`), constants of their code, or for
+    any (-1), and the drivers themselves (the same for every network).
 
     The overloads below them handle any head and activation as a constant, so adding
     a network to :data:`FIXED_NETWORKS` is all a second fixed set needs.
@@ -740,56 +811,60 @@ class ParallelDrivers:
     :func:`_output_activation`, :func:`_activate_layer` and :func:`_derivative_layer`
     compile only this head's and this activation's code: ex4's network never types
     the softmax's or tanh's (a third of a cold first call).  With -1 they branch on
-    the values of ``head`` and ``act_codes``, as the serial drivers do.  Their
+    the values of ``head`` and ``act_codes``, as the serial drivers do.  The kernels'
     arguments are those of the serial drivers without ``act`` and ``head_tag``.
     """
 
     def __init__(self, fixed_head, act):
         self.head, self.act = fixed_head, act
-
-        @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
-        def chunks_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
-                             weight_starts, unit_starts, act_codes, block_rows, m, starts, head,
-                             zero, one, slabs, costs, RW, check_inputs):
-            """:func:`chunk_loss_grad` of every chunk ``c`` (blocks ``starts[c] ..
-            starts[c + 1] - 1``) in parallel: its loss into ``costs[c]`` and its gradient
-            into ``slabs[c]`` ((n_chunks, n_params), C-contiguous)."""
-            for c in prange(starts.shape[0] - 1):
-                costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta,
-                                           sizes, weight_starts, unit_starts, act_codes, act,
-                                           block_rows, m, starts[c], starts[c + 1], head,
-                                           fixed_head, zero, one, slabs[c], RW, check_inputs)
-
-        @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
-        def chunks_loss(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
-                        unit_starts, act_codes, block_rows, m, starts, head, zero, one, costs, RW,
-                        check_inputs):
-            """``chunks_loss_grad`` without the gradient (the loss-only driver)."""
-            for c in prange(starts.shape[0] - 1):
-                costs[c] = chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta,
-                                           sizes, weight_starts, unit_starts, act_codes, act,
-                                           block_rows, m, starts[c], starts[c + 1], head,
-                                           fixed_head, zero, one, None, RW, check_inputs)
-
-        @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
-        def chunks_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts,
-                           act_codes, block_rows, m, starts, head, zero, H, check_inputs, bad):
-            """:func:`chunk_forward` of every chunk in parallel (rows are independent);
-            chunk c's verdict on its inputs into ``bad[c]``."""
-            for c in prange(starts.shape[0] - 1):
-                bad[c] = chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts,
-                                       unit_starts, act_codes, act, block_rows, m, starts[c],
-                                       starts[c + 1], head, fixed_head, zero, H,
-                                       check_inputs)
-
         self.chunks_loss_grad = chunks_loss_grad
         self.chunks_loss = chunks_loss
         self.chunks_forward = chunks_forward
+
+        def loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+                      unit_starts, act_codes, block_rows, m, b_lo, b_hi, head, zero, one, G, RW,
+                      check_inputs):
+            return chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
+                                   weight_starts, unit_starts, act_codes, act, block_rows, m,
+                                   b_lo, b_hi, head, fixed_head, zero, one, G, RW, check_inputs)
+
+        def forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, act_codes,
+                    block_rows, m, b_lo, b_hi, head, zero, H, check_inputs):
+            return chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts,
+                                 act_codes, act, block_rows, m, b_lo, b_hi, head, fixed_head,
+                                 zero, H, check_inputs)
+
+        self._sources = {"loss+gradient": (loss_grad, types.float64),
+                         "forward": (forward, types.int64)}
+        self._lock = threading.Lock()
+        #: (signature, kernel) of the kernels made so far, by (what, argument keys)
+        self.kernels = {}
+
+    def kernel(self, what, args):
+        """The kernel ``what`` ("loss+gradient", also the loss alone when ``G`` is None,
+        or "forward") of the values ``args`` of one chunk's call, as a C function
+        compiled for their types (or loaded from numba's cache) on first use."""
+        key = (what,) + tuple(map(_arg_key, args))
+        made = self.kernels.get(key)
+        if made is None:
+            with self._lock:
+                made = self.kernels.get(key)
+                if made is None:
+                    source, returns = self._sources[what]
+                    signature = returns(*[typeof(a) for a in args])
+                    made = (signature,
+                            _Kernel(signature, cfunc(signature, **JIT_OPTIONS)(source)))
+                    self.kernels[key] = made
+        return made[1]
 
     def dispatchers(self):
         """``(what, dispatcher)`` of each driver, for introspection."""
         return (("loss+gradient", self.chunks_loss_grad), ("loss", self.chunks_loss),
                 ("forward", self.chunks_forward))
+
+    def kernel_signatures(self):
+        """``(what, argument types)`` of every kernel made so far."""
+        return [(what, signature.args) for (what, *_), (signature, _) in self.kernels.items()]
 
 
 def uniform_activation(act_codes):
@@ -801,13 +876,13 @@ def uniform_activation(act_codes):
     return codes.pop() if len(codes) == 1 else -1
 
 
-#: the networks whose parallel drivers are made for them, (head, act): ex4's, what
-#: students and the README's main job run first.  Every other network shares one set
-#: (-1, -1), compiled once for all of them (a set per network would compile again for
-#: each, as the tests' dozens of networks do)
+#: the networks whose parallel drivers' kernels are made for them, (head, act): ex4's,
+#: what students and the README's main job run first.  Every other network shares one
+#: set (-1, -1), compiled once for all of them (a set per network would compile again
+#: for each, as the tests' dozens of networks do)
 FIXED_NETWORKS = frozenset({(HEAD_LOGISTIC_CROSS_ENTROPY, ACT_LOGISTIC)})
-#: the parallel drivers made so far, by (head, act) or (-1, -1): numba caches each
-#: apart (the constants of a closure are part of its cache key)
+#: the parallel drivers' kernels made so far, by (head, act) or (-1, -1): numba caches
+#: each apart (the constants of a closure are part of its cache key)
 PARALLEL_DRIVERS = {}
 
 

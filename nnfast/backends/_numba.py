@@ -31,9 +31,9 @@ numba caches it on disk, so later processes load it; a line on stderr says when
 a compile is happening (see :meth:`NumbaBackend.warm_up`).  The activations and
 the head reach the drivers as integer codes, values rather than types, so every
 network shares its driver's one compile, except ex4's (logistic hidden units and
-output): its parallel drivers are made for it, with the codes as constants, and
-compile only its own code (its first call skips every other activation's and
-head's).
+output): the kernels its parallel drivers call are made for it, with the codes as
+constants, and compile only its own code (its first call skips every other
+activation's and head's).
 """
 
 from __future__ import annotations
@@ -269,8 +269,8 @@ def _in_chunks(run_chunk, run_all, n_chunks, n_workers, key, blas):
 
     On a thread-safe numba threading layer ``run_all()`` (the parallel driver) runs
     them on ``n_workers`` of numba's pool threads, on one thread as well: the serial driver, compiled on its
-    own, may round differently from its copy inlined into the parallel one (the
-    kernels may reassociate sums), and every thread count must give the same bits.
+    own, may round differently from its copy inlined into the parallel one's kernel
+    (the kernels may reassociate sums), and every thread count must give the same bits.
     Without such a layer ``run_chunk(c)`` runs each chunk, on ``n_workers`` Python
     threads.  Either way which thread ran a chunk changes nothing in the result.
     """
@@ -343,22 +343,23 @@ class NumbaBackend(Backend):
         kernels = self._kernels
         cache_dir = numba.config.CACHE_DIR or os.path.join(os.path.dirname(kernels.__file__),
                                                            "__pycache__")
-        # the drivers' arguments: W1_no_bias 4th, theta 5th (forward: 2nd and 3rd); the
-        # serial driver's 19th, G, is None for the loss only.  A parallel driver loaded
-        # from the cache brings its serial one inside it, unseen by the serial dispatcher.
-        loaded = {f"{'loss' if isinstance(sig[18], types.NoneType) else 'loss+gradient'} "
-                  f"{'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} {sig[4].dtype}"
-                  for sig in kernels.chunk_loss_grad.signatures}
-        parallel = [(what, driver) for drivers in kernels.PARALLEL_DRIVERS.values()
-                    for what, driver in drivers.dispatchers()]
-        for what, driver in parallel:
-            if what != "forward":
-                loaded |= {f"{what} {'tiles' if isinstance(sig[3], types.NoneType) else 'blas'} "
-                           f"{sig[4].dtype}" for sig in driver.signatures}
-        loaded |= {f"forward {'tiles' if isinstance(sig[1], types.NoneType) else 'blas'} "
-                   f"{sig[2].dtype}"
-                   for driver in [kernels.chunk_forward] + [d for w, d in parallel if w == "forward"]
-                   for sig in driver.signatures}
+        # the serial drivers' arguments: W1_no_bias 4th, theta 5th (forward: 2nd and 3rd);
+        # the 19th, G, is None for the loss only.  The parallel drivers' kernels take the
+        # same without act and head_tag (G 17th).  A kernel loaded from the cache brings
+        # its serial driver inside it, unseen by the serial dispatcher.
+        def path(sig, w1):
+            return (f"{'tiles' if isinstance(sig[w1], types.NoneType) else 'blas'} "
+                    f"{sig[w1 + 1].dtype}")
+
+        def loss(sig, g):
+            return "loss" if isinstance(sig[g], types.NoneType) else "loss+gradient"
+
+        loaded = {f"{loss(sig, 18)} {path(sig, 3)}" for sig in kernels.chunk_loss_grad.signatures}
+        loaded |= {f"forward {path(sig, 1)}" for sig in kernels.chunk_forward.signatures}
+        for drivers in kernels.PARALLEL_DRIVERS.values():
+            loaded |= {f"forward {path(sig, 1)}" if what == "forward" else
+                       f"{loss(sig, 16)} {path(sig, 3)}"
+                       for what, sig in drivers.kernel_signatures()}
         loaded = sorted(loaded)
         return {
             "numba": numba.__version__,
@@ -391,7 +392,7 @@ class NumbaBackend(Backend):
             Also the forward driver (``predict``/``predict_proba``).
         activation, output : str
             The network's hidden activation and output layer: ex4's (the defaults)
-            has drivers of its own; every other network shares one set.
+            has kernels of its own; every other network shares one set.
 
         Where numba has a thread-safe threading layer, every call runs the parallel
         drivers (on one thread as on several), so those are what is compiled.
@@ -427,9 +428,12 @@ class NumbaBackend(Backend):
             key = (head, self._kernels.uniform_activation(act_codes))
             key = key if key in self._kernels.FIXED_NETWORKS else (-1, -1)
             drivers = self._kernels.PARALLEL_DRIVERS.get(key)
-            signatures = drivers.chunks_loss_grad.signatures if drivers is not None else []
-            # unweighted: row weights (18th) None, as an objective without sample weights
-            signatures = [sig for sig in signatures if isinstance(sig[17], types.NoneType)]
+            signatures = drivers.kernel_signatures() if drivers is not None else []
+            # the loss and gradient's kernel: a gradient (17th, G) and, as an objective
+            # without sample weights, no row weights (18th)
+            signatures = [sig for what, sig in signatures if what == "loss+gradient"
+                          and not isinstance(sig[16], types.NoneType)
+                          and isinstance(sig[17], types.NoneType)]
         else:
             # a gradient (19th, G) and no row weights (20th)
             signatures = [sig for sig in self._kernels.chunk_loss_grad.signatures
@@ -540,7 +544,12 @@ class NumbaBackend(Backend):
 
         def run_all():
             drivers = self._kernels.parallel_drivers(head, act)
-            args = arrays + (data.block_rows, data.m, starts, head) + zero_one
+            # the kernel is compiled for the types of chunk 0's arguments, the same as
+            # every chunk's
+            kernel = drivers.kernel("loss+gradient", arrays + (
+                data.block_rows, data.m, starts[0], starts[1], head) + zero_one + (
+                None if slabs is None else slabs[0], row_weights, check_inputs))
+            args = (kernel,) + arrays + (data.block_rows, data.m, starts, head) + zero_one
             if slabs is None:
                 drivers.chunks_loss(*args, costs, row_weights, check_inputs)
             else:
@@ -594,8 +603,11 @@ class NumbaBackend(Backend):
                               H.reshape(-1), watch)
 
         def run_all():
-            self._kernels.parallel_drivers(head, act).chunks_forward(
-                *arrays, block_rows, m, starts, head, dtype.type(0), H.reshape(-1), watch, bad)
+            drivers = self._kernels.parallel_drivers(head, act)
+            kernel = drivers.kernel("forward", arrays + (
+                block_rows, m, starts[0], starts[1], head, dtype.type(0), H.reshape(-1), watch))
+            drivers.chunks_forward(kernel, *arrays, block_rows, m, starts, head, dtype.type(0),
+                                   H.reshape(-1), watch, bad)
 
         _in_chunks(run_chunk, run_all, n_chunks, n_workers, ("forward", blas, dtype.name), blas)
         return H if check_inputs is None else (H, bool(bad.any()))
