@@ -945,31 +945,44 @@ static NNF_INLINE NNF_TGT void FN(grad1_cols)(
         FN(grad1_units)(U, 1, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf);
 }
 
-/* Features f0 .. f0 + cnt - 1 (cnt <= VL) of the gradient, as one partial vector of
- * the same tiles: the block's columns are copied into a zero-padded buffer of
- * whole vectors and the tiles run on it, so every feature is summed over the rows
- * in exactly the arithmetic of the whole vectors whichever lane or tile it falls
- * in (results do not depend on where X starts), and only cnt lanes reach G. */
-static NNF_INLINE NNF_TGT void FN(grad1_partial)(
+/* The features before the first aligned one and after the last whole vector, as
+ * KV partial vectors of the same tiles: partial vector v holds features f0[v] ..
+ * f0[v] + cnt[v] - 1 (cnt[v] <= VL).  The block's columns are copied into a
+ * zero-padded buffer of KV whole vectors per row and the tiles run on it, so every
+ * feature is summed over the rows in exactly the arithmetic of the whole vectors
+ * whichever lane or tile it falls in (results do not depend on where X starts), and
+ * only the cnt[v] lanes reach G.  All of them in one tile of KV vectors: one vector
+ * per tile left too few independent FMA chains (one per unit), and X misaligned by
+ * 16 bytes cost ex4 5% more than aligned X. */
+#ifndef NNF_PARTIAL_MAX
+#define NNF_PARTIAL_MAX 6      /* partial vectors at most (16-byte vectors: 4 + 1) */
+#endif
+static NNF_INLINE NNF_TGT void FN(grad1_partials)(
+    const int KV,
     const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,
-    const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb, ptrdiff_t f0, ptrdiff_t cnt,
+    const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb,
+    const ptrdiff_t *f0, const ptrdiff_t *cnt,
     NNF_T *G, ptrdiff_t ldg,
-    NNF_T *buf)                          /* work: (nb, VL) */
+    NNF_T *buf)                          /* work: (nb, KV * VL) */
 {
-    NNF_T part[8 * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
+    NNF_T part[NNF_TILE_A_UNITS * NNF_TILE_MAX_V * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
+    const ptrdiff_t w = KV * VL;
     ptrdiff_t i, j, u = 0, r;
+    int v;
     for (i = 0; i < nb; i++)
-        for (j = 0; j < VL; j++)
-            buf[i * VL + j] = j < cnt ? X[i * n_in + f0 + j] : (NNF_T)0;
+        for (v = 0; v < KV; v++)
+            for (j = 0; j < VL; j++)
+                buf[i * w + v * VL + j] = j < cnt[v] ? X[i * n_in + f0[v] + j] : (NNF_T)0;
     while (u < h) {
         const int U = h - u >= NNF_TILE_A_UNITS ? NNF_TILE_A_UNITS : (int)(h - u);
         memset(part, 0, sizeof part);
-#define NNF_CALL(R) FN(grad1_tile)(R, 1, D + u * ldd, ldd, buf, VL, nb, part, VL, NULL, 0)
+#define NNF_CALL(R) FN(grad1_tile)(R, KV, D + u * ldd, ldd, buf, w, nb, part, w, NULL, 0)
         NNF_LEFTOVER_UNITS(U, NNF_CALL)
 #undef NNF_CALL
         for (r = 0; r < U; r++)
-            for (j = 0; j < cnt; j++)
-                G[(u + r) * ldg + 1 + f0 + j] += part[r * VL + j];
+            for (v = 0; v < KV; v++)
+                for (j = 0; j < cnt[v]; j++)
+                    G[(u + r) * ldg + 1 + f0[v] + j] += part[r * w + v * VL + j];
         u += U;
     }
 }
@@ -986,7 +999,8 @@ NNF_ENTRY NNF_TGT void FN(grad1)(
     const ptrdiff_t ldg = n_in + 1;
     ptrdiff_t k_lo = 0, k_hi, kvec, u, f, i;
     FN(nnf_pf) st = FN(pf_start)(pf, pf_bytes);
-    NNF_T buf[NNF_MAX_BLOCK * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
+    NNF_T buf[NNF_MAX_BLOCK * 3 * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
+    ptrdiff_t f0[NNF_PARTIAL_MAX], cnt[NNF_PARTIAL_MAX], n_part = 0, p, kv;
 #if NNF_VBYTES
     /* The tiles' loads of X are aligned to cache lines when they start at the first
      * feature of each row that is: rows of X come from the caller, aligned to 16 bytes
@@ -1006,11 +1020,26 @@ NNF_ENTRY NNF_TGT void FN(grad1)(
         FN(grad1_cols)(NNF_TILE_B_UNITS, NNF_TILE_B_VECS, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
     else
         FN(grad1_cols)(NNF_TILE_A_UNITS, NNF_TILE_A_VECS, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
-    /* the features before k_lo and after the whole vectors */
-    for (f = 0; f < k_lo; f += VL)
-        FN(grad1_partial)(D, ldd, h, X, n_in, nb, f, k_lo - f < VL ? k_lo - f : VL, G, ldg, buf);
-    for (f = k_hi; f < n_in; f += VL)
-        FN(grad1_partial)(D, ldd, h, X, n_in, nb, f, n_in - f < VL ? n_in - f : VL, G, ldg, buf);
+    /* the features before k_lo and after the whole vectors, up to 3 partial vectors
+     * at a time (k_lo < 64 bytes of features: at most 64 / NNF_VBYTES vectors before,
+     * one after) */
+    for (f = 0; f < k_lo; f += VL) {
+        f0[n_part] = f;
+        cnt[n_part++] = k_lo - f < VL ? k_lo - f : VL;
+    }
+    for (f = k_hi; f < n_in; f += VL) {
+        f0[n_part] = f;
+        cnt[n_part++] = n_in - f < VL ? n_in - f : VL;
+    }
+    for (p = 0; p < n_part; p += kv) {
+        kv = n_part - p >= 3 && NNF_TILE_A_VECS >= 3 ? 3 : n_part - p >= 2 ? 2 : 1;
+        if (kv == 3)
+            FN(grad1_partials)(3, D, ldd, h, X, n_in, nb, f0 + p, cnt + p, G, ldg, buf);
+        else if (kv == 2)
+            FN(grad1_partials)(2, D, ldd, h, X, n_in, nb, f0 + p, cnt + p, G, ldg, buf);
+        else
+            FN(grad1_partials)(1, D, ldd, h, X, n_in, nb, f0 + p, cnt + p, G, ldg, buf);
+    }
     /* the bias column */
     for (u = 0; u < h; u++) {
         const NNF_T *du = D + u * ldd;
