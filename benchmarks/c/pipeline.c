@@ -12,6 +12,8 @@
  *   -DXPF=0           no prefetch of the rows during the forward pass
  *   -DVB=1            panels prefetched during the forward pass, rows during the gradient
  *   -DSUB=4           prefetch chain broken into 4 chunks per thread (chunk starts cold)
+ *   -DCHUNKS=8        as the real kernel: 8 chunks of blocks taken dynamically, a slab
+ *                     each, summed in chunk order after the loop (parallel over pieces)
  */
 #include "nnf_simd.h"
 #include <stdio.h>
@@ -25,6 +27,9 @@ static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);retu
 #ifndef CACHED
 #define CACHED 0
 #endif
+#ifndef CHUNKS
+#define CHUNKS 0
+#endif
 int main(int argc,char**argv){
   int m=atoi(argv[1]), B=64, nin=400,h=25,no=10, reps=atoi(argv[2]), nt=atoi(argv[3]);
   int nblk=(m+B-1)/B;
@@ -34,7 +39,8 @@ int main(int argc,char**argv){
   double *X=aligned_alloc(64,8*(size_t)nblk*B*nin);
   double *XP=aligned_alloc(64,8*(size_t)nblk*B*nin);
   double *YT=aligned_alloc(64,8*(size_t)no*m+64);
-  double *Gs=aligned_alloc(64,8*(np1+np2+8)*8);
+  double *Gs=aligned_alloc(64,8*(np1+np2+8)*(CHUNKS>8?CHUNKS:8));
+  double *Gsum=aligned_alloc(64,8*(np1+np2+8));
   double *wss=aligned_alloc(64,8*B*200*8);
   srand(1);
   for(size_t i=0;i<np1+np2;i++)th[i]=0.1*(rand()/(double)RAND_MAX-0.5);
@@ -49,8 +55,17 @@ int main(int argc,char**argv){
       int tid=omp_get_thread_num();
       double *G=Gs+tid*(np1+np2+8), *ws=wss+tid*B*200;
       double *A1=ws, *A2=ws+h*B, *Zo=A2+no*B, *D2=Zo+no*B, *D1=D2+h*B, *R1=D1+h*B;
+#if CHUNKS
+      #pragma omp for schedule(dynamic,1)
+      for(int c=0;c<CHUNKS;c++){
+      G=Gs+c*(np1+np2+8);
+      for(size_t i=0;i<np1+np2;i++)G[i]=0;
+      int lo=c*nblk/CHUNKS, hi=(c+1)*nblk/CHUNKS;
+#else
+      {
       for(size_t i=0;i<np1+np2;i++)G[i]=0;
       int lo=tid*nblk/nt, hi=(tid+1)*nblk/nt;
+#endif
       for(int b=lo;b<hi;b++){
         int bb = CACHED ? (b%2)+lo : b;
         int r0=b*B, nb = r0+B<=m?B:m-r0, npad=(nb+15)/16*16;
@@ -82,6 +97,16 @@ int main(int argc,char**argv){
         nnf_grad1_d(D1,B,h,Xb,nb,nin,G, nxt, (size_t)B*nin*8);
 #endif
       }
+      }
+#if CHUNKS
+      /* the slabs summed in chunk order, split over the parameters */
+      #pragma omp for schedule(static)
+      for(size_t p=0;p<np1+np2;p+=1024){
+        size_t p1=p+1024<np1+np2?p+1024:np1+np2;
+        for(size_t i=p;i<p1;i++)Gsum[i]=Gs[i];
+        for(int c=1;c<CHUNKS;c++)for(size_t i=p;i<p1;i++)Gsum[i]+=Gs[c*(np1+np2+8)+i];
+      }
+#endif
     }
     ts[r]=now()-t;
   }
