@@ -103,17 +103,16 @@ def _block_buffers(theta, sizes, unit_starts, block_rows):
     return A, Zo, D, Dn, E, T, R, work
 
 
-@njit(**INNER_OPTIONS)
-def _forward_first_tiles(X_flat, theta, sizes, weight_starts, r0, nb, A, zero):
-    """A[o*nb + r] = W1[o, 1:] . X[r0 + r] (no bias) by 4 x 5 register tiles."""
+def _forward_first_tiles(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero):
+    """:func:`_first_forward` by 4 x 5 register tiles: A[o*nb + r] = W1[o, 1:] . X[r0 + r]."""
     n_in = sizes[0]
     _tile_dots(X_flat, r0 * n_in, n_in, nb, theta, weight_starts[0] + 1, n_in + 1, sizes[1], n_in,
                A, _I0, _I1, nb, np.bool_(False), zero)
 
 
-@njit(**INNER_OPTIONS)
-def _forward_first_blas(X_flat, W1_no_bias, sizes, r0, nb, A):
-    """A[:n1*nb] as (n1, nb) = W1_no_bias . X[r0:r0+nb]^T (no bias), one BLAS gemm."""
+def _forward_first_blas(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero):
+    """:func:`_first_forward` by one BLAS gemm: A[:n1*nb] as (n1, nb) = W1_no_bias .
+    X[r0:r0+nb]^T."""
     n_in = sizes[0]
     Xb = X_flat[r0 * n_in:(r0 + nb) * n_in].reshape((nb, n_in))
     np.dot(W1_no_bias, Xb.T, A[:sizes[1] * nb].reshape((sizes[1], nb)))
@@ -351,9 +350,8 @@ def _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, nee
     return cost
 
 
-@njit(**_LOSS_OPTIONS)
-def _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, need_grad,
-                    D, E, work, zero, one, RW):
+def _logistic_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+                   need_grad, D, E, R, work, zero, one, RW):
     """:func:`_output_layer` of the two logistic heads (cross-entropy or squared error)."""
     n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, nb)
     half = one / (one + one)
@@ -385,7 +383,13 @@ def _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, hea
     return cost
 
 
-# the implementations of _output_layer: by the literal head, or branching on its value
+#: :func:`_logistic_head` as a function of its own, for :func:`_any_head`; a literal
+#: logistic head gets the code itself from the overload (see :func:`_first_forward_ov`)
+_logistic_layer = njit(**_LOSS_OPTIONS)(_logistic_head)
+
+
+# the implementations of _output_layer: by the literal head, or branching on its value (only
+# the logistic one computes, the others call: the loss options fit them all)
 def _softmax_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
                   need_grad, D, E, R, work, zero, one, RW):
     return _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad,
@@ -398,12 +402,6 @@ def _identity_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head
                            D, one, RW)
 
 
-def _logistic_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
-                   need_grad, D, E, R, work, zero, one, RW):
-    return _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
-                           need_grad, D, E, work, zero, one, RW)
-
-
 def _any_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
               need_grad, D, E, R, work, zero, one, RW):
     if head == HEAD_SOFTMAX_CROSS_ENTROPY:
@@ -413,7 +411,7 @@ def _any_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, hea
         return _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb,
                                need_grad, D, one, RW)
     return _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
-                           need_grad, D, E, work, zero, one, RW)
+                           head_tag, need_grad, D, E, R, work, zero, one, RW)
 
 
 _OUTPUT_LAYER_BY_HEAD = {HEAD_SOFTMAX_CROSS_ENTROPY: _softmax_head,
@@ -422,7 +420,7 @@ _OUTPUT_LAYER_BY_HEAD = {HEAD_SOFTMAX_CROSS_ENTROPY: _softmax_head,
                          HEAD_LOGISTIC_SQUARED_ERROR: _logistic_head}
 
 
-@overload(_output_layer, jit_options=INNER_OPTIONS, prefer_literal=True)
+@overload(_output_layer, jit_options=_LOSS_OPTIONS, prefer_literal=True)
 def _output_layer_ov(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
                      need_grad, D, E, R, work, zero, one, RW):
     return _OUTPUT_LAYER_BY_HEAD.get(getattr(head_tag, "literal_value", None), _any_head)
@@ -559,17 +557,17 @@ def _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, n
     return D
 
 
-@njit(**INNER_OPTIONS)
-def _grad_first_tiles(D1, XT_blocks, sizes, weight_starts, b, block_rows, nb, G, zero):
-    """G1[:, 1:] += D1 (n1 x nb) . X_block (from its transposed copy), register tiles."""
+def _grad_first_tiles(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows,
+                      r0, nb, G, zero):
+    """:func:`_first_grad` by register tiles, from the block's transposed copy."""
     n_in = sizes[0]
     _dots_acc_best(D1, _I0, nb, sizes[1], XT_blocks, b * n_in * block_rows, block_rows, n_in, nb,
                    G, weight_starts[0] + 1, n_in + 1, _I1, zero)
 
 
-@njit(**INNER_OPTIONS)
-def _grad_first_blas(D1, X_flat, sizes, weight_starts, r0, nb, G1, G):
-    """G1[:, 1:] += D1 (n1 x nb) . X[r0:r0+nb] by one BLAS gemm into ``G1`` (n1, n_in)."""
+def _grad_first_blas(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows,
+                     r0, nb, G, zero):
+    """:func:`_first_grad` by one BLAS gemm into ``G1`` (n1, n_in), then added to ``G``."""
     n_in = sizes[0]
     n1 = sizes[1]
     Xb = X_flat[r0 * n_in:(r0 + nb) * n_in].reshape((nb, n_in))
@@ -598,28 +596,19 @@ def _first_grad_shape(W1_no_bias):
     raise NotImplementedError("only callable from numba-compiled code")
 
 
+# The overloads return the implementations themselves, not functions that call them:
+# every function numba compiles is a module of its own, which each caller links, optimises
+# and emits again (a layer less per path: part of a second of a cold first call)
 @overload(_first_forward, jit_options=INNER_OPTIONS)
 def _first_forward_ov(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero):
-    if isinstance(W1_no_bias, types.NoneType):
-        return lambda X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero: \
-            _forward_first_tiles(X_flat, theta, sizes, weight_starts, r0, nb, A, zero)
-    return lambda X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero: \
-        _forward_first_blas(X_flat, W1_no_bias, sizes, r0, nb, A)
+    return (_forward_first_tiles if isinstance(W1_no_bias, types.NoneType)
+            else _forward_first_blas)
 
 
 @overload(_first_grad, jit_options=INNER_OPTIONS)
 def _first_grad_ov(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows, r0,
                    nb, G, zero):
-    if isinstance(W1_no_bias, types.NoneType):
-        def tiles(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows, r0,
-                  nb, G, zero):
-            _grad_first_tiles(D1, XT_blocks, sizes, weight_starts, b, block_rows, nb, G, zero)
-        return tiles
-
-    def blas(D1, X_flat, XT_blocks, W1_no_bias, G1, sizes, weight_starts, b, block_rows, r0, nb, G,
-             zero):
-        _grad_first_blas(D1, X_flat, sizes, weight_starts, r0, nb, G1, G)
-    return blas
+    return _grad_first_tiles if isinstance(W1_no_bias, types.NoneType) else _grad_first_blas
 
 
 @overload(_first_grad_shape, jit_options=INNER_OPTIONS)

@@ -213,7 +213,6 @@ def _tanh_f32(z, scratch, work):
         z[i] = -t if z[i] < np.float32(0.0) else t
 
 
-@njit(**_STRICT_INNER)
 def _sigmoid_f64(z, work):
     """z[:] = 1 / (1 + exp(-z)) in float64."""
     for i in range(z.shape[0]):
@@ -223,7 +222,6 @@ def _sigmoid_f64(z, work):
         z[i] = 1.0 / (1.0 + z[i])
 
 
-@njit(**_STRICT_INNER)
 def _sigmoid_f32(z, work):
     """z[:] = 1 / (1 + exp(-z)) in float32."""
     one = np.float32(1.0)
@@ -359,7 +357,6 @@ def _log1p_exp_neg_abs_f32(z, out, work):
 # e = exp(-|z|) per logit: h = 1 / (1 + e) for z >= 0 and e / (1 + e) below
 # (so h goes through the subnormals to 0 as z falls below ~-709.78, where C's
 # is also e / (1 + e)), and log1p(e) for the cross-entropy.
-@njit(**_LOG1P_INNER)
 def _sigmoid_log1p_f64(z, h, log1p_e, work):
     """h[:] = sigmoid(z), log1p_e[:] = log1p(exp(-|z|)) in float64 (z unchanged)."""
     n = z.shape[0]
@@ -374,7 +371,6 @@ def _sigmoid_log1p_f64(z, h, log1p_e, work):
         h[i] = e * r if z[i] < 0.0 else r
 
 
-@njit(**_LOG1P_INNER)
 def _sigmoid_log1p_f32(z, h, log1p_e, work):
     """float32 version of :func:`_sigmoid_log1p_f64`."""
     n = z.shape[0]
@@ -390,6 +386,10 @@ def _sigmoid_log1p_f32(z, h, log1p_e, work):
 
 
 # ---- dtype dispatch at compile time ---------------------------------------
+# The sigmoids (what ex4's network runs) are not functions of their own that an overload
+# calls: their overloads compile them as their implementations, with the options of their
+# kind (a module less for every caller to optimise and emit again, part of a second of a
+# cold first call); the others' overloads call functions compiled once for several callers.
 def exp_inplace(z, work):
     """z[:] = exp(z) (z float32 or float64, 1-D; work int64 of >= 2 len(z))."""
     raise NotImplementedError("only callable from numba-compiled code")
@@ -439,9 +439,7 @@ def _exp_inplace_ov(z, work):
 
 @overload(sigmoid_inplace, jit_options=_STRICT_INNER)
 def _sigmoid_inplace_ov(z, work):
-    impl = _by_dtype(z.dtype, _sigmoid_f64, _sigmoid_f32)
-    if impl is not None:
-        return lambda z, work: impl(z, work)
+    return _by_dtype(z.dtype, _sigmoid_f64, _sigmoid_f32)
 
 
 @overload(log1p_exp_neg_abs, jit_options=_STRICT_INNER)
@@ -453,9 +451,7 @@ def _log1p_exp_neg_abs_ov(z, out, work):
 
 @overload(sigmoid_log1p_exp_neg_abs, jit_options=_LOG1P_INNER)
 def _sigmoid_log1p_exp_neg_abs_ov(z, h, log1p_e, work):
-    impl = _by_dtype(z.dtype, _sigmoid_log1p_f64, _sigmoid_log1p_f32)
-    if impl is not None:
-        return lambda z, h, log1p_e, work: impl(z, h, log1p_e, work)
+    return _by_dtype(z.dtype, _sigmoid_log1p_f64, _sigmoid_log1p_f32)
 
 
 @overload(tanh_inplace, jit_options=_STRICT_INNER)

@@ -165,7 +165,9 @@ def _tile_dots(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, 
                 out[o_off + i3 * o_si + j4 * o_sj] = c34
 
 
-@njit(**INNER_OPTIONS)
+# inlined into its callers in numba's IR: as a function of its own it was one more module
+# for every caller to link, optimise and emit again (the same flags as its callers)
+@njit(inline="always", **INNER_OPTIONS)
 def _dots_acc_best(P, p_off, p_st, I, Q, q_off, q_st, J, n, out, o_off, o_si, o_sj, zero):
     """``out[o_off + i*o_si + j*o_sj] += dot(P row i, Q row j)`` (rows ``p_st`` and
     ``q_st`` apart), with the operands in the order that wastes the fewest tile lanes."""
