@@ -144,16 +144,21 @@ def _scripted_rounds(monkeypatch, script):
 
 
 @pytest.mark.parametrize("registered", [_AsFast], indirect=True)
-def test_rounds_that_disagree_are_measured_further(registered, monkeypatch, timings):
+@pytest.mark.parametrize("budget, n_rounds, chosen", [
+    (1e9, "MAX_ROUNDS", "numpy"),       # odd: 4 rounds at 0.8, 3 at 1.0: the median is 0.8
+    (0.0, "ROUNDS", "preferred"),       # the budget spent: 0.8 and 1.0, median 0.9, a tie
+])
+def test_rounds_that_disagree_are_measured_further(registered, monkeypatch, timings, budget,
+                                                   n_rounds, chosen):
     # the fused backend 0.8x numpy's time in one round, 1.0x in the next, and so on: no
-    # agreement, so rounds go on until MAX_ROUNDS; then the median decides
-    monkeypatch.setattr(_auto, "MEASURE_BUDGET_S", 1e9)
+    # agreement, so rounds go on until MAX_ROUNDS or the time budget; then the median decides
+    monkeypatch.setattr(_auto, "MEASURE_BUDGET_S", budget)
     script = [{registered: 1.0, "numpy": 0.8 if r % 2 == 0 else 1.0} for r in range(100)]
     _scripted_rounds(monkeypatch, script)
     X, y = _data(3000)
-    chosen = nnfast.Objective(X, y, SIZES, backend="auto").backend.name
-    assert len(timings[0]["numpy"]) == _auto.MAX_ROUNDS   # odd: 4 rounds at 0.8, 3 at 1.0
-    assert chosen == "numpy"
+    name = nnfast.Objective(X, y, SIZES, backend="auto").backend.name
+    assert len(timings[0]["numpy"]) == getattr(_auto, n_rounds)
+    assert name == (registered if chosen == "preferred" else chosen)
 
 
 @pytest.mark.parametrize("registered", [_AsFast], indirect=True)
@@ -162,16 +167,6 @@ def test_agreeing_rounds_stop_the_measurement_early(registered, monkeypatch, tim
     _scripted_rounds(monkeypatch, script)
     X, y = _data(3000)
     assert nnfast.Objective(X, y, SIZES, backend="auto").backend.name == "numpy"
-    assert len(timings[0]["numpy"]) == _auto.ROUNDS
-
-
-@pytest.mark.parametrize("registered", [_AsFast], indirect=True)
-def test_disagreeing_rounds_stop_at_the_time_budget(registered, monkeypatch, timings):
-    monkeypatch.setattr(_auto, "MEASURE_BUDGET_S", 0.0)
-    script = [{registered: 1.0, "numpy": 0.8 if r % 2 == 0 else 1.0} for r in range(100)]
-    _scripted_rounds(monkeypatch, script)
-    X, y = _data(3000)
-    nnfast.Objective(X, y, SIZES, backend="auto")
     assert len(timings[0]["numpy"]) == _auto.ROUNDS
 
 
