@@ -788,6 +788,47 @@ class _Kernel:
         return self._address
 
 
+class CFunctions:
+    """C functions (numba's ``cfunc``) compiled from Python sources for the types of the
+    arguments of their first use, each made once per process (and cached on disk when
+    ``options`` say so): functions a prange calls through their address.
+
+    Parameters
+    ----------
+    sources : dict
+        ``name -> (python function, return type)``.
+    options : dict
+        numba's compile options.
+    """
+
+    def __init__(self, sources, options):
+        self._sources = sources
+        self._options = options
+        self._lock = threading.Lock()
+        #: (signature, function) of those made so far, by (name, argument keys)
+        self.made = {}
+
+    def get(self, name, args):
+        """The function ``name`` for the types of the values ``args``, as the drivers take
+        it (:class:`_Kernel`), compiled (or loaded from numba's cache) on first use."""
+        key = (name,) + tuple(map(_arg_key, args))
+        made = self.made.get(key)
+        if made is None:
+            with self._lock:
+                made = self.made.get(key)
+                if made is None:
+                    source, returns = self._sources[name]
+                    signature = returns(*[typeof(a) for a in args])
+                    made = (signature,
+                            _Kernel(signature, cfunc(signature, **self._options)(source)))
+                    self.made[key] = made
+        return made[1]
+
+    def signatures(self):
+        """``(name, argument types)`` of every function made so far."""
+        return [(name, signature.args) for (name, *_), (signature, _) in self.made.items()]
+
+
 class ParallelDrivers:
     """The kernels the parallel drivers run, for one head ``fixed_head`` and hidden
     activation ``act`` (:func:`uniform_activation`), constants of their code, or for
@@ -823,28 +864,14 @@ class ParallelDrivers:
                                  act_codes, act, block_rows, m, b_lo, b_hi, head, fixed_head,
                                  zero, H, check_inputs)
 
-        self._sources = {"loss+gradient": (loss_grad, types.float64),
-                         "forward": (forward, types.int64)}
-        self._lock = threading.Lock()
-        #: (signature, kernel) of the kernels made so far, by (what, argument keys)
-        self.kernels = {}
+        self._kernels = CFunctions({"loss+gradient": (loss_grad, types.float64),
+                                    "forward": (forward, types.int64)}, JIT_OPTIONS)
 
     def kernel(self, what, args):
         """The kernel ``what`` ("loss+gradient", also the loss alone when ``G`` is None,
         or "forward") of the values ``args`` of one chunk's call, as a C function
         compiled for their types (or loaded from numba's cache) on first use."""
-        key = (what,) + tuple(map(_arg_key, args))
-        made = self.kernels.get(key)
-        if made is None:
-            with self._lock:
-                made = self.kernels.get(key)
-                if made is None:
-                    source, returns = self._sources[what]
-                    signature = returns(*[typeof(a) for a in args])
-                    made = (signature,
-                            _Kernel(signature, cfunc(signature, **JIT_OPTIONS)(source)))
-                    self.kernels[key] = made
-        return made[1]
+        return self._kernels.get(what, args)
 
     def dispatchers(self):
         """``(what, dispatcher)`` of each driver, for introspection."""
@@ -853,7 +880,7 @@ class ParallelDrivers:
 
     def kernel_signatures(self):
         """``(what, argument types)`` of every kernel made so far."""
-        return [(what, signature.args) for (what, *_), (signature, _) in self.kernels.items()]
+        return self._kernels.signatures()
 
 
 def uniform_activation(act_codes):

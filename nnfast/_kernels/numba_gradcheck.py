@@ -39,11 +39,11 @@ takes its NumPy engine for that layer.
 """
 
 import math
-import threading
 
 import numpy as np
-from numba import cfunc, njit, prange, typeof, types
+from numba import njit, prange, types
 
+from .numba_fused import CFunctions
 from .numba_math import log1p_exp_neg_abs, sigmoid_inplace
 
 __all__ = ["handles", "penultimate_loss_changes"]
@@ -211,23 +211,8 @@ def _loss_changes_in_parallel(kernel, units, steps_plus, steps_minus, indptr, co
                exp_neg_abs_hidden, z_out, exp_neg_abs_out, Y, w_out, squared, width, out)
 
 
-#: the per-unit kernel as a C function, per argument types: {types: cfunc}
-_KERNELS = {}
-_KERNELS_LOCK = threading.Lock()
-
-
-def _kernel(args):
-    """:func:`_unit_loss_changes` compiled as a C function for the types of ``args``
-    (or loaded from numba's cache), made once per process."""
-    key = tuple(typeof(a) for a in args)
-    made = _KERNELS.get(key)
-    if made is None:
-        with _KERNELS_LOCK:
-            made = _KERNELS.get(key)
-            if made is None:
-                signature = types.int64(*key)
-                made = _KERNELS[key] = cfunc(signature, cache=True, **_OPTS)(_unit_loss_changes)
-    return made
+#: the per-unit kernel as a C function, per argument types
+_KERNELS = CFunctions({"unit": (_unit_loss_changes, types.int64)}, dict(cache=True, **_OPTS))
 
 
 def penultimate_loss_changes(units, steps_plus, steps_minus, indptr, cols, vals,
@@ -258,5 +243,5 @@ def penultimate_loss_changes(units, steps_plus, steps_minus, indptr, cols, vals,
     width = np.int64(np.max(np.diff(indptr), initial=0))
     args = (units, steps_plus, steps_minus, indptr, cols, vals, z_hidden, exp_neg_abs_hidden,
             z_out, exp_neg_abs_out, Y, w_out, bool(squared), width, out)
-    kernel = _kernel((np.int64(0),) + args)
+    kernel = _KERNELS.get("unit", (np.int64(0),) + args)
     _loss_changes_in_parallel(kernel, *args)
