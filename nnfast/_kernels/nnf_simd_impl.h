@@ -1032,7 +1032,7 @@ NNF_ENTRY NNF_TGT void FN(grad1)(
         cnt[n_part++] = n_in - f < VL ? n_in - f : VL;
     }
     for (p = 0; p < n_part; p += kv) {
-        kv = n_part - p >= 3 && NNF_TILE_A_VECS >= 3 ? 3 : n_part - p >= 2 ? 2 : 1;
+        kv = n_part - p < 3 ? n_part - p : 3;
         if (kv == 3)
             FN(grad1_partials)(3, D, ldd, h, X, n_in, nb, f0 + p, cnt + p, G, ldg, buf);
         else if (kv == 2)
