@@ -166,6 +166,18 @@ print(f"import {import_s:.2f} s  first call {first_s:.2f} s  "
 """
 
 
+GRADCHECK_LATENCY = r"""
+import sys, time, numpy as np
+import nnfast
+rng = np.random.default_rng(0)
+X = rng.random((5000, 400)); y = rng.integers(0, 10, 5000)
+theta = nnfast.init_theta([400, 25, 10], random_state=0)
+t0 = time.perf_counter()
+nnfast.gradient_check(theta, X, y, [400, 25, 10], lam=1.0, backend=sys.argv[1])
+print(f"gradient_check {time.perf_counter() - t0:.2f} s")
+"""
+
+
 def latency():
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
@@ -173,6 +185,16 @@ def latency():
             out = subprocess.run([sys.executable, "-c", LATENCY], env=env, capture_output=True,
                                  text=True, check=True).stdout.strip()
             print(f"  {label:20} {out}")
+    # every weight of ex4's network checked: the default backend (the analytic gradient from
+    # a compiled backend that needs no compiling, when there is one) compiles only the
+    # check's own kernel; backend="numba" compiles the fused kernel as well
+    for backend in ("auto", "numba"):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+            for label in ("cold (empty cache)", "from disk cache"):
+                out = subprocess.run([sys.executable, "-c", GRADCHECK_LATENCY, backend], env=env,
+                                     capture_output=True, text=True, check=True).stdout.strip()
+                print(f"  backend={backend:<6} {label:20} {out}")
 
 
 def main():
@@ -207,7 +229,8 @@ def main():
             bench(sizes, m, a.backends.split(","), (a.threads,), (np.float64, np.float32),
                   a.rounds)
         if a.latency:
-            print("\nfirst-call latency, ex4 shape float64, 2 threads (separate processes):")
+            print("\nfirst-call latency, ex4 shape float64 (separate processes): an Objective's "
+                  "first call (2 threads), then a full gradient_check")
             latency()
         return
     backends = ["numba", "numpy"] + (["loop"] if a.loop else [])
@@ -222,7 +245,8 @@ def main():
         run((784, 100, 10), 10000, ["numba", "numpy"], (2,), max(2, a.rounds // 4))
         run((784, 128, 64, 10), 10000, ["numba", "numpy"], (2,), max(2, a.rounds // 4))
     if a.latency:
-        print("\nfirst-call latency, ex4 shape float64, 2 threads (separate processes):")
+        print("\nfirst-call latency, ex4 shape float64 (separate processes): an Objective's "
+                  "first call (2 threads), then a full gradient_check")
         latency()
 
 
