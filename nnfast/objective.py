@@ -8,7 +8,7 @@ from ._activations import check_activations, check_head, is_ex4_network
 from ._network import check_layer_sizes, check_network_memory, layer_offsets, n_params
 from ._validation import check_lam, check_n_threads, check_targets, check_theta, check_X
 from .backends import backend_for_data, get_backend
-from .backends._base import network_kwargs
+from .backends._base import layout_kwargs, network_kwargs
 
 
 def l2_mask(layer_sizes) -> np.ndarray:
@@ -178,12 +178,13 @@ class Objective(ObjectiveCalls):
                           units_major=not reuse and first.targets_units_major)
         self.backend = backend_for_data(backend, X, Y, self.layer_sizes, self.offsets, self.loss,
                                         self.n_threads, row_weights=self._weighted, **self._net)
+        layout = layout_kwargs(self.backend, self.layer_sizes)
         if reuse:
-            self._data = self.backend.prepare(X, Y)
+            self._data = self.backend.prepare(X, Y, **layout)
         elif not check_finite and self.backend.finds_nonfinite_X:
-            self._data = self.backend.prepare_once(X, Y, x_checked=False)
+            self._data = self.backend.prepare_once(X, Y, x_checked=False, **layout)
         else:
-            self._data = self.backend.prepare_once(X, Y)
+            self._data = self.backend.prepare_once(X, Y, **layout)
         self._backend_net = network_kwargs(self.backend, **self._net)
         self._mask = l2_mask(self.layer_sizes)
         self.n_evals = 0

@@ -221,6 +221,54 @@ def test_chunks_follow_the_machine_not_n_threads(monkeypatch):
     assert_matches_oracle(results[0], loop_oracle(X, y, sizes, theta))
 
 
+def test_block_rows_fit_a_block_in_l2():
+    """Blocks shrink (48, then 32 rows) only when a block's rows and panel and the first
+    layer's weights and gradient slab then fit in 3/4 of L2; never for a network whose
+    first layer alone fills it, nor when L2's size is unknown."""
+    block_rows = _cython.block_rows
+    kb = 1 << 10
+    assert block_rows([400, 25, 10], 8, 512 * kb) == 32     # ex4 float64, AMD Zen 3
+    assert block_rows([400, 25, 10], 4, 512 * kb) == 64     # float32: 64 rows fit
+    assert block_rows([400, 25, 10], 8, 1024 * kb) == 64    # AMD Zen 4's 1 MB
+    assert block_rows([400, 60, 10], 8, 1024 * kb) == 48
+    assert block_rows([784, 100, 10], 8, 512 * kb) == _cython.BLOCK_ROWS
+    assert block_rows([784, 100, 10], 4, 2048 * kb) == _cython.BLOCK_ROWS
+    assert block_rows([400, 25, 10], 8, 0) == _cython.BLOCK_ROWS   # unknown L2
+    assert block_rows(None, 8, 512 * kb) == _cython.BLOCK_ROWS     # no network given
+    size = _cython.l2_cache_bytes()
+    assert size is None or size >= 16 * kb
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("l2_kb, rows", [(512, 32), (700, 48), (4096, 64)])
+def test_block_sizes_match_loop_and_agree(monkeypatch, dtype, l2_kb, rows):
+    """The same network in blocks of 32, 48 and 64 rows: the oracle's results (the rows
+    sum in another grouping, so not the same bits), identical bits for every thread
+    count, and one-shot data in blocks of the same size."""
+    sizes = [400, 25, 10]
+    itemsize = np.dtype(dtype).itemsize
+    monkeypatch.setattr(_cython, "l2_cache_bytes", lambda: l2_kb * 1024 * itemsize // 8)
+    assert _cython.block_rows(sizes, itemsize) == rows
+    X, y, theta = random_problem(sizes, 1000, seed=4, dtype=dtype)
+    results = [nnfast.Objective(X, y, sizes, lam=1.0, backend="cython", n_threads=n)
+               for n in (1, 2)]
+    assert all(obj._data.block == rows for obj in results)
+    (J1, g1), (J2, g2) = (obj(theta) for obj in results)
+    assert J1 == J2
+    np.testing.assert_array_equal(g1, g2)
+    oracle = loop_oracle(X, y, sizes, theta, lam=1.0)
+    if dtype == np.float32:
+        assert_matches_oracle((J1, g1), oracle, tolerance=CYTHON_FLOAT32_TOLERANCE)
+    else:
+        assert_matches_oracle((J1, g1), oracle)
+    once = nnfast.Objective(X, y, sizes, lam=1.0, backend="cython", n_threads=2, reuse=False)
+    assert once._data.block == rows and once._data.XP is None
+    J, g = once(theta)
+    np.testing.assert_allclose(J, J1, rtol=1e-12 if dtype == np.float64 else 1e-6)
+    np.testing.assert_allclose(g, g1, rtol=0, atol=(1e-12 if dtype == np.float64 else 1e-5)
+                               * np.abs(g1).max())
+
+
 def test_prepared_data_pickles():
     import pickle
 

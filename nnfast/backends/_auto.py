@@ -136,10 +136,11 @@ def _time_backends(candidates, X, Y, layer_sizes, offsets, loss, n_threads, thet
     disagree about the choice (:func:`_decide`): a close call on a noisy machine gets
     more evidence, a clear one costs no more than it did.
     """
-    from ._base import blas_threads
+    from ._base import blas_threads, layout_kwargs
 
     net = net or {}
-    prepared = [(b, b.prepare(X, Y), network_kwargs(b, **net) if net else {}) for b in candidates]
+    prepared = [(b, b.prepare(X, Y, **layout_kwargs(b, layer_sizes)),
+                 network_kwargs(b, **net) if net else {}) for b in candidates]
     names = [b.name for b in candidates]
     grad = np.empty(theta.shape[0], dtype=theta.dtype)
     rounds: Dict[str, List[float]] = {name: [] for name in names}

@@ -53,6 +53,9 @@ class Backend:
     #: then builds them so (``check_targets(..., units_major=True)``), not as (m, n_out)
     #: rows that the backend would transpose at every call
     targets_units_major = False
+    #: ``prepare`` and ``prepare_once`` take ``layer_sizes=`` (the network's sizes) and
+    #: lay the data out for that network (the cython backend sizes its row blocks by it)
+    layout_by_network = False
 
     def prepare(self, X: np.ndarray, Y: np.ndarray) -> Any:
         """Lay out validated data once per objective.
@@ -161,6 +164,14 @@ def implementing(backend: Optional[Backend], activations, output) -> Optional[Ba
     if backend is None or is_ex4_network(activations, output) or supports_network(backend):
         return backend
     return None
+
+
+def layout_kwargs(backend: Backend, layer_sizes) -> dict:
+    """``{"layer_sizes": ...}`` for ``prepare``/``prepare_once`` of a backend that lays
+    the data out per network (``layout_by_network``), else ``{}``."""
+    if getattr(backend, "layout_by_network", False):
+        return {"layer_sizes": tuple(int(n) for n in layer_sizes)}
+    return {}
 
 
 def network_kwargs(backend: Backend, activations, output) -> dict:

@@ -7,7 +7,7 @@ import numpy as np
 from .._network import layer_offsets, n_params
 from .._validation import check_targets, check_X, cpu_count
 from ..backends import Backend, get_backend
-from ..backends._base import network_kwargs
+from ..backends._base import layout_kwargs, network_kwargs
 
 
 class PreparedShard:
@@ -100,11 +100,12 @@ def prepare_shard(X, y, index, row_start, n_in, n_out, dtype, backend, layer_siz
     threads = worker_threads(n_threads, host_threads)
     # Warm up once on a single row, so that JIT compilation and first-call
     # costs of a backend are paid here and not in the first evaluation.
-    warm = backend.prepare(np.ascontiguousarray(X[:1]), np.ascontiguousarray(Y[:1]))
+    layout = layout_kwargs(backend, layer_sizes)
+    warm = backend.prepare(np.ascontiguousarray(X[:1]), np.ascontiguousarray(Y[:1]), **layout)
     theta0 = np.zeros(n_params(layer_sizes), dtype=dtype)
     backend.loss_grad_sum(theta0, layer_sizes, offsets, warm, loss, threads,
                           np.empty_like(theta0), **net)
-    data = backend.prepare(X, Y)
+    data = backend.prepare(X, Y, **layout)
     return PreparedShard(index, m, backend, data, layer_sizes, offsets, loss, threads,
                          X.nbytes + Y.nbytes, X, Y, activations, output)
 
@@ -119,7 +120,8 @@ def rebuild_shard(index, X, Y, backend, layer_sizes, loss, n_threads, activation
                   output="logistic"):
     """A :class:`PreparedShard` again from its validated rows (after unpickling)."""
     backend = get_backend(backend, activations, output)
-    return PreparedShard(index, X.shape[0], backend, backend.prepare(X, Y), layer_sizes,
+    data = backend.prepare(X, Y, **layout_kwargs(backend, layer_sizes))
+    return PreparedShard(index, X.shape[0], backend, data, layer_sizes,
                          layer_offsets(layer_sizes), loss, n_threads, X.nbytes + Y.nbytes, X, Y,
                          activations, output)
 
