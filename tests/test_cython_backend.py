@@ -239,6 +239,24 @@ def test_block_rows_fit_a_block_in_l2():
     assert size is None or size >= 16 * kb
 
 
+@pytest.mark.parametrize("entries, expected", [
+    ({"index0": ("1", "Data", "32K"), "index2": ("2", "Unified", "512K")}, 512 * 1024),
+    ({"index1": ("1", "Instruction", "32K"), "index3": ("2", "Unified", "1M")}, 1 << 20),
+    ({"index0": ("1", "Data", "48K"), "index3": ("3", "Unified", "32M")}, None),
+    ({"index2": ("2", "Unified", "lots")}, None),
+    ({}, None),
+])
+def test_l2_size_read_from_sysfs(tmp_path, entries, expected):
+    for name, (level, kind, size) in entries.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "level").write_text(level + "\n")
+        (folder / "type").write_text(kind + "\n")
+        (folder / "size").write_text(size + "\n")
+    assert _cython.l2_cache_bytes(str(tmp_path)) == expected
+    assert _cython.l2_cache_bytes(str(tmp_path / "missing")) is None
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("l2_kb, rows", [(512, 32), (700, 48), (4096, 64)])
 def test_block_sizes_match_loop_and_agree(monkeypatch, dtype, l2_kb, rows):

@@ -78,10 +78,10 @@ _ONE_SHOT_BUFFERS: dict = {}
 _ONE_SHOT_LOCK = threading.Lock()
 
 
-@functools.lru_cache(maxsize=1)
-def l2_cache_bytes():
-    """Size of one core's L2 cache in bytes, from Linux's sysfs, or None where unknown."""
-    root = "/sys/devices/system/cpu/cpu0/cache"
+@functools.lru_cache(maxsize=4)
+def l2_cache_bytes(root="/sys/devices/system/cpu/cpu0/cache"):
+    """Size of one core's L2 cache in bytes, from Linux's sysfs (``root``: the first
+    core's cache directory), or None where unknown."""
     try:
         entries = os.listdir(root)
     except OSError:
@@ -112,9 +112,9 @@ def block_rows(layer_sizes, itemsize, l2_bytes=None):
 
     A block's forward reads its panel of X, its gradient the same rows again, with
     the first layer's weights and gradient slab beside them.  When all four fit in
-    L2 with room to spare (``_L2_SHARE``), the rows are read from L2 the second time,
-    not from L3: ex4 in float64 on a 512 KB L2 (AMD Zen 3) took 0.87x the time with
-    32-row blocks.  When the first layer's weights alone fill L2 (784 -> 100 and
+    L2 with room to spare (``_L2_SHARE``), the rows fetched during the forward are
+    still in L2 for the gradient: ex4 in float64 on a 512 KB L2 (AMD Zen 3) took 0.87x
+    the time with 32-row blocks.  When the first layer's weights alone fill L2 (784 -> 100 and
     wider), smaller blocks only read them more often (1.2x the time with 32 rows),
     so those networks keep ``BLOCK_ROWS``; so does every network when L2's size is unknown.
     """
@@ -130,6 +130,14 @@ def block_rows(layer_sizes, itemsize, l2_bytes=None):
         if 2 * rows * n_in * itemsize + first_layer <= budget:   # rows and panel
             return rows
     return BLOCK_ROWS
+
+
+def _block_rows_info():
+    l2 = l2_cache_bytes()
+    smaller = " or ".join(map(str, _SMALLER_BLOCKS))
+    if not l2:
+        return f"{BLOCK_ROWS} (L2's size unknown)"
+    return f"{BLOCK_ROWS}, {smaller} where a block then fits in L2 ({l2 // 1024} KB per core)"
 
 
 class _OneShotScratch:
@@ -371,6 +379,7 @@ class CythonBackend(Backend):
             "simd available": ", ".join(_fused.simd_levels()),
             "compiler": compiler,
             "flags": flags,
+            "block rows": _block_rows_info(),
         }
 
     #: the row blocks are sized for the network (block_rows)
