@@ -61,6 +61,16 @@ cdef extern from "nnf_simd.h" nogil:
                         const double *A, Py_ssize_t ld, Py_ssize_t npad, int act, double *P)
     void nnf_backprop_f(const float *W, Py_ssize_t n_o, Py_ssize_t n_i, const float *D,
                         const float *A, Py_ssize_t ld, Py_ssize_t npad, int act, float *P)
+    void nnf_spfwd_d(const Py_ssize_t *indptr, const int *cols, const double *vals,
+                     Py_ssize_t nb, const double *WT, Py_ssize_t hp, Py_ssize_t h,
+                     const double *b, double *Z, Py_ssize_t ldz)
+    void nnf_spfwd_f(const Py_ssize_t *indptr, const int *cols, const float *vals,
+                     Py_ssize_t nb, const float *WT, Py_ssize_t hp, Py_ssize_t h,
+                     const float *b, float *Z, Py_ssize_t ldz)
+    void nnf_spgrad_d(const Py_ssize_t *indptr, const int *cols, const double *vals,
+                      Py_ssize_t nb, const double *Dt, Py_ssize_t hp, Py_ssize_t h, double *GT)
+    void nnf_spgrad_f(const Py_ssize_t *indptr, const int *cols, const float *vals,
+                      Py_ssize_t nb, const float *Dt, Py_ssize_t hp, Py_ssize_t h, float *GT)
     int nnf_nonfinite_d(const double *Z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t n)
     int nnf_nonfinite_f(const float *Z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t n)
     double nnf_output_error_d(const double *Z, Py_ssize_t ld, const double *YT, Py_ssize_t ldy,
@@ -179,10 +189,17 @@ cdef double _block(
     floating *G,              # OUT: this chunk's gradient slab (accumulated), or NULL
     floating *H,              # OUT: (nb, n_out) activations of the block, or NULL
     bint check_inputs,        # return NaN if the first layer's logits are not all finite
+    const Py_ssize_t *sp_indptr,  # IN: (nb + 1,) the block's rows of X in CSR, or NULL (dense)
+    const int *sp_cols,       # IN: features of the nonzeros (CSR)
+    const floating *sp_vals,  # IN: values of the nonzeros (CSR)
+    floating *GT,             # OUT: (n_in, hp) first layer's gradient, transposed (accumulated)
+    floating *Dt,             # work: (nb, hp) the first layer's deltas, one row per example
 ) noexcept nogil:
     cdef Py_ssize_t n_out = sizes[L]
     cdef Py_ssize_t npad = (nb + 15) // 16 * 16
-    cdef Py_ssize_t l, r, total_units = 0, maxw = 0
+    cdef Py_ssize_t l, r, u, total_units = 0, maxw = 0
+    cdef Py_ssize_t hp1 = padded_widths[0]
+    cdef floating dsum
     cdef floating *acts[64]      # acts[l]: (sizes[l], ld) activation of layer l, l = 1..L
     cdef const floating *rows[64]  # rows[l]: (nb, sizes[l]) input of layer l + 1, row-major
     cdef floating *zout
@@ -215,7 +232,14 @@ cdef double _block(
     # layer feeds the gradient of the next
     for l in range(1, L + 1):
         target = zout if l == L else acts[l]
-        if l == 1 and XP == NULL:
+        if l == 1 and sp_indptr != NULL:
+            if floating is double:
+                nnf_spfwd_d(sp_indptr, sp_cols, sp_vals, nb, WT + wt_offsets[0], hp1, sizes[1],
+                            WT + wt_offsets[0] + sizes[0] * hp1, target, ld)
+            else:
+                nnf_spfwd_f(sp_indptr, sp_cols, sp_vals, nb, WT + wt_offsets[0], hp1, sizes[1],
+                            WT + wt_offsets[0] + sizes[0] * hp1, target, ld)
+        elif l == 1 and XP == NULL:
             if floating is double:
                 nnf_fwd1_d(X, nb, sizes[0], WT + wt_offsets[0], padded_widths[0], sizes[1],
                            WT + wt_offsets[0] + sizes[0] * padded_widths[0], target, ld)
@@ -274,6 +298,24 @@ cdef double _block(
     # runs, the next block's panel is fetched into L2 (a block's panel and rows come
     # from memory, not cache: without this the forward waits for them)
     for l in range(L, 0, -1):
+        if l == 1 and sp_indptr != NULL:
+            # the deltas one row per example (padding lanes zero), the bias gradient,
+            # and the weight gradient of the nonzeros into the transposed buffer
+            for r in range(nb):
+                for u in range(sizes[1]):
+                    Dt[r * hp1 + u] = cur[u * ld + r]
+                for u in range(sizes[1], hp1):
+                    Dt[r * hp1 + u] = 0
+            for u in range(sizes[1]):
+                dsum = 0
+                for r in range(nb):
+                    dsum = dsum + cur[u * ld + r]
+                G[weight_offsets[0] + u * (sizes[0] + 1)] += dsum
+            if floating is double:
+                nnf_spgrad_d(sp_indptr, sp_cols, sp_vals, nb, Dt, hp1, sizes[1], GT)
+            else:
+                nnf_spgrad_f(sp_indptr, sp_cols, sp_vals, nb, Dt, hp1, sizes[1], GT)
+            continue
         pf = XP_next if l == 1 else NULL
         if floating is double:
             nnf_grad1_d(cur, ld, sizes[l], rows[l - 1], nb, sizes[l - 1], G + weight_offsets[l - 1],
@@ -324,6 +366,10 @@ def fused_loss_grad(
     Py_ssize_t n_chunks,
     int n_threads,
     bint check_inputs=False,
+    const Py_ssize_t[::1] sp_indptr=None,  # IN: (m + 1,) X's rows in CSR, or None (dense)
+    const int[::1] sp_cols=None,           # IN: (nnz,) features of the nonzeros, < n_in
+    const floating[::1] sp_vals=None,      # IN: (nnz,) values of the nonzeros
+    floating[:, ::1] sp_work=None,         # work: (n_threads, (n_in + block) * hp) if sparse
 ):
     """Summed loss (float64); fills grad_out and/or H if they are not empty.
 
@@ -368,6 +414,16 @@ def fused_loss_grad(
     cdef Py_ssize_t ldy = YT.shape[1]
     cdef int no_hidden = 0
     cdef const int *act_codes = &activations[0] if activations.shape[0] > 0 else &no_hidden
+    # X's rows in CSR (a first layer that skips X's zeros); the caller checked every
+    # feature index once, when it built them (they are read-only)
+    cdef bint sparse = sp_indptr is not None
+    cdef Py_ssize_t hp1 = padded_widths[0] if padded_widths.shape[0] > 0 else 0
+    cdef Py_ssize_t gt_size = 0, k, u, g0
+    cdef floating *GTp
+    cdef floating *Dtp
+    cdef const Py_ssize_t *SPp
+    cdef const int *SCp = NULL
+    cdef const floating *SVp = NULL
 
     if n_threads < 1 or not NNF_OPENMP:
         n_threads = 1
@@ -405,6 +461,21 @@ def fused_loss_grad(
         raise ValueError("work buffer too small")
     if need_grad and n_chunks > 1 and (slabs.shape[0] < n_chunks or slabs.shape[1] != n_params):
         raise ValueError("inconsistent slabs")
+    if sparse:
+        if (sp_cols is None or sp_vals is None or sp_indptr.shape[0] != m + 1 or panels
+                or sp_cols.shape[0] != sp_vals.shape[0] or sp_indptr[0] != 0
+                or sp_indptr[m] > sp_cols.shape[0]):
+            raise ValueError("inconsistent sparse rows of X")
+        for i in range(m):
+            if sp_indptr[i + 1] < sp_indptr[i]:
+                raise ValueError("inconsistent sparse rows of X")
+        gt_size = sizes[0] * hp1
+        if need_grad and (sp_work is None or sp_work.shape[0] < n_threads
+                          or sp_work.shape[1] < gt_size + block * hp1):
+            raise ValueError("sparse work buffer too small")
+        if sp_cols.shape[0] > 0:
+            SCp = &sp_cols[0]
+            SVp = &sp_vals[0]
     for i in range(L):
         if sizes[i] < 1 or sizes[i + 1] < 1 or padded_widths[i] < sizes[i + 1] or padded_widths[i] % 16:
             raise ValueError("inconsistent layer widths")
@@ -418,10 +489,17 @@ def fused_loss_grad(
         for c in prange(n_chunks, schedule="dynamic", chunksize=1):
             t = threadid()
             G = NULL
+            GTp = NULL
+            Dtp = NULL
             if need_grad:
                 G = &grad_out[0] if n_chunks == 1 else &slabs[c, 0]
                 for i in range(n_params):
                     G[i] = 0
+                if sparse:
+                    GTp = &sp_work[t, 0]
+                    Dtp = GTp + gt_size
+                    for i in range(gt_size):
+                        GTp[i] = 0
             for blk in range(c * n_blocks // n_chunks, (c + 1) * n_blocks // n_chunks):
                 r0 = blk * block
                 nb = block if r0 + block <= m else m - r0
@@ -432,10 +510,18 @@ def fused_loss_grad(
                 XPn = NULL
                 if panels and blk + 1 < (c + 1) * n_blocks // n_chunks:
                     XPn = &XP[blk + 1, 0, 0]
+                SPp = &sp_indptr[r0] if sparse else NULL
                 loss_parts[c * LOSS_STRIDE] += _block(
                     &X[r0, 0], XPp, XPn, Yp, ldy, RWp, nb, &theta[0], &WT[0], &wt_offsets[0],
                     &padded_widths[0], &sizes[0], &weight_offsets[0], act_codes,
-                    L, head, block, &work[t, 0], G, Hp, check_inputs)
+                    L, head, block, &work[t, 0], G, Hp, check_inputs,
+                    SPp, SCp, SVp, GTp, Dtp)
+            if GTp != NULL:
+                # the chunk's first-layer weight gradient, transposed back into its slab
+                g0 = weight_offsets[0]
+                for u in range(sizes[1]):
+                    for k in range(sizes[0]):
+                        G[g0 + u * (sizes[0] + 1) + 1 + k] += GTp[k * hp1 + u]
         # deterministic reduction of the slabs, in chunk order, split over the parameters
         if need_grad and n_chunks > 1:
             for p in prange(n_pchunks, schedule="static"):

@@ -24,6 +24,12 @@ NNF_ENTRY NNF_TGT void FN(fwdT)(const NNF_T *W, ptrdiff_t n_k, ptrdiff_t h, cons
 NNF_ENTRY NNF_TGT void FN(grad1)(const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h, const NNF_T *X,
                                  ptrdiff_t nb, ptrdiff_t n_in, NNF_T *G, const void *pf,
                                  ptrdiff_t pf_bytes);
+NNF_ENTRY NNF_TGT void FN(spfwd)(const ptrdiff_t *indptr, const int *cols, const NNF_T *vals,
+                                 ptrdiff_t nb, const NNF_T *WT, ptrdiff_t hp, ptrdiff_t h,
+                                 const NNF_T *b, NNF_T *Z, ptrdiff_t ldz);
+NNF_ENTRY NNF_TGT void FN(spgrad)(const ptrdiff_t *indptr, const int *cols, const NNF_T *vals,
+                                  ptrdiff_t nb, const NNF_T *Dt, ptrdiff_t hp, ptrdiff_t h,
+                                  NNF_T *GT);
 NNF_ENTRY NNF_TGT void FN(backprop)(const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,
                                     const NNF_T *D, const NNF_T *A, ptrdiff_t ld,
                                     ptrdiff_t npad, int act, NNF_T *P);

@@ -1105,6 +1105,116 @@ NNF_ENTRY NNF_TGT void FN(backprop)(
         FN(backprop_units)(U, 1, act, W, n_o, n_i, D + k * VL, A + k * VL, ld, P + k * VL);
 }
 
+/* ---- first layer from sparse rows of X (CSR): the zeros of X are skipped -------------
+ * Row i's nonzeros are vals[p] at features cols[p], for p = indptr[i] .. indptr[i + 1] - 1
+ * (indptr of the block's rows: indptr[0] need not be 0).  Adding an exact zero changes
+ * no sum, so a first layer of mostly-zero inputs (MNIST: 81% zeros) does a fraction of
+ * the dense multiply-adds.  Units lie in the lanes, NV vectors of them in registers
+ * while a row's nonzeros go by; a layer wider than NNF_SPARSE_VECS vectors takes several
+ * passes over the rows. */
+#define NNF_SPARSE_VECS 8
+
+/* Z[u, i] = b[u] + sum_p vals[p] WT[cols[p], u] for the NV unit vectors from u0 */
+static NNF_INLINE NNF_TGT void FN(spfwd_pass)(
+    const int NV, const ptrdiff_t *indptr, const int *cols, const NNF_T *vals, ptrdiff_t nb,
+    const NNF_T *WT, ptrdiff_t hp, ptrdiff_t u0, ptrdiff_t h, const NNF_T *b,
+    NNF_T *Z, ptrdiff_t ldz)
+{
+    NNF_T tmp[NNF_SPARSE_VECS * (NNF_VBYTES ? NNF_VBYTES / sizeof(NNF_T) : 1)];
+    ptrdiff_t i, p, j;
+    int v;
+    for (i = 0; i < nb; i++) {
+        VT acc[NNF_SPARSE_VECS];
+        for (v = 0; v < NV; v++)
+            acc[v] = FN(vset1)((NNF_T)0);
+        for (p = indptr[i]; p < indptr[i + 1]; p++) {
+            const VT s = FN(vset1)(vals[p]);
+            const NNF_T *w = WT + (ptrdiff_t)cols[p] * hp + u0;
+            for (v = 0; v < NV; v++)
+                acc[v] += s * FN(vload)(w + v * VL);
+        }
+        for (v = 0; v < NV; v++)
+            FN(vstore)(tmp + v * VL, acc[v]);
+        for (j = 0; j < NV * VL && u0 + j < h; j++)
+            Z[(u0 + j) * ldz + i] = tmp[j] + b[u0 + j];
+    }
+}
+
+NNF_ENTRY NNF_TGT void FN(spfwd)(
+    const ptrdiff_t *indptr, const int *cols, const NNF_T *vals,  /* IN: the block's rows */
+    ptrdiff_t nb,
+    const NNF_T *WT, ptrdiff_t hp, ptrdiff_t h,     /* IN: (n_in, hp), h valid units, hp % VL == 0 */
+    const NNF_T *b,                                 /* IN: (h,) */
+    NNF_T *Z, ptrdiff_t ldz)                        /* OUT: (h, ldz), columns < nb */
+{
+    const ptrdiff_t nvec = (h + VL - 1) / VL;
+    ptrdiff_t v0;
+    for (v0 = 0; v0 < nvec; v0 += NNF_SPARSE_VECS) {
+        const ptrdiff_t nv = nvec - v0 < NNF_SPARSE_VECS ? nvec - v0 : NNF_SPARSE_VECS;
+#define NNF_CALL(NV) FN(spfwd_pass)(NV, indptr, cols, vals, nb, WT, hp, v0 * VL, h, b, Z, ldz)
+        switch (nv) {
+        case 8: NNF_CALL(8); break;
+        case 7: NNF_CALL(7); break;
+        case 6: NNF_CALL(6); break;
+        case 5: NNF_CALL(5); break;
+        case 4: NNF_CALL(4); break;
+        case 3: NNF_CALL(3); break;
+        case 2: NNF_CALL(2); break;
+        default: NNF_CALL(1); break;
+        }
+#undef NNF_CALL
+    }
+}
+
+/* GT[cols[p], u] += vals[p] Dt[i, u] for the NV unit vectors from u0 */
+static NNF_INLINE NNF_TGT void FN(spgrad_pass)(
+    const int NV, const ptrdiff_t *indptr, const int *cols, const NNF_T *vals, ptrdiff_t nb,
+    const NNF_T *Dt, ptrdiff_t hp, ptrdiff_t u0, NNF_T *GT)
+{
+    ptrdiff_t i, p;
+    int v;
+    for (i = 0; i < nb; i++) {
+        VT d[NNF_SPARSE_VECS];
+        for (v = 0; v < NV; v++)
+            d[v] = FN(vload)(Dt + i * hp + u0 + v * VL);
+        for (p = indptr[i]; p < indptr[i + 1]; p++) {
+            const VT s = FN(vset1)(vals[p]);
+            NNF_T *g = GT + (ptrdiff_t)cols[p] * hp + u0;
+            for (v = 0; v < NV; v++)
+                FN(vstore)(g + v * VL, FN(vload)(g + v * VL) + s * d[v]);
+        }
+    }
+}
+
+/* The first layer's weight gradient of a block from sparse rows, into a transposed
+ * buffer: GT[k, u] += sum_i X[i, k] Dt[i, u] over the nonzeros X[i, k].  Dt (nb, hp):
+ * the block's deltas, one row per example, lanes h .. hp - 1 zero.  The caller adds
+ * GT to the slab (transposed) and the bias gradient itself. */
+NNF_ENTRY NNF_TGT void FN(spgrad)(
+    const ptrdiff_t *indptr, const int *cols, const NNF_T *vals,  /* IN: the block's rows */
+    ptrdiff_t nb,
+    const NNF_T *Dt, ptrdiff_t hp, ptrdiff_t h,     /* IN: (nb, hp), hp % VL == 0 */
+    NNF_T *GT)                                      /* OUT: (n_in, hp), accumulated */
+{
+    const ptrdiff_t nvec = (h + VL - 1) / VL;
+    ptrdiff_t v0;
+    for (v0 = 0; v0 < nvec; v0 += NNF_SPARSE_VECS) {
+        const ptrdiff_t nv = nvec - v0 < NNF_SPARSE_VECS ? nvec - v0 : NNF_SPARSE_VECS;
+#define NNF_CALL(NV) FN(spgrad_pass)(NV, indptr, cols, vals, nb, Dt, hp, v0 * VL, GT)
+        switch (nv) {
+        case 8: NNF_CALL(8); break;
+        case 7: NNF_CALL(7); break;
+        case 6: NNF_CALL(6); break;
+        case 5: NNF_CALL(5); break;
+        case 4: NNF_CALL(4); break;
+        case 3: NNF_CALL(3); break;
+        case 2: NNF_CALL(2); break;
+        default: NNF_CALL(1); break;
+        }
+#undef NNF_CALL
+    }
+}
+
 #undef FN
 #undef VT
 #undef VIT
