@@ -15,7 +15,9 @@ time from the CPU's features (no ``-march`` flag needed):
 - forward of every layer from units-major inputs (rows in the SIMD lanes):
   a tile of units x row-vectors, accumulated in registers over the inputs; the
   first layer reads X from packed panels (X transposed per block, built once by
-  :meth:`CythonBackend.prepare`; this costs a second copy of X in memory);
+  :meth:`CythonBackend.prepare`; this costs a second copy of X in memory), or, when
+  at most ``SPARSE_DENSITY`` of X is nonzero (MNIST: 19%), from X's rows in CSR,
+  skipping its zeros (``spfwd``; the weight gradient likewise, ``spgrad``);
 - gradient of every layer, ``G += D . A_prev``: a tile of units x
   feature-vectors accumulated in registers over the block's rows;
 - back-propagation of the deltas: a tile of units x row-vectors.
