@@ -163,8 +163,14 @@ def test_sparse_prepared_data_pickle_and_refuse_bad_rows():
     J2 = backend.loss_grad_sum(theta, sizes, offsets, copy, "cross_entropy", 2, g2)
     assert J1 == J2
     np.testing.assert_array_equal(g1, g2)
-    # rows that do not fit X: the kernel's entry refuses them
     indptr, cols, vals = data.csr
+    # a feature index out of range: refused when the data are unpickled
+    bad_cols = cols.copy()
+    bad_cols[3] = sizes[0]
+    state = dict(data.__getstate__(), csr=(indptr, bad_cols, vals))
+    with pytest.raises(ValueError, match="inconsistent sparse rows"):
+        type(data).__new__(type(data)).__setstate__(state)
+    # rows that do not fit X: the kernel's entry refuses them
     bad = indptr.copy()
     bad[5], bad[6] = bad[6], bad[5] - 1
     data.csr = (bad, cols, vals)

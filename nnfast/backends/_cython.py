@@ -196,6 +196,8 @@ class _Prepared:
     def __setstate__(self, state):
         for name, value in state.items():
             setattr(self, name, value)
+        if getattr(self, "csr", None) is not None:
+            self.csr = _checked_csr(self.csr, self.m, self.n_in)
         self._buffers = {}
         self._lock = threading.Lock()
 
@@ -223,9 +225,19 @@ def _sparse_rows(X, max_density=None):
     np.cumsum(np.count_nonzero(nonzero, axis=1), out=indptr[1:])
     cols = np.nonzero(nonzero)[1].astype(np.intc)
     vals = np.ascontiguousarray(X[nonzero])
-    # the kernel indexes with these: checked here once (they are read-only from now on)
-    assert cols.size == indptr[-1] == vals.size and (cols.size == 0 or (
-        int(cols.min()) >= 0 and int(cols.max()) < n_in)), "CSR of X out of range"
+    return _checked_csr((indptr, cols, vals), m, n_in)
+
+
+def _checked_csr(csr, m, n_in):
+    """``csr`` made read-only, after checking what the kernel indexes with: it checks
+    the row pointers at every call, the feature indices only here (once)."""
+    indptr, cols, vals = csr
+    if not (indptr.dtype == np.intp and cols.dtype == np.intc and indptr.shape == (m + 1,)
+            and cols.ndim == vals.ndim == 1 and cols.size == vals.size == indptr[-1]
+            and indptr[0] == 0 and np.all(np.diff(indptr) >= 0)
+            and (cols.size == 0 or (int(cols.min()) >= 0 and int(cols.max()) < n_in))):
+        raise ValueError("inconsistent sparse rows of X")
+    indptr, cols, vals = (np.ascontiguousarray(a) for a in (indptr, cols, vals))
     for a in (indptr, cols, vals):
         a.flags.writeable = False
     return indptr, cols, vals
