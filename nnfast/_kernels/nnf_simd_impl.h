@@ -1113,6 +1113,21 @@ NNF_ENTRY NNF_TGT void FN(backprop)(
  * while a row's nonzeros go by; a layer wider than NNF_SPARSE_VECS vectors takes several
  * passes over the rows. */
 #define NNF_SPARSE_VECS 8
+/* CALL(NV) with NV the constant nv (1 .. NNF_SPARSE_VECS), so that the pass's vectors
+ * stay in registers */
+#ifndef NNF_SPARSE_PASS
+#define NNF_SPARSE_PASS(nv, CALL)                      \
+    switch (nv) {                                      \
+    case 8: CALL(8); break;                            \
+    case 7: CALL(7); break;                            \
+    case 6: CALL(6); break;                            \
+    case 5: CALL(5); break;                            \
+    case 4: CALL(4); break;                            \
+    case 3: CALL(3); break;                            \
+    case 2: CALL(2); break;                            \
+    default: CALL(1); break;                           \
+    }
+#endif
 
 /* Z[u, i] = b[u] + sum_p vals[p] WT[cols[p], u] for the NV unit vectors from u0 */
 static NNF_INLINE NNF_TGT void FN(spfwd_pass)(
@@ -1152,16 +1167,7 @@ NNF_ENTRY NNF_TGT void FN(spfwd)(
     for (v0 = 0; v0 < nvec; v0 += NNF_SPARSE_VECS) {
         const ptrdiff_t nv = nvec - v0 < NNF_SPARSE_VECS ? nvec - v0 : NNF_SPARSE_VECS;
 #define NNF_CALL(NV) FN(spfwd_pass)(NV, indptr, cols, vals, nb, WT, hp, v0 * VL, h, b, Z, ldz)
-        switch (nv) {
-        case 8: NNF_CALL(8); break;
-        case 7: NNF_CALL(7); break;
-        case 6: NNF_CALL(6); break;
-        case 5: NNF_CALL(5); break;
-        case 4: NNF_CALL(4); break;
-        case 3: NNF_CALL(3); break;
-        case 2: NNF_CALL(2); break;
-        default: NNF_CALL(1); break;
-        }
+        NNF_SPARSE_PASS(nv, NNF_CALL)
 #undef NNF_CALL
     }
 }
@@ -1201,16 +1207,7 @@ NNF_ENTRY NNF_TGT void FN(spgrad)(
     for (v0 = 0; v0 < nvec; v0 += NNF_SPARSE_VECS) {
         const ptrdiff_t nv = nvec - v0 < NNF_SPARSE_VECS ? nvec - v0 : NNF_SPARSE_VECS;
 #define NNF_CALL(NV) FN(spgrad_pass)(NV, indptr, cols, vals, nb, Dt, hp, v0 * VL, GT)
-        switch (nv) {
-        case 8: NNF_CALL(8); break;
-        case 7: NNF_CALL(7); break;
-        case 6: NNF_CALL(6); break;
-        case 5: NNF_CALL(5); break;
-        case 4: NNF_CALL(4); break;
-        case 3: NNF_CALL(3); break;
-        case 2: NNF_CALL(2); break;
-        default: NNF_CALL(1); break;
-        }
+        NNF_SPARSE_PASS(nv, NNF_CALL)
 #undef NNF_CALL
     }
 }
