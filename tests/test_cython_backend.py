@@ -287,10 +287,13 @@ def test_block_sizes_match_loop_and_agree(monkeypatch, dtype, l2_kb, rows):
                                * np.abs(g1).max())
 
 
-def test_prepared_data_pickles():
+@pytest.mark.parametrize("sparse", [False, True])
+def test_prepared_data_pickles(sparse):
+    """Prepared data (panels of X, or X's rows in CSR when it is mostly zeros) pickle."""
     import pickle
 
-    backend, sizes, offsets, data, theta = _ex4_call_args(m=70)
+    backend, sizes, offsets, data, theta = _ex4_call_args(m=70, sparse=sparse)
+    assert (data.csr is not None) == sparse and (data.XP is None) == sparse
     g1, g2 = np.empty_like(theta), np.empty_like(theta)
     J1 = backend.loss_grad_sum(theta, sizes, offsets, data, "cross_entropy", 2, g1)
     copy = pickle.loads(pickle.dumps(data))
@@ -301,10 +304,12 @@ def test_prepared_data_pickles():
 
 # ---------------------------------------------------------------- bad input
 
-def _ex4_call_args(dtype=np.float64, m=20):
+def _ex4_call_args(dtype=np.float64, m=20, sparse=False):
     backend = get_backend("cython")
     sizes = (8, 5, 3)
     X, y, theta = random_problem(list(sizes), m, dtype=dtype)
+    if sparse:
+        X[np.random.default_rng(1).random(X.shape) < 0.8] = 0
     Y = np.eye(3, dtype=dtype)[y]
     data = backend.prepare(X, Y)
     return backend, sizes, layer_offsets(sizes), data, theta

@@ -1117,16 +1117,7 @@ NNF_ENTRY NNF_TGT void FN(backprop)(
  * stay in registers */
 #ifndef NNF_SPARSE_PASS
 #define NNF_SPARSE_PASS(nv, CALL)                      \
-    switch (nv) {                                      \
-    case 8: CALL(8); break;                            \
-    case 7: CALL(7); break;                            \
-    case 6: CALL(6); break;                            \
-    case 5: CALL(5); break;                            \
-    case 4: CALL(4); break;                            \
-    case 3: CALL(3); break;                            \
-    case 2: CALL(2); break;                            \
-    default: CALL(1); break;                           \
-    }
+    if ((nv) == 8) { CALL(8); } else { NNF_LEFTOVER_UNITS(nv, CALL) }
 #endif
 
 /* Z[u, i] = b[u] + sum_p vals[p] WT[cols[p], u] for the NV unit vectors from u0 */
