@@ -122,9 +122,10 @@ class Objective(ObjectiveCalls):
         gradients are always returned as float64 (what scipy's optimisers use).
     reuse : bool, default True
         True lays the data out for many calls (the cython backend packs X into
-        panels, a second copy of X, or keeps a mostly-zero X's rows in CSR).  False is for one or a few calls (the
-        one-shot functions): the kernels read X as given, and building the
-        objective costs little more than its checks.
+        panels, a second copy of X, or keeps a mostly-zero X's rows in CSR).
+        False is for one or a few calls (the one-shot functions): the kernels
+        read X as given, and building the objective costs little more than its
+        checks.
     check_finite : bool, default True
         Refuse NaN and inf in X here.  False skips that pass over X; only for a
         caller that detects them otherwise (``nnfast.cost_grad`` checks the

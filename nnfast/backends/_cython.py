@@ -361,7 +361,7 @@ def _run(theta, sizes, offsets, X, YT, codes, with_loss, grad_out, H, n_threads,
     block = cache.block if cache is not None else BLOCK_ROWS
     panels = cache is not None and cache.XP is not None
     XP = cache.XP if panels else np.empty((0, 0, 0), dtype=dtype)
-    csr = cache.csr if cache is not None and getattr(cache, "csr", None) is not None else None
+    csr = getattr(cache, "csr", None)   # X's rows in CSR (prepared data), or None
     layout = _layout(tuple(sizes), block)
     n_chunks = chunk_count(-(-m // block), n_par, np.dtype(dtype).itemsize)
     threads = threads_for(n_threads, n_chunks, m * n_par, SERIAL_WORK) \
