@@ -47,7 +47,8 @@ Layout (see :mod:`nnfast.backends._numba`):
   block_rows) copy of X, each block transposed and zero padded: the first
   layer's gradient runs along the rows of a block with a 4 x 5 register tile
   of ``G1``, written once per block.
-* ``YT_blocks``  flat (n_blocks, n_out, block_rows) targets, units-major.
+* ``YT``  flat (n_out, m) targets, units-major: the transpose of Y, which one-shot
+  calls get from the checks as it is (no copy, nothing to allocate per block).
 * ``W1_no_bias``  (BLAS; else None) the first layer's weights without their
   bias column, (n1, n_in), C-contiguous.
 * Inside a block of ``nb`` rows every activation and delta is units-major
@@ -296,7 +297,7 @@ def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, work, zer
     return cost
 
 
-def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+def _output_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
                   need_grad, D, E, R, work, zero, one, RW):
     """The output activations into ``A`` from the logits ``Zo``, the summed loss
     (float64) of block ``b`` for the head code ``head`` and, if ``need_grad``, the
@@ -310,35 +311,36 @@ def _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
 
 
 @njit(**INNER_OPTIONS)
-def _output_offsets(sizes, unit_starts, b, block_rows, nb):
+def _output_offsets(sizes, unit_starts, b, block_rows, m, nb):
     """``(n_out, hb, yb, r0)`` of block ``b``: the outputs, where their activations start
-    in the activation buffer, where the block's targets start in ``YT_blocks``, and its
-    first row."""
+    in the activation buffer, where the block's targets start in ``YT`` (target o of
+    the block's row r at ``yb + o * m + r``), and its first row."""
     L = sizes.shape[0] - 1
     n_out = sizes[L]
-    return n_out, unit_starts[L - 1] * nb, b * n_out * block_rows, b * block_rows
+    r0 = b * block_rows
+    return n_out, unit_starts[L - 1] * nb, r0, r0
 
 
 @njit(**INNER_OPTIONS)
-def _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad, D, R,
+def _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad, D, R,
                    work, zero, one, RW):
     """:func:`_output_layer` of the softmax head."""
-    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, nb)
-    return _softmax_output(Zo, A[hb:hb + n_out * nb], YT_blocks[yb:], block_rows, n_out, nb,
+    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
+    return _softmax_output(Zo, A[hb:hb + n_out * nb], YT[yb:], m, n_out, nb,
                            need_grad, D, R, work, zero, RW, r0, one)
 
 
 @njit(**_LOSS_OPTIONS)
-def _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad, D,
+def _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad, D,
                     one, RW):
     """:func:`_output_layer` of the identity head (squared error)."""
-    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, nb)
+    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
     half = one / (one + one)
     cost = 0.0
     for o in range(n_out):
         z = Zo[o * nb:(o + 1) * nb]
         h = A[hb + o * nb:hb + (o + 1) * nb]
-        y = YT_blocks[yb + o * block_rows:yb + o * block_rows + nb]
+        y = YT[yb + o * m:yb + o * m + nb]
         d = D[o * nb:(o + 1) * nb]
         for r in range(nb):
             e = z[r] - y[r]
@@ -350,10 +352,10 @@ def _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, nee
     return cost
 
 
-def _logistic_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+def _logistic_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
                    need_grad, D, E, R, work, zero, one, RW):
     """:func:`_output_layer` of the two logistic heads (cross-entropy or squared error)."""
-    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, nb)
+    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
     half = one / (one + one)
     cost = 0.0
     # h and log1p(exp(-|z|)) from one exp(-|z|) per logit, as the C kernel's output
@@ -363,7 +365,7 @@ def _logistic_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head
     for o in range(n_out):
         z = Zo[o * nb:(o + 1) * nb]
         h = A[hb + o * nb:hb + (o + 1) * nb]
-        y = YT_blocks[yb + o * block_rows:yb + o * block_rows + nb]
+        y = YT[yb + o * m:yb + o * m + nb]
         d = D[o * nb:(o + 1) * nb]
         if head == HEAD_LOGISTIC_CROSS_ENTROPY:
             sp = E[o * nb:(o + 1) * nb]
@@ -390,27 +392,27 @@ _logistic_layer = njit(**_LOSS_OPTIONS)(_logistic_head)
 
 # the implementations of _output_layer: by the literal head, or branching on its value (only
 # the logistic one computes, the others call: the loss options fit them all)
-def _softmax_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+def _softmax_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
                   need_grad, D, E, R, work, zero, one, RW):
-    return _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad,
+    return _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad,
                           D, R, work, zero, one, RW)
 
 
-def _identity_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+def _identity_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
                    need_grad, D, E, R, work, zero, one, RW):
-    return _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, need_grad,
+    return _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad,
                            D, one, RW)
 
 
-def _any_head(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+def _any_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
               need_grad, D, E, R, work, zero, one, RW):
     if head == HEAD_SOFTMAX_CROSS_ENTROPY:
-        return _softmax_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb,
+        return _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
                               need_grad, D, R, work, zero, one, RW)
     if head == HEAD_IDENTITY_SQUARED_ERROR:
-        return _identity_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb,
+        return _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
                                need_grad, D, one, RW)
-    return _logistic_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
+    return _logistic_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head,
                            head_tag, need_grad, D, E, R, work, zero, one, RW)
 
 
@@ -421,7 +423,7 @@ _OUTPUT_LAYER_BY_HEAD = {HEAD_SOFTMAX_CROSS_ENTROPY: _softmax_head,
 
 
 @overload(_output_layer, jit_options=_LOSS_OPTIONS, prefer_literal=True)
-def _output_layer_ov(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head, head_tag,
+def _output_layer_ov(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
                      need_grad, D, E, R, work, zero, one, RW):
     return _OUTPUT_LAYER_BY_HEAD.get(getattr(head_tag, "literal_value", None), _any_head)
 
@@ -631,7 +633,7 @@ def _all_finite(A, n):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+def chunk_loss_grad(X_flat, XT_blocks, YT, W1_no_bias, theta, sizes, weight_starts,
                     unit_starts, act_codes, act, block_rows, m, b_lo, b_hi, head, head_tag, zero,
                     one, G, RW, check_inputs):
     """Summed loss (float64) of the row blocks ``b_lo .. b_hi - 1`` and, unless ``G``
@@ -671,7 +673,7 @@ def chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weig
             inputs_bad = True
         _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, Zo, T,
                         work)
-        cost += _output_layer(Zo, A, YT_blocks, sizes, unit_starts, b, block_rows, nb, head,
+        cost += _output_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head,
                               head_tag, G is not None, D, E, R, work, zero, one, RW)
         if G is not None:
             D1 = _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A,
@@ -730,25 +732,25 @@ _PRANGE_ONLY = {"prange": True, "comprehension": False, "setitem": False, "reduc
 # (the kernel's type is its signature), and cached.
 
 @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
-def chunks_loss_grad(kernel, X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
+def chunks_loss_grad(kernel, X_flat, XT_blocks, YT, W1_no_bias, theta, sizes,
                      weight_starts, unit_starts, act_codes, block_rows, m, starts, head, zero,
                      one, slabs, costs, RW, check_inputs):
     """``kernel`` (:meth:`ParallelDrivers.kernel`, loss and gradient) of every chunk ``c``
     (blocks ``starts[c] .. starts[c + 1] - 1``) in parallel: its loss into ``costs[c]`` and
     its gradient into ``slabs[c]`` ((n_chunks, n_params), C-contiguous)."""
     for c in prange(starts.shape[0] - 1):
-        costs[c] = kernel(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+        costs[c] = kernel(X_flat, XT_blocks, YT, W1_no_bias, theta, sizes, weight_starts,
                           unit_starts, act_codes, block_rows, m, starts[c], starts[c + 1], head,
                           zero, one, slabs[c], RW, check_inputs)
 
 
 @njit(parallel=_PRANGE_ONLY, **JIT_OPTIONS)
-def chunks_loss(kernel, X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+def chunks_loss(kernel, X_flat, XT_blocks, YT, W1_no_bias, theta, sizes, weight_starts,
                 unit_starts, act_codes, block_rows, m, starts, head, zero, one, costs, RW,
                 check_inputs):
     """:func:`chunks_loss_grad` without the gradient (``kernel`` of the loss only)."""
     for c in prange(starts.shape[0] - 1):
-        costs[c] = kernel(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+        costs[c] = kernel(X_flat, XT_blocks, YT, W1_no_bias, theta, sizes, weight_starts,
                           unit_starts, act_codes, block_rows, m, starts[c], starts[c + 1], head,
                           zero, one, None, RW, check_inputs)
 
@@ -851,10 +853,10 @@ class ParallelDrivers:
         self.chunks_loss = chunks_loss
         self.chunks_forward = chunks_forward
 
-        def loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+        def loss_grad(X_flat, XT_blocks, YT, W1_no_bias, theta, sizes, weight_starts,
                       unit_starts, act_codes, block_rows, m, b_lo, b_hi, head, zero, one, G, RW,
                       check_inputs):
-            return chunk_loss_grad(X_flat, XT_blocks, YT_blocks, W1_no_bias, theta, sizes,
+            return chunk_loss_grad(X_flat, XT_blocks, YT, W1_no_bias, theta, sizes,
                                    weight_starts, unit_starts, act_codes, act, block_rows, m,
                                    b_lo, b_hi, head, fixed_head, zero, one, G, RW, check_inputs)
 

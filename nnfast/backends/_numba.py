@@ -159,20 +159,19 @@ class _Prepared:
     block-transposed copy (the first layer runs through BLAS instead, see ``_run``).
     """
 
-    __slots__ = ("X", "Y", "X_flat", "YT_blocks", "m", "n_in", "n_out", "block_rows", "n_blocks",
+    __slots__ = ("X", "Y", "X_flat", "YT", "m", "n_in", "n_out", "block_rows", "n_blocks",
                  "one_shot", "x_checked", "_XT_blocks", "_lock")
 
     def __init__(self, X, Y, block_rows, one_shot=False, x_checked=True):
         m, n_in = X.shape
         n_out = Y.shape[1]
         n_blocks = max(1, -(-m // block_rows))
-        YT = np.zeros((n_blocks, n_out, block_rows), dtype=X.dtype)
-        for b in range(n_blocks):
-            rows = slice(b * block_rows, min(m, (b + 1) * block_rows))
-            YT[b, :, :rows.stop - rows.start] = Y[rows].T
+        # the kernels read the targets units-major; Y from the checks of a one-shot call
+        # is already (targets_units_major), so nothing is copied or allocated for it
+        # (a fresh array per call costs page faults: on a VM up to 1.5 ms on ex4)
+        self.YT = np.ascontiguousarray(Y.T).reshape(-1)
         self.X, self.Y = X, Y
         self.X_flat = X.reshape(-1)
-        self.YT_blocks = YT.reshape(-1)
         self.m, self.n_in, self.n_out = m, n_in, n_out
         self.block_rows, self.n_blocks = block_rows, n_blocks
         self.one_shot = one_shot
@@ -327,6 +326,8 @@ class NumbaBackend(Backend):
     # with prepare_once(x_checked=False) / forward(x_checked=False) the kernels find a
     # NaN or inf of X in the first layer's products and the call raises as check_X does
     finds_nonfinite_X = True
+    # the kernels read the targets one output at a time (see _Prepared)
+    targets_units_major = True
     supports_activations = True
     supports_row_weights = True
     description = ("numba fused kernel (row blocks, register tiles or BLAS per block, "
@@ -445,12 +446,13 @@ class NumbaBackend(Backend):
 
     # -- contract ------------------------------------------------------------
     def prepare(self, X, Y):
-        return _Prepared(np.ascontiguousarray(X), np.ascontiguousarray(Y, dtype=X.dtype),
+        return _Prepared(np.ascontiguousarray(X), np.asarray(Y, dtype=X.dtype),
                          _block_rows(X.shape[0]))
 
     def prepare_once(self, X, Y, x_checked=True):
         # no block-transposed copy of X: one call does not pay for building it
-        return _Prepared(np.ascontiguousarray(X), np.ascontiguousarray(Y, dtype=X.dtype),
+        # Y as it comes (units-major from the checks): _Prepared reads its transpose
+        return _Prepared(np.ascontiguousarray(X), np.asarray(Y, dtype=X.dtype),
                          _block_rows(X.shape[0]), one_shot=True, x_checked=x_checked)
 
     def loss_grad_sum(self, theta, layer_sizes, offsets, data, loss, n_threads, grad_out,
@@ -511,7 +513,7 @@ class NumbaBackend(Backend):
         W1_no_bias = _first_layer_weights(theta, layer_sizes, offsets, blas)
         XT_blocks = data.XT_blocks if need_grad and not blas else None
         act = self._kernels.uniform_activation(act_codes)
-        arrays = (data.X_flat, XT_blocks, data.YT_blocks, W1_no_bias, theta, sizes, weight_starts,
+        arrays = (data.X_flat, XT_blocks, data.YT, W1_no_bias, theta, sizes, weight_starts,
                   unit_starts, act_codes)
         # the serial driver takes the activation and head as values, the parallel ones
         # are made for them (their constants)
