@@ -173,3 +173,66 @@ def test_bad_sparse_rows_are_refused():
     data.csr = (indptr[:-1], cols, vals)
     with pytest.raises(ValueError, match="inconsistent sparse rows"):
         backend.loss_grad_sum(theta, sizes, offsets, data, "cross_entropy", 2, g1)
+
+
+def test_block_columns_of_X():
+    """The nonzeros by row block and feature that the gradient reads: each block's
+    slice of X in CSC (features ascending, rows ascending within a feature)."""
+    rng = np.random.default_rng(1)
+    m, n_in, block = 70, 30, 16                      # a short last block (6 rows)
+    X = rng.random((m, n_in)) * (rng.random((m, n_in)) < 0.2)
+    X[17] = 0.0
+    blocks, cols, ptr, rows, vals = _cython._block_cols(_cython._sparse_rows(X), X.shape, block)
+    assert blocks.shape == (-(-m // block) + 1,)
+    assert (blocks.dtype, ptr.dtype, cols.dtype, rows.dtype) == (np.intp, np.intp, np.intc, np.intc)
+    assert not any(a.flags.writeable for a in (blocks, cols, ptr, rows, vals))
+    for b in range(blocks.size - 1):
+        ref = scipy.sparse.csc_matrix(X[b * block:(b + 1) * block])
+        ref.sort_indices()
+        present = np.flatnonzero(np.diff(ref.indptr))
+        q0, q1 = blocks[b], blocks[b + 1]
+        np.testing.assert_array_equal(cols[q0:q1], present)
+        p0, p1 = ptr[q0], ptr[q1]
+        np.testing.assert_array_equal(rows[p0:p1], ref.indices)
+        np.testing.assert_array_equal(vals[p0:p1], ref.data)
+        np.testing.assert_array_equal(np.diff(ptr[q0:q1 + 1]), np.diff(ref.indptr)[present])
+    empty = _cython._block_cols(_cython._sparse_rows(np.zeros((20, 4))), (20, 4), 16)
+    assert empty[0].tolist() == [0, 0, 0] and empty[3].size == 0
+
+
+def test_bad_block_columns_are_refused():
+    sizes = (30, 5, 3)
+    X, y, theta = sparse_problem(list(sizes), 100, 0.2, seed=7)
+    backend = CythonBackend()
+    data = backend.prepare(X, np.eye(3)[y], layer_sizes=sizes)
+    blocks, cols, ptr, rows, vals = data.csc
+    last_rows = 100 - (blocks.size - 2) * data.block
+    offsets = layer_offsets(sizes)
+    g1 = np.empty_like(theta)
+
+    def replaced(i, value_at):
+        arrays = [a.copy() for a in data.csc]
+        value_at(arrays[i])
+        return tuple(arrays)
+
+    # a feature or a row out of range (one past the short last block's rows too):
+    # refused when the data are unpickled
+    for bad in (replaced(1, lambda a: a.__setitem__(2, sizes[0])),
+                replaced(3, lambda a: a.__setitem__(0, data.block)),
+                replaced(3, lambda a: a.__setitem__(-1, last_rows)),
+                replaced(1, lambda a: a.__setitem__(0, -1))):
+        state = dict(data.__getstate__(), csc=bad)
+        with pytest.raises(ValueError, match="inconsistent sparse columns"):
+            type(data).__new__(type(data)).__setstate__(state)
+    # pointers that do not fit: the kernel's entry refuses them
+    for bad in (replaced(2, lambda a: a.__setitem__(4, a[6])),
+                (blocks[:-1], cols, ptr, rows, vals),
+                (blocks, cols, ptr[:-1], rows, vals),
+                (blocks, cols, ptr, rows[:-1], vals[:-1])):
+        data.csc = bad
+        with pytest.raises(ValueError, match="inconsistent sparse columns"):
+            backend.loss_grad_sum(theta, sizes, offsets, data, "cross_entropy", 2, g1)
+    # the loss alone does not read them
+    data.csc = None
+    assert np.isfinite(backend.loss_grad_sum(theta, sizes, offsets, data, "cross_entropy", 2,
+                                             None))

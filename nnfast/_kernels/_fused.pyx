@@ -67,10 +67,12 @@ cdef extern from "nnf_simd.h" nogil:
     void nnf_spfwd_f(const Py_ssize_t *indptr, const int *cols, const float *vals,
                      Py_ssize_t nb, const float *WT, Py_ssize_t hp, Py_ssize_t h,
                      const float *b, float *Z, Py_ssize_t ldz)
-    void nnf_spgrad_d(const Py_ssize_t *indptr, const int *cols, const double *vals,
-                      Py_ssize_t nb, const double *Dt, Py_ssize_t hp, Py_ssize_t h, double *GT)
-    void nnf_spgrad_f(const Py_ssize_t *indptr, const int *cols, const float *vals,
-                      Py_ssize_t nb, const float *Dt, Py_ssize_t hp, Py_ssize_t h, float *GT)
+    void nnf_spgrad_d(const int *ccols, const Py_ssize_t *cptr, Py_ssize_t n_cols,
+                      const int *crow, const double *cval, const double *Dt, Py_ssize_t hp,
+                      Py_ssize_t h, double *GT)
+    void nnf_spgrad_f(const int *ccols, const Py_ssize_t *cptr, Py_ssize_t n_cols,
+                      const int *crow, const float *cval, const float *Dt, Py_ssize_t hp,
+                      Py_ssize_t h, float *GT)
     int nnf_nonfinite_d(const double *Z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t n)
     int nnf_nonfinite_f(const float *Z, Py_ssize_t rows, Py_ssize_t ld, Py_ssize_t n)
     double nnf_output_error_d(const double *Z, Py_ssize_t ld, const double *YT, Py_ssize_t ldy,
@@ -192,6 +194,11 @@ cdef double _block(
     const Py_ssize_t *sp_indptr,  # IN: (nb + 1,) the block's rows of X in CSR, or NULL (dense)
     const int *sp_cols,       # IN: features of the nonzeros (CSR)
     const floating *sp_vals,  # IN: values of the nonzeros (CSR)
+    const int *sc_cols,       # IN: (sc_n,) the block's features with nonzeros (gradient)
+    const Py_ssize_t *sc_ptr,  # IN: (sc_n + 1,) where each feature's nonzeros start
+    Py_ssize_t sc_n,
+    const int *sc_rows,       # IN: rows (< nb) of the nonzeros, by feature
+    const floating *sc_vals,  # IN: values of the nonzeros, by feature
     floating *GT,             # OUT: (n_in, hp) first layer's gradient, transposed (accumulated)
     floating *Dt,             # work: (nb, hp) the first layer's deltas, one row per example
 ) noexcept nogil:
@@ -312,9 +319,9 @@ cdef double _block(
                     dsum = dsum + cur[u * ld + r]
                 G[weight_offsets[0] + u * (sizes[0] + 1)] += dsum
             if floating is double:
-                nnf_spgrad_d(sp_indptr, sp_cols, sp_vals, nb, Dt, hp1, sizes[1], GT)
+                nnf_spgrad_d(sc_cols, sc_ptr, sc_n, sc_rows, sc_vals, Dt, hp1, sizes[1], GT)
             else:
-                nnf_spgrad_f(sp_indptr, sp_cols, sp_vals, nb, Dt, hp1, sizes[1], GT)
+                nnf_spgrad_f(sc_cols, sc_ptr, sc_n, sc_rows, sc_vals, Dt, hp1, sizes[1], GT)
             continue
         pf = XP_next if l == 1 else NULL
         if floating is double:
@@ -370,6 +377,15 @@ def fused_loss_grad(
     const int[::1] sp_cols=None,           # IN: (nnz,) features of the nonzeros, < n_in
     const floating[::1] sp_vals=None,      # IN: (nnz,) values of the nonzeros
     floating[:, ::1] sp_work=None,         # work: (n_threads, (n_in + block) * hp) if sparse
+    # the same nonzeros by block and feature, for the first layer's gradient (rows
+    # ascending within a feature): block b's features are sc_cols[q] for q in
+    # sc_blocks[b] .. sc_blocks[b + 1] - 1, feature q's nonzeros sc_vals[p] in the
+    # block's rows sc_rows[p] for p in sc_ptr[q] .. sc_ptr[q + 1] - 1
+    const Py_ssize_t[::1] sc_blocks=None,  # IN: (n_blocks + 1,)
+    const int[::1] sc_cols=None,           # IN: (n_groups,) features, < n_in
+    const Py_ssize_t[::1] sc_ptr=None,     # IN: (n_groups + 1,)
+    const int[::1] sc_rows=None,           # IN: (nnz,) rows within the block, < its rows
+    const floating[::1] sc_vals=None,      # IN: (nnz,)
 ):
     """Summed loss (float64); fills grad_out and/or H if they are not empty.
 
@@ -424,6 +440,11 @@ def fused_loss_grad(
     cdef const Py_ssize_t *SPp
     cdef const int *SCp = NULL
     cdef const floating *SVp = NULL
+    cdef const int *CCp = NULL
+    cdef const Py_ssize_t *CPp = NULL
+    cdef const int *CRp = NULL
+    cdef const floating *CVp = NULL
+    cdef Py_ssize_t q0 = 0, q1 = 0
 
     if n_threads < 1 or not NNF_OPENMP:
         n_threads = 1
@@ -476,6 +497,28 @@ def fused_loss_grad(
         if sp_cols.shape[0] > 0:
             SCp = &sp_cols[0]
             SVp = &sp_vals[0]
+        if need_grad:
+            # the pointers at every call, the features and rows when they were built
+            # (nnfast.backends._cython._checked_block_cols; read-only)
+            if (sc_blocks is None or sc_cols is None or sc_ptr is None or sc_rows is None
+                    or sc_vals is None or sc_blocks.shape[0] != n_blocks + 1
+                    or sc_blocks[0] != 0 or sc_blocks[n_blocks] != sc_cols.shape[0]
+                    or sc_ptr.shape[0] != sc_cols.shape[0] + 1 or sc_ptr[0] != 0
+                    or sc_rows.shape[0] != sc_vals.shape[0]
+                    or sc_ptr[sc_cols.shape[0]] != sc_rows.shape[0]):
+                raise ValueError("inconsistent sparse columns of X")
+            for i in range(n_blocks):
+                if sc_blocks[i + 1] < sc_blocks[i]:
+                    raise ValueError("inconsistent sparse columns of X")
+            for i in range(sc_cols.shape[0]):
+                if sc_ptr[i + 1] < sc_ptr[i]:
+                    raise ValueError("inconsistent sparse columns of X")
+            CPp = &sc_ptr[0]
+            if sc_cols.shape[0] > 0:
+                CCp = &sc_cols[0]
+            if sc_rows.shape[0] > 0:
+                CRp = &sc_rows[0]
+                CVp = &sc_vals[0]
     for i in range(L):
         if sizes[i] < 1 or sizes[i + 1] < 1 or padded_widths[i] < sizes[i + 1] or padded_widths[i] % 16:
             raise ValueError("inconsistent layer widths")
@@ -511,11 +554,17 @@ def fused_loss_grad(
                 if panels and blk + 1 < (c + 1) * n_blocks // n_chunks:
                     XPn = &XP[blk + 1, 0, 0]
                 SPp = &sp_indptr[r0] if sparse else NULL
+                q0 = 0
+                q1 = 0
+                if CPp != NULL:
+                    q0 = sc_blocks[blk]
+                    q1 = sc_blocks[blk + 1]
                 loss_parts[c * LOSS_STRIDE] += _block(
                     &X[r0, 0], XPp, XPn, Yp, ldy, RWp, nb, &theta[0], &WT[0], &wt_offsets[0],
                     &padded_widths[0], &sizes[0], &weight_offsets[0], act_codes,
                     L, head, block, &work[t, 0], G, Hp, check_inputs,
-                    SPp, SCp, SVp, GTp, Dtp)
+                    SPp, SCp, SVp, CCp + q0 if CCp != NULL else NULL,
+                    CPp + q0 if CPp != NULL else NULL, q1 - q0, CRp, CVp, GTp, Dtp)
             if GTp != NULL:
                 # the chunk's first-layer weight gradient, transposed back into its slab
                 g0 = weight_offsets[0]

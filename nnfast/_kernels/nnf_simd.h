@@ -287,9 +287,10 @@ static void nnf_spfwd_##sfx(const ptrdiff_t *indptr, const int *cols, const T *v
                             ptrdiff_t nb, const T *WT, ptrdiff_t hp, ptrdiff_t h,           \
                             const T *b, T *Z, ptrdiff_t ldz)                                \
 { NNF_PICK(spfwd, sfx)(indptr, cols, vals, nb, WT, hp, h, b, Z, ldz); }                     \
-static void nnf_spgrad_##sfx(const ptrdiff_t *indptr, const int *cols, const T *vals,      \
-                             ptrdiff_t nb, const T *Dt, ptrdiff_t hp, ptrdiff_t h, T *GT)   \
-{ NNF_PICK(spgrad, sfx)(indptr, cols, vals, nb, Dt, hp, h, GT); }                           \
+static void nnf_spgrad_##sfx(const int *ccols, const ptrdiff_t *cptr, ptrdiff_t n_cols,   \
+                             const int *crow, const T *cval, const T *Dt, ptrdiff_t hp,     \
+                             ptrdiff_t h, T *GT)                                            \
+{ NNF_PICK(spgrad, sfx)(ccols, cptr, n_cols, crow, cval, Dt, hp, h, GT); }                  \
 static void nnf_backprop_##sfx(const T *W, ptrdiff_t n_o, ptrdiff_t n_i, const T *D,        \
                                const T *A, ptrdiff_t ld, ptrdiff_t npad, int act, T *P)     \
 { NNF_PICK(backprop, sfx)(W, n_o, n_i, D, A, ld, npad, act, P); }                           \

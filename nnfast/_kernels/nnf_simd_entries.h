@@ -27,9 +27,9 @@ NNF_ENTRY NNF_TGT void FN(grad1)(const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h, con
 NNF_ENTRY NNF_TGT void FN(spfwd)(const ptrdiff_t *indptr, const int *cols, const NNF_T *vals,
                                  ptrdiff_t nb, const NNF_T *WT, ptrdiff_t hp, ptrdiff_t h,
                                  const NNF_T *b, NNF_T *Z, ptrdiff_t ldz);
-NNF_ENTRY NNF_TGT void FN(spgrad)(const ptrdiff_t *indptr, const int *cols, const NNF_T *vals,
-                                  ptrdiff_t nb, const NNF_T *Dt, ptrdiff_t hp, ptrdiff_t h,
-                                  NNF_T *GT);
+NNF_ENTRY NNF_TGT void FN(spgrad)(const int *ccols, const ptrdiff_t *cptr, ptrdiff_t n_cols,
+                                  const int *crow, const NNF_T *cval, const NNF_T *Dt,
+                                  ptrdiff_t hp, ptrdiff_t h, NNF_T *GT);
 NNF_ENTRY NNF_TGT void FN(backprop)(const NNF_T *W, ptrdiff_t n_o, ptrdiff_t n_i,
                                     const NNF_T *D, const NNF_T *A, ptrdiff_t ld,
                                     ptrdiff_t npad, int act, NNF_T *P);

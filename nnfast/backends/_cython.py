@@ -162,8 +162,8 @@ class _Prepared:
     first layer then reads the rows of X, from weights repacked at every call.
     """
 
-    __slots__ = ("X", "XP", "csr", "block", "YT", "m", "n_in", "n_out", "dtype", "x_checked",
-                 "_buffers", "_lock")
+    __slots__ = ("X", "XP", "csr", "csc", "block", "YT", "m", "n_in", "n_out", "dtype",
+                 "x_checked", "_buffers", "_lock")
 
     def __init__(self, X, Y, panels=True, x_checked=True, block=BLOCK_ROWS):
         self.X = X
@@ -177,6 +177,8 @@ class _Prepared:
         # X's rows in CSR instead, when X is mostly zeros: the first layer then skips
         # them (see _sparse_rows), and no panels are needed
         self.csr = _sparse_rows(X) if panels else None
+        # and by block and feature, for the first layer's gradient (see _block_cols)
+        self.csc = None if self.csr is None else _block_cols(self.csr, X.shape, block)
         self.XP = _panels(X, block) if panels and self.csr is None else None
         # work buffers of the last call, reused (fresh pages cost page faults);
         # a call that finds them in use by another thread allocates its own
@@ -198,6 +200,9 @@ class _Prepared:
             setattr(self, name, value)
         if getattr(self, "csr", None) is not None:
             self.csr = _checked_csr(self.csr, self.m, self.n_in)
+            csc = getattr(self, "csc", None)
+            self.csc = (_block_cols(self.csr, (self.m, self.n_in), self.block) if csc is None
+                        else _checked_block_cols(csc, self.m, self.n_in, self.block))
         self._buffers = {}
         self._lock = threading.Lock()
 
@@ -241,6 +246,63 @@ def _checked_csr(csr, m, n_in):
     for a in (indptr, cols, vals):
         a.flags.writeable = False
     return indptr, cols, vals
+
+
+def _block_cols(csr, shape, block):
+    """The nonzeros of ``csr`` (X's rows, shape ``(m, n_in)``) by row block and feature:
+    ``(blocks, cols, ptr, rows, vals)``, read-only.
+
+    Block b (rows ``b * block ..``) has the features ``cols[q]`` (ascending) for q in
+    ``blocks[b] .. blocks[b + 1] - 1``; feature q's nonzeros are ``vals[p]`` in the
+    block's rows ``rows[p]`` (ascending) for p in ``ptr[q] .. ptr[q + 1] - 1``.  The
+    kernel's first-layer gradient goes feature by feature: it keeps a feature's gradient
+    in registers while the feature's nonzeros go by, and sums each in the order of the
+    rows, the order of the row-by-row loop (the same bits).  blocks, ptr: intp; cols,
+    rows: intc; vals: X's dtype.
+    """
+    indptr, cols, vals = csr
+    m, n_in = shape
+    n_blocks = -(-m // block)
+    rows = np.repeat(np.arange(m, dtype=np.intp), np.diff(indptr))
+    # CSR is in (row, feature) order; a stable sort by (block, feature) keeps the
+    # rows ascending within each feature of a block
+    key = (rows // block) * n_in + cols
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else \
+        np.zeros(0, dtype=np.intp)
+    group_block = key[starts] // n_in
+    blocks = np.searchsorted(group_block, np.arange(n_blocks + 1)).astype(np.intp)
+    ptr = np.r_[starts, key.size].astype(np.intp)
+    return _checked_block_cols((blocks, (key[starts] % n_in).astype(np.intc), ptr,
+                                (rows[order] % block).astype(np.intc), vals[order]),
+                               m, n_in, block)
+
+
+def _checked_block_cols(csc, m, n_in, block):
+    """``csc`` (see :func:`_block_cols`) made read-only, after checking what the kernel
+    indexes with: it checks the pointers at every call, the features and rows only here
+    (once): every feature < n_in, every row < its block's rows."""
+    blocks, cols, ptr, rows, vals = csc
+    n_blocks = -(-m // block)
+    ok = (blocks.dtype == ptr.dtype == np.intp and cols.dtype == rows.dtype == np.intc
+          and blocks.shape == (n_blocks + 1,) and ptr.shape == (cols.size + 1,)
+          and cols.ndim == rows.ndim == vals.ndim == 1 and rows.size == vals.size
+          and blocks[0] == 0 and blocks[-1] == cols.size and ptr[0] == 0
+          and ptr[-1] == rows.size and np.all(np.diff(blocks) >= 0)
+          and np.all(np.diff(ptr) >= 0))
+    if ok and rows.size:
+        # the rows of the last block, which may be short
+        last = int(ptr[blocks[-2]])
+        ok = (int(cols.min()) >= 0 and int(cols.max()) < n_in and int(rows.min()) >= 0
+              and int(rows.max()) < block and (last == rows.size
+                                              or int(rows[last:].max()) < m - (n_blocks - 1) * block))
+    if not ok:
+        raise ValueError("inconsistent sparse columns of X")
+    csc = tuple(np.ascontiguousarray(a) for a in csc)
+    for a in csc:
+        a.flags.writeable = False
+    return csc
 
 
 def _aligned_empty(shape, dtype, align=64):
@@ -362,6 +424,7 @@ def _run(theta, sizes, offsets, X, YT, codes, with_loss, grad_out, H, n_threads,
     panels = cache is not None and cache.XP is not None
     XP = cache.XP if panels else np.empty((0, 0, 0), dtype=dtype)
     csr = getattr(cache, "csr", None)   # X's rows in CSR (prepared data), or None
+    csc = getattr(cache, "csc", None)   # and by block and feature
     layout = _layout(tuple(sizes), block)
     n_chunks = chunk_count(-(-m // block), n_par, np.dtype(dtype).itemsize)
     threads = threads_for(n_threads, n_chunks, m * n_par, SERIAL_WORK) \
@@ -404,7 +467,7 @@ def _run(theta, sizes, offsets, X, YT, codes, with_loss, grad_out, H, n_threads,
             layout.padded_widths, layout.sizes, layout.weight_starts,
             codes[0], codes[1], with_loss, grad_out if need_grad else empty_vec,
             H if H is not None else empty_mat, work, slabs, block, n_chunks, threads,
-            check_inputs, *(csr + (sp_work,) if csr is not None else ()))
+            check_inputs, *(csr + (sp_work,) + (csc or ()) if csr is not None else ()))
     finally:
         if locked:
             cache._lock.release()
