@@ -122,7 +122,8 @@ class Objective(ObjectiveCalls):
         gradients are always returned as float64 (what scipy's optimisers use).
     reuse : bool, default True
         True lays the data out for many calls (the cython backend packs X into
-        panels, a second copy of X, or keeps a mostly-zero X's rows in CSR).
+        panels, a second copy of X, or keeps a mostly-zero X's nonzeros by rows and by
+        block and feature).
         False is for one or a few calls (the one-shot functions): the kernels
         read X as given, and building the objective costs little more than its
         checks.
