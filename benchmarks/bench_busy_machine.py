@@ -8,8 +8,11 @@ Usage::
 Times one ex4-shape cost+gradient (5000 x 400 -> 25 -> 10, float64, random X in
 [0, 1]) through a prepared ``Objective`` with the default ``n_threads=None``, with
 ``n_threads=1`` and with every core, first on the machine as it is, then while
-one more Python process spins on a core.  Prints median, fastest and 90th
-percentile per case and the two ratios the defaults are judged by:
+one more Python process spins on a core.  The three cases of a backend take turns in
+blocks of 10 calls (as the other benchmarks time their runners), so that a burst of
+the machine's own noise falls on all three alike rather than on whichever ran then.
+Prints median, fastest and 90th percentile per case and the two ratios the defaults
+are judged by:
 
 - busy: p90 of the default / p90 of ``n_threads=1`` (goal <= 1.3);
 - idle: median of ``n_threads=1`` / median of the default (goal >= 1.6 on 2 cores).
@@ -29,14 +32,24 @@ import numpy as np
 
 import nnfast
 from nnfast._validation import _OTHER_LOAD, cpu_count
-from nnfast.bench import time_calls
+from nnfast.bench import time_in_turns
 
 SIZES, M = [400, 25, 10], 5000
 
 
-def _times(fun, theta, n):
-    ts = 1e3 * np.asarray(time_calls(fun, theta, repeat=n, warmup=3))
-    return np.median(ts), ts.min(), np.percentile(ts, 90)
+#: timed calls per block of a case
+BLOCK = 10
+
+
+def _times(funs, theta, n):
+    """label -> (median, fastest, p90) in ms of ``n`` calls each, the cases in turns."""
+    seconds = time_in_turns({label: (lambda fun=fun: fun(theta)) for label, fun in funs.items()},
+                            turns=-(-n // BLOCK), calls_per_turn=BLOCK, warmup=2, pause=0.05)
+    out = {}
+    for label, ts in seconds.items():
+        ts = 1e3 * np.asarray(ts)
+        out[label] = (np.median(ts), ts.min(), np.percentile(ts, 90))
+    return out
 
 
 def main(argv=None):
@@ -60,16 +73,18 @@ def main(argv=None):
                 busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
                 time.sleep(0.5)
             for backend in backends:
+                funs = {label: nnfast.Objective(X, y, SIZES, lam=1.0, backend=backend,
+                                                n_threads=n_threads)
+                        for label, n_threads in (("default", None), ("1 thread", 1),
+                                                 (f"{cores} threads", cores))}
+                times = _times(funs, theta, args.calls)
                 cases = {}
-                for label, n_threads in (("default", None), ("1 thread", 1),
-                                         (f"{cores} threads", cores)):
-                    fun = nnfast.Objective(X, y, SIZES, lam=1.0, backend=backend,
-                                           n_threads=n_threads)
-                    med, best, p90 = _times(fun, theta, args.calls)
+                for label, (med, best, p90) in times.items():
                     cases[label] = (med, p90)
+                    default_now = funs[label].n_threads if label == "default" else "-"
                     print(f"{state}  {backend:<7} {label:<10} median {med:7.2f}  fastest "
                           f"{best:6.2f}  p90 {p90:7.2f}  (others {_OTHER_LOAD.others:.1f} cores, "
-                          f"default now {fun.n_threads if n_threads is None else '-'})")
+                          f"default now {default_now})")
                 summary[state, backend] = cases
     finally:
         if busy is not None:
