@@ -418,6 +418,8 @@ def test_build_info_reports_openmp_and_simd():
     assert "-march=native" not in info["flags"] or "NNFAST_NATIVE" in __import__("os").environ
     assert info["simd"] in SIMD_LEVELS and info["simd"] == SIMD_LEVELS[0]
     assert nnfast.backends.backend_status()["cython"][0] is True
+    # when prepared data skip X's zeros, with the threshold in force
+    assert f"{_cython.SPARSE_DENSITY:.0%}" in info["sparse first layer"]
 
 
 def test_set_simd_level_validates():

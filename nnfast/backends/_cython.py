@@ -505,6 +505,9 @@ class CythonBackend(Backend):
             "compiler": compiler,
             "flags": flags,
             "block rows": _block_rows_info(),
+            "sparse first layer": (f"when at most {SPARSE_DENSITY:.0%} of X is nonzero "
+                                   "(prepared data: X's nonzeros by rows, and by block "
+                                   "and feature for the gradient)"),
         }
 
     #: the row blocks are sized for the network (block_rows)
