@@ -236,3 +236,16 @@ def test_bad_block_columns_are_refused():
     data.csc = None
     assert np.isfinite(backend.loss_grad_sum(theta, sizes, offsets, data, "cross_entropy", 2,
                                              None))
+
+
+def test_sparse_data_keep_full_blocks(monkeypatch):
+    """The smaller blocks that keep a panel in L2 are for the dense path; sparse data
+    take BLOCK_ROWS whatever L2 holds, and still match the oracle."""
+    sizes = [400, 25, 10]
+    monkeypatch.setattr(_cython, "l2_cache_bytes", lambda: 512 * 1024)
+    assert _cython.block_rows(sizes, 8) < _cython.BLOCK_ROWS
+    X, y, theta = sparse_problem(sizes, 300, 0.2, seed=8)
+    fun = _objective(X, y, sizes, True, lam=1.0)
+    assert fun._data.block == _cython.BLOCK_ROWS
+    assert _objective(X, y, sizes, False, lam=1.0)._data.block < _cython.BLOCK_ROWS
+    assert_matches_oracle(fun(theta), loop_oracle(X, y, sizes, theta, lam=1.0))
