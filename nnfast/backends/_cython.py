@@ -267,22 +267,25 @@ def _block_cols(csr, shape, block):
     rows, the order of the row-by-row loop (the same bits).  blocks, ptr: intp; cols,
     rows: intc; vals: X's dtype.
     """
+    import scipy.sparse
+
     indptr, cols, vals = csr
     m, n_in = shape
     n_blocks = -(-m // block)
     rows = np.repeat(np.arange(m, dtype=np.intp), np.diff(indptr))
-    # CSR is in (row, feature) order; a stable sort by (block, feature) keeps the
-    # rows ascending within each feature of a block
-    key = (rows // block) * n_in + cols
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else \
-        np.zeros(0, dtype=np.intp)
-    group_block = key[starts] // n_in
-    blocks = np.searchsorted(group_block, np.arange(n_blocks + 1)).astype(np.intp)
-    ptr = np.r_[starts, key.size].astype(np.intp)
-    return _checked_block_cols((blocks, (key[starts] % n_in).astype(np.intc), ptr,
-                                (rows[order] % block).astype(np.intc), vals[order]),
+    # the blocks side by side: (row in its block, block * n_in + feature); scipy's
+    # conversion to CSC is a stable counting sort by column, which keeps the rows of
+    # CSR's order (ascending) within each feature of a block
+    by_feature = scipy.sparse.coo_matrix(
+        (vals, (rows % block, (rows // block) * n_in + cols)),
+        shape=(block, n_blocks * n_in)).tocsc()
+    col_ptr = by_feature.indptr
+    groups = np.flatnonzero(col_ptr[1:] != col_ptr[:-1])
+    blocks = np.searchsorted(groups // n_in, np.arange(n_blocks + 1)).astype(np.intp)
+    ptr = np.r_[col_ptr[groups], col_ptr[-1]].astype(np.intp)
+    return _checked_block_cols((blocks, (groups % n_in).astype(np.intc), ptr,
+                                by_feature.indices.astype(np.intc),
+                                np.ascontiguousarray(by_feature.data, dtype=vals.dtype)),
                                m, n_in, block)
 
 
