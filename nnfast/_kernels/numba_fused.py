@@ -312,21 +312,20 @@ def _output_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, hea
 
 @njit(**INNER_OPTIONS)
 def _output_offsets(sizes, unit_starts, b, block_rows, m, nb):
-    """``(n_out, hb, yb, r0)`` of block ``b``: the outputs, where their activations start
-    in the activation buffer, where the block's targets start in ``YT`` (target o of
-    the block's row r at ``yb + o * m + r``), and its first row."""
+    """``(n_out, hb, r0)`` of block ``b``: the outputs, where their activations start
+    in the activation buffer, and its first row (target o of the block's row r is
+    ``YT[r0 + o * m + r]``)."""
     L = sizes.shape[0] - 1
     n_out = sizes[L]
-    r0 = b * block_rows
-    return n_out, unit_starts[L - 1] * nb, r0, r0
+    return n_out, unit_starts[L - 1] * nb, b * block_rows
 
 
 @njit(**INNER_OPTIONS)
 def _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad, D, R,
                    work, zero, one, RW):
     """:func:`_output_layer` of the softmax head."""
-    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
-    return _softmax_output(Zo, A[hb:hb + n_out * nb], YT[yb:], m, n_out, nb,
+    n_out, hb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
+    return _softmax_output(Zo, A[hb:hb + n_out * nb], YT[r0:], m, n_out, nb,
                            need_grad, D, R, work, zero, RW, r0, one)
 
 
@@ -334,13 +333,13 @@ def _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_gra
 def _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad, D,
                     one, RW):
     """:func:`_output_layer` of the identity head (squared error)."""
-    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
+    n_out, hb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
     half = one / (one + one)
     cost = 0.0
     for o in range(n_out):
         z = Zo[o * nb:(o + 1) * nb]
         h = A[hb + o * nb:hb + (o + 1) * nb]
-        y = YT[yb + o * m:yb + o * m + nb]
+        y = YT[r0 + o * m:r0 + o * m + nb]
         d = D[o * nb:(o + 1) * nb]
         for r in range(nb):
             e = z[r] - y[r]
@@ -355,7 +354,7 @@ def _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_gr
 def _logistic_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
                    need_grad, D, E, R, work, zero, one, RW):
     """:func:`_output_layer` of the two logistic heads (cross-entropy or squared error)."""
-    n_out, hb, yb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
+    n_out, hb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
     half = one / (one + one)
     cost = 0.0
     # h and log1p(exp(-|z|)) from one exp(-|z|) per logit, as the C kernel's output
@@ -365,7 +364,7 @@ def _logistic_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, he
     for o in range(n_out):
         z = Zo[o * nb:(o + 1) * nb]
         h = A[hb + o * nb:hb + (o + 1) * nb]
-        y = YT[yb + o * m:yb + o * m + nb]
+        y = YT[r0 + o * m:r0 + o * m + nb]
         d = D[o * nb:(o + 1) * nb]
         if head == HEAD_LOGISTIC_CROSS_ENTROPY:
             sp = E[o * nb:(o + 1) * nb]

@@ -159,7 +159,7 @@ class _Prepared:
     block-transposed copy (the first layer runs through BLAS instead, see ``_run``).
     """
 
-    __slots__ = ("X", "Y", "X_flat", "YT", "m", "n_in", "n_out", "block_rows", "n_blocks",
+    __slots__ = ("X", "X_flat", "YT", "m", "n_in", "n_out", "block_rows", "n_blocks",
                  "one_shot", "x_checked", "_XT_blocks", "_lock")
 
     def __init__(self, X, Y, block_rows, one_shot=False, x_checked=True):
@@ -170,7 +170,7 @@ class _Prepared:
         # is already (targets_units_major), so nothing is copied or allocated for it
         # (a fresh array per call costs page faults: on a VM up to 1.5 ms on ex4)
         self.YT = np.ascontiguousarray(Y.T).reshape(-1)
-        self.X, self.Y = X, Y
+        self.X = X
         self.X_flat = X.reshape(-1)
         self.m, self.n_in, self.n_out = m, n_in, n_out
         self.block_rows, self.n_blocks = block_rows, n_blocks
