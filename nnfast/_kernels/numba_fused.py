@@ -88,7 +88,7 @@ HEAD_IDENTITY_SQUARED_ERROR = HEAD_CODES[("identity", "squared_error")]
 def _block_buffers(theta, sizes, unit_starts, block_rows):
     """Per-chunk work arrays: activations ``A`` (all layers, units x rows), output
     logits ``Zo``, deltas ``D``/``Dn``, loss terms ``E``, the tanh scratch ``T``, the
-    softmax's per-row statistics ``R`` (5 x rows) and the exp scratch ``work``."""
+    softmax's per-row statistics ``R`` (5 x rows)."""
     L = sizes.shape[0] - 1
     widest = 1
     for l in range(1, L + 1):
@@ -100,8 +100,7 @@ def _block_buffers(theta, sizes, unit_starts, block_rows):
     E = np.empty(sizes[L] * block_rows, dtype=theta.dtype)
     T = np.empty(widest * block_rows, dtype=theta.dtype)
     R = np.empty(5 * block_rows, dtype=theta.dtype)
-    work = np.empty(2 * widest * block_rows, dtype=np.int64)
-    return A, Zo, D, Dn, E, T, R, work
+    return A, Zo, D, Dn, E, T, R
 
 
 def _forward_first_tiles(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero):
@@ -127,17 +126,17 @@ def _relu_inplace(z):
 
 
 @njit(**INNER_OPTIONS)
-def _activate(act, z, scratch, work):
+def _activate(act, z, scratch):
     """z[:] = g(z) for the hidden activation code ``act`` (``scratch``: tanh's, >= len(z))."""
     if act == ACT_LOGISTIC:
-        sigmoid_inplace(z, work)
+        sigmoid_inplace(z)
     elif act == ACT_TANH:
-        tanh_inplace(z, scratch, work)
+        tanh_inplace(z, scratch)
     elif act == ACT_RELU:
         _relu_inplace(z)
 
 
-def _activate_layer(act, act_codes, i, z, scratch, work):
+def _activate_layer(act, act_codes, i, z, scratch):
     """:func:`_activate` of hidden layer ``i + 1``: ``act``, the activation of every
     hidden layer, or -1 for ``act_codes[i]``.  A literal ``act`` (what the parallel
     drivers pass) compiles only its own activation."""
@@ -145,22 +144,21 @@ def _activate_layer(act, act_codes, i, z, scratch, work):
 
 
 @overload(_activate_layer, jit_options=INNER_OPTIONS, prefer_literal=True)
-def _activate_layer_ov(act, act_codes, i, z, scratch, work):
+def _activate_layer_ov(act, act_codes, i, z, scratch):
     code = getattr(act, "literal_value", None)
     if code == ACT_LOGISTIC:
-        return lambda act, act_codes, i, z, scratch, work: sigmoid_inplace(z, work)
+        return lambda act, act_codes, i, z, scratch: sigmoid_inplace(z)
     if code == ACT_TANH:
-        return lambda act, act_codes, i, z, scratch, work: tanh_inplace(z, scratch, work)
+        return lambda act, act_codes, i, z, scratch: tanh_inplace(z, scratch)
     if code == ACT_RELU:
-        return lambda act, act_codes, i, z, scratch, work: _relu_inplace(z)
+        return lambda act, act_codes, i, z, scratch: _relu_inplace(z)
     if code == ACT_IDENTITY:
-        return lambda act, act_codes, i, z, scratch, work: None
-    return lambda act, act_codes, i, z, scratch, work: _activate(act_codes[i], z, scratch, work)
+        return lambda act, act_codes, i, z, scratch: None
+    return lambda act, act_codes, i, z, scratch: _activate(act_codes[i], z, scratch)
 
 
 @njit(**INNER_OPTIONS)
-def _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, Zo, T,
-                    work):
+def _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, Zo, T):
     """Bias and activation (``act``, or ``act_codes[l - 1]`` for layer l if ``act`` is -1:
     see :func:`_activate_layer`) of layer 1 (its products
     are in A already), then every later layer; the output layer's logits are copied
@@ -193,14 +191,14 @@ def _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb
                         zr[r] += w * ar[r]
         layer = A[base:base + nl * nb]
         if l < L:
-            _activate_layer(act, act_codes, l - 1, layer, T, work)
+            _activate_layer(act, act_codes, l - 1, layer, T)
         else:
             for i in range(nl * nb):
                 Zo[i] = layer[i]
 
 
 @njit(**INNER_OPTIONS)
-def _softmax_rows(Zo, H, n_out, nb, R, work):
+def _softmax_rows(Zo, H, n_out, nb, R):
     """H (n_out x nb) = the softmax over the outputs of every row of ``Zo``, as the C
     kernel's ``softmax_rows_vec``: M = max_o z_o, S = sum_o exp(z_o - M) (no exp
     overflows), h = exp(z - M) (1 / S).  Leaves M in ``R[:nb]`` and S in ``R[nb:2 nb]``
@@ -218,7 +216,7 @@ def _softmax_rows(Zo, H, n_out, nb, R, work):
         h = H[o * nb:(o + 1) * nb]
         for r in range(nb):
             h[r] = z[r] - zmax[r]
-    exp_inplace(H[:n_out * nb], work)
+    exp_inplace(H[:n_out * nb])
     for r in range(nb):
         total[r] = H[r]
     for o in range(1, n_out):
@@ -262,19 +260,19 @@ _LOSS_OPTIONS = dict(INNER_OPTIONS, fastmath={"contract"})
 
 
 @njit(**_LOSS_OPTIONS)
-def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, work, zero, RW, row0,
+def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, zero, RW, row0,
                     one):
     """Softmax activations into ``H``, the summed categorical cross-entropy (float64)
     sum_o y_o (M + log S - z_o) = ysum (M + log S) - sum_o y_o z_o of each row and, if
     ``need_grad``, the error h ysum - y into ``D`` (h - y for one-hot targets), as the
     C kernel's ``softmax_vec``.  Target o of row r is ``y_at[o * y_stride + r]``; row r
     weighs ``RW[row0 + r]`` (None: 1)."""
-    _softmax_rows(Zo, H, n_out, nb, R, work)
+    _softmax_rows(Zo, H, n_out, nb, R)
     zmax = R[:nb]
     log_total = R[nb:2 * nb]
     ysum = R[3 * nb:4 * nb]
     yz = R[4 * nb:5 * nb]
-    log_ge1_inplace(log_total, work)
+    log_ge1_inplace(log_total)
     for r in range(nb):
         ysum[r] = zero
         yz[r] = zero
@@ -298,7 +296,7 @@ def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, work, zer
 
 
 def _output_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-                  need_grad, D, E, R, work, zero, one, RW):
+                  need_grad, D, E, R, zero, one, RW):
     """The output activations into ``A`` from the logits ``Zo``, the summed loss
     (float64) of block ``b`` for the head code ``head`` and, if ``need_grad``, the
     output error dJ/dz into ``D`` (n_out x nb).  ``RW``: (m,) row weights, each row's
@@ -321,12 +319,12 @@ def _output_offsets(sizes, unit_starts, b, block_rows, m, nb):
 
 
 @njit(**INNER_OPTIONS)
-def _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad, D, R,
-                   work, zero, one, RW):
+def _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad, D, R, zero,
+                   one, RW):
     """:func:`_output_layer` of the softmax head."""
     n_out, hb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
     return _softmax_output(Zo, A[hb:hb + n_out * nb], YT[r0:], m, n_out, nb,
-                           need_grad, D, R, work, zero, RW, r0, one)
+                           need_grad, D, R, zero, RW, r0, one)
 
 
 @njit(**_LOSS_OPTIONS)
@@ -352,7 +350,7 @@ def _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_gr
 
 
 def _logistic_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-                   need_grad, D, E, R, work, zero, one, RW):
+                   need_grad, D, E, R, zero, one, RW):
     """:func:`_output_layer` of the two logistic heads (cross-entropy or squared error)."""
     n_out, hb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
     half = one / (one + one)
@@ -360,7 +358,7 @@ def _logistic_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, he
     # h and log1p(exp(-|z|)) from one exp(-|z|) per logit, as the C kernel's output
     # layer: the cross-entropy max(z, 0) - y z + log1p(exp(-|z|)) is finite for
     # saturated outputs
-    sigmoid_log1p_exp_neg_abs(Zo[:n_out * nb], A[hb:hb + n_out * nb], E[:n_out * nb], work)
+    sigmoid_log1p_exp_neg_abs(Zo[:n_out * nb], A[hb:hb + n_out * nb], E[:n_out * nb])
     for o in range(n_out):
         z = Zo[o * nb:(o + 1) * nb]
         h = A[hb + o * nb:hb + (o + 1) * nb]
@@ -392,27 +390,27 @@ _logistic_layer = njit(**_LOSS_OPTIONS)(_logistic_head)
 # the implementations of _output_layer: by the literal head, or branching on its value (only
 # the logistic one computes, the others call: the loss options fit them all)
 def _softmax_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-                  need_grad, D, E, R, work, zero, one, RW):
+                  need_grad, D, E, R, zero, one, RW):
     return _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad,
-                          D, R, work, zero, one, RW)
+                          D, R, zero, one, RW)
 
 
 def _identity_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-                   need_grad, D, E, R, work, zero, one, RW):
+                   need_grad, D, E, R, zero, one, RW):
     return _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad,
                            D, one, RW)
 
 
 def _any_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-              need_grad, D, E, R, work, zero, one, RW):
+              need_grad, D, E, R, zero, one, RW):
     if head == HEAD_SOFTMAX_CROSS_ENTROPY:
         return _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
-                              need_grad, D, R, work, zero, one, RW)
+                              need_grad, D, R, zero, one, RW)
     if head == HEAD_IDENTITY_SQUARED_ERROR:
         return _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
                                need_grad, D, one, RW)
     return _logistic_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head,
-                           head_tag, need_grad, D, E, R, work, zero, one, RW)
+                           head_tag, need_grad, D, E, R, zero, one, RW)
 
 
 _OUTPUT_LAYER_BY_HEAD = {HEAD_SOFTMAX_CROSS_ENTROPY: _softmax_head,
@@ -423,11 +421,11 @@ _OUTPUT_LAYER_BY_HEAD = {HEAD_SOFTMAX_CROSS_ENTROPY: _softmax_head,
 
 @overload(_output_layer, jit_options=_LOSS_OPTIONS, prefer_literal=True)
 def _output_layer_ov(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-                     need_grad, D, E, R, work, zero, one, RW):
+                     need_grad, D, E, R, zero, one, RW):
     return _OUTPUT_LAYER_BY_HEAD.get(getattr(head_tag, "literal_value", None), _any_head)
 
 
-def _output_activation(Zo, H, n_out, nb, head, head_tag, R, work):
+def _output_activation(Zo, H, n_out, nb, head, head_tag, R):
     """The output activations H (n_out x nb) of the logits ``Zo`` without targets (a
     forward pass), as the C kernel's ``output_activation``; ``head_tag`` as for
     :func:`_output_layer`."""
@@ -435,31 +433,31 @@ def _output_activation(Zo, H, n_out, nb, head, head_tag, R, work):
 
 
 @njit(**INNER_OPTIONS)
-def _elementwise_activation(Zo, H, n_out, nb, head, work):
+def _elementwise_activation(Zo, H, n_out, nb, head):
     """:func:`_output_activation` of the identity and logistic heads."""
     for i in range(n_out * nb):
         H[i] = Zo[i]
     if head != HEAD_IDENTITY_SQUARED_ERROR:
-        sigmoid_inplace(H[:n_out * nb], work)
+        sigmoid_inplace(H[:n_out * nb])
 
 
-def _softmax_activation(Zo, H, n_out, nb, head, head_tag, R, work):
-    _softmax_rows(Zo, H, n_out, nb, R, work)
+def _softmax_activation(Zo, H, n_out, nb, head, head_tag, R):
+    _softmax_rows(Zo, H, n_out, nb, R)
 
 
-def _elementwise_head_activation(Zo, H, n_out, nb, head, head_tag, R, work):
-    _elementwise_activation(Zo, H, n_out, nb, head, work)
+def _elementwise_head_activation(Zo, H, n_out, nb, head, head_tag, R):
+    _elementwise_activation(Zo, H, n_out, nb, head)
 
 
-def _any_head_activation(Zo, H, n_out, nb, head, head_tag, R, work):
+def _any_head_activation(Zo, H, n_out, nb, head, head_tag, R):
     if head == HEAD_SOFTMAX_CROSS_ENTROPY:
-        _softmax_rows(Zo, H, n_out, nb, R, work)
+        _softmax_rows(Zo, H, n_out, nb, R)
     else:
-        _elementwise_activation(Zo, H, n_out, nb, head, work)
+        _elementwise_activation(Zo, H, n_out, nb, head)
 
 
 @overload(_output_activation, jit_options=INNER_OPTIONS, prefer_literal=True)
-def _output_activation_ov(Zo, H, n_out, nb, head, head_tag, R, work):
+def _output_activation_ov(Zo, H, n_out, nb, head, head_tag, R):
     code = getattr(head_tag, "literal_value", -1)
     if code < 0:
         return _any_head_activation
@@ -657,7 +655,7 @@ def chunk_loss_grad(X_flat, XT_blocks, YT, W1_no_bias, theta, sizes, weight_star
     return NaN if a first-layer product is NaN or infinite (X unchecked, see
     ``_all_finite``).
     """
-    A, Zo, D, Dn, E, T, R, work = _block_buffers(theta, sizes, unit_starts, block_rows)
+    A, Zo, D, Dn, E, T, R = _block_buffers(theta, sizes, unit_starts, block_rows)
     G1 = np.empty(_first_grad_shape(W1_no_bias), dtype=theta.dtype)
     if G is not None:
         for i in range(G.shape[0]):
@@ -670,10 +668,9 @@ def chunk_loss_grad(X_flat, XT_blocks, YT, W1_no_bias, theta, sizes, weight_star
         _first_forward(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero)
         if check_inputs and not _all_finite(A, sizes[1] * nb):
             inputs_bad = True
-        _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, Zo, T,
-                        work)
+        _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, Zo, T)
         cost += _output_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head,
-                              head_tag, G is not None, D, E, R, work, zero, one, RW)
+                              head_tag, G is not None, D, E, R, zero, one, RW)
         if G is not None:
             D1 = _backward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A,
                                   D, Dn, G, zero, one)
@@ -689,7 +686,7 @@ def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, 
     of ``H`` (flat (m, n_out), rows contiguous): the forward pass of
     :func:`chunk_loss_grad` (same arguments) without targets, loss or gradient.
     Returns 1 if ``check_inputs`` and some first-layer product is not finite, else 0."""
-    A, Zo, D, Dn, E, T, R, work = _block_buffers(theta, sizes, unit_starts, block_rows)
+    A, Zo, D, Dn, E, T, R = _block_buffers(theta, sizes, unit_starts, block_rows)
     L = sizes.shape[0] - 1
     n_out = sizes[L]
     bad = 0
@@ -699,9 +696,8 @@ def chunk_forward(X_flat, W1_no_bias, theta, sizes, weight_starts, unit_starts, 
         _first_forward(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb, A, zero)
         if check_inputs and not _all_finite(A, sizes[1] * nb):
             bad = 1
-        _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, Zo, T,
-                        work)
-        _output_activation(Zo, E, n_out, nb, head, head_tag, R, work)
+        _forward_hidden(theta, sizes, weight_starts, unit_starts, act_codes, act, nb, A, Zo, T)
+        _output_activation(Zo, E, n_out, nb, head, head_tag, R)
         for r in range(nb):
             row = H[(r0 + r) * n_out:(r0 + r + 1) * n_out]
             for o in range(n_out):

@@ -83,16 +83,15 @@ def _loss_change_by_plain_formulas(z_unit, step_plus, step_minus, z_out_row, y_r
                                    squared, scratch):
     """``loss(θ + h⁺) - loss(θ - h⁻)`` of one example, recomputed from the logits.
 
-    ``scratch`` is ``(hidden, out_plus, out_minus, softplus_plus, softplus_minus, work)``:
-    float64 arrays of 3 and 4 x n_out values and an int64 work array of at least
-    ``2 * max(3, n_out)``.
+    ``scratch`` is ``(hidden, out_plus, out_minus, softplus_plus, softplus_minus)``:
+    float64 arrays of 3 and 4 x n_out values.
     """
-    hidden, out_plus, out_minus, softplus_plus, softplus_minus, work = scratch
+    hidden, out_plus, out_minus, softplus_plus, softplus_minus = scratch
     n_out = z_out_row.shape[0]
     hidden[0] = z_unit
     hidden[1] = z_unit + step_plus
     hidden[2] = z_unit + step_minus
-    sigmoid_inplace(hidden, work)
+    sigmoid_inplace(hidden)
     change_plus = hidden[1] - hidden[0]
     change_minus = hidden[2] - hidden[0]
     for o in range(n_out):
@@ -100,14 +99,14 @@ def _loss_change_by_plain_formulas(z_unit, step_plus, step_minus, z_out_row, y_r
         out_minus[o] = z_out_row[o] + change_minus * w_col[o]
     value = 0.0
     if squared:
-        sigmoid_inplace(out_plus, work)
-        sigmoid_inplace(out_minus, work)
+        sigmoid_inplace(out_plus)
+        sigmoid_inplace(out_minus)
         for o in range(n_out):
             value += 0.5 * ((out_plus[o] - y_row[o]) ** 2 - (out_minus[o] - y_row[o]) ** 2)
     else:
         # softplus(u) = log(1 + e^u) = max(u, 0) + log1p(exp(-|u|))
-        log1p_exp_neg_abs(out_plus, softplus_plus, work)
-        log1p_exp_neg_abs(out_minus, softplus_minus, work)
+        log1p_exp_neg_abs(out_plus, softplus_plus)
+        log1p_exp_neg_abs(out_minus, softplus_minus)
         for o in range(n_out):
             up, um = out_plus[o], out_minus[o]
             value += ((max(up, 0.0) + softplus_plus[o]) - (max(um, 0.0) + softplus_minus[o])
@@ -132,7 +131,7 @@ def _unit_loss_changes(u, units, steps_plus, steps_minus, indptr, cols, vals, z_
     total = np.empty(width)
     needs_plain = np.empty(width)  # >= 0: recompute this entry by the plain formulas
     scratch = (np.empty(3), np.empty(n_out), np.empty(n_out), np.empty(n_out),
-               np.empty(n_out), np.empty(2 * max(3, n_out), dtype=np.int64))
+               np.empty(n_out))
     w_col = np.empty(n_out)
     for o in range(n_out):
         w_col[o] = w_out[o, 1 + j]

@@ -28,9 +28,9 @@ arithmetic (no ``fastmath``): the magic-number rounding needs the additions
 in the order written, and without contraction the result does not depend on
 whether the target CPU has FMA.
 
-Every function works on 1-D C-contiguous arrays in place; ``work`` is an int64
-scratch array of at least ``2 * len(z)`` elements (viewed as int32 for
-float32) that holds the powers of two.  Hidden layers take
+Every function works on 1-D C-contiguous arrays in place, one loop per
+value that LLVM vectorises: the powers of two are made from their bits by
+an LLVM bitcast (:func:`_from_bits`), no scratch memory.  Hidden layers take
 :func:`sigmoid_inplace`, ``1 / (1 + exp(-z))``; the output layer takes
 :func:`sigmoid_log1p_exp_neg_abs`, which gets its activations and the
 cross-entropy's ``log1p(exp(-|z|))`` from one ``exp(-|z|)`` per logit, as the C
@@ -43,7 +43,8 @@ compile time, so a float64 kernel compiles no float32 code.
 
 import numpy as np
 from numba import njit, types
-from numba.extending import overload
+from llvmlite import ir as llvm_ir
+from numba.extending import intrinsic, overload
 
 from .numba_tiles import INNER
 
@@ -83,151 +84,168 @@ _LN2 = 0.6931471805599453
 _SQRT2 = 1.4142135623730951
 
 
-@njit(**_STRICT_INNER)
-def _reduced_expm1_f64(z, work, lo, hi):
-    """z[:] = e**r - 1 and the bits of 2**n1, 2**n2 in ``work`` (as int64), where
-    x = z clamped to [lo, hi] = (n1 + n2) ln 2 + r (algorithm in the module docstring)."""
-    n = z.shape[0]
-    bits1 = work[:n]
-    bits2 = work[n:2 * n]
-    for i in range(n):
-        x = min(max(z[i], lo), hi)
-        t = x * _LOG2E + _SHIFT_F64
-        k = t - _SHIFT_F64
-        r = x - k * _LN2_HI_F64
-        r = r - k * _LN2_LO_F64
-        p = _C12[0]
-        p = p * r + _C12[1]
-        p = p * r + _C12[2]
-        p = p * r + _C12[3]
-        p = p * r + _C12[4]
-        p = p * r + _C12[5]
-        p = p * r + _C12[6]
-        p = p * r + _C12[7]
-        p = p * r + _C12[8]
-        p = p * r + _C12[9]
-        p = p * r + _C12[10]
-        p = p * r + 1.0
-        z[i] = p * r
-        # int32 arithmetic: AVX2 has packed conversions and shifts for it
-        k32 = np.int32(k)
-        k1 = k32 >> np.int32(1)
-        k2 = k32 - k1
-        bits1[i] = np.int64(k1 + np.int32(1023)) << np.int64(52)
-        bits2[i] = np.int64(k2 + np.int32(1023)) << np.int64(52)
-    return bits1.view(np.float64), bits2.view(np.float64)
+@intrinsic
+def _from_bits(typingctx, bits):
+    """The float whose bits are ``bits`` (int64 -> float64, int32 -> float32): an LLVM
+    bitcast, which vectorises with the loop around it.  A ``.view`` of an array did the
+    same through memory, and compiling the view cost a cold first call 0.3 s."""
+    floats = {types.int64: (types.float64, llvm_ir.DoubleType()),
+              types.int32: (types.float32, llvm_ir.FloatType())}
+    if bits not in floats:
+        return None
+    float_type, llvm_type = floats[bits]
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvm_type)
+    return float_type(bits), codegen
+
+
+@intrinsic
+def _to_bits(typingctx, x):
+    """The bits of the float ``x`` (float64 -> int64, float32 -> int32)."""
+    ints = {types.float64: (types.int64, llvm_ir.IntType(64)),
+            types.float32: (types.int32, llvm_ir.IntType(32))}
+    if x not in ints:
+        return None
+    int_type, llvm_type = ints[x]
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvm_type)
+    return int_type(x), codegen
+
+
+# inlined into its callers in numba's IR (all of them strict): a function of its own was
+# one more module to optimise and emit, and again in every caller
+@njit(inline="always", **_STRICT_INNER)
+def _reduced_expm1_f64(x):
+    """(e**r - 1, 2**n1, 2**n2) where x, clamped by the caller, = (n1 + n2) ln 2 + r
+    (the algorithm in the module docstring)."""
+    t = x * _LOG2E + _SHIFT_F64
+    k = t - _SHIFT_F64
+    r = x - k * _LN2_HI_F64
+    r = r - k * _LN2_LO_F64
+    p = _C12[0]
+    p = p * r + _C12[1]
+    p = p * r + _C12[2]
+    p = p * r + _C12[3]
+    p = p * r + _C12[4]
+    p = p * r + _C12[5]
+    p = p * r + _C12[6]
+    p = p * r + _C12[7]
+    p = p * r + _C12[8]
+    p = p * r + _C12[9]
+    p = p * r + _C12[10]
+    p = p * r + 1.0
+    # int32 arithmetic: AVX2 has packed conversions and shifts for it
+    k32 = np.int32(k)
+    k1 = k32 >> np.int32(1)
+    k2 = k32 - k1
+    return (p * r, _from_bits(np.int64(k1 + np.int32(1023)) << np.int64(52)),
+            _from_bits(np.int64(k2 + np.int32(1023)) << np.int64(52)))
+
+
+@njit(inline="always", **_STRICT_INNER)
+def _reduced_expm1_f32(x):
+    """float32 version of :func:`_reduced_expm1_f64`."""
+    t = x * _LOG2E_F32 + _SHIFT_F32
+    k = t - _SHIFT_F32
+    r = x - k * _LN2_HI_F32
+    r = r - k * _LN2_LO_F32
+    p = _C7_F32[0]
+    p = p * r + _C7_F32[1]
+    p = p * r + _C7_F32[2]
+    p = p * r + _C7_F32[3]
+    p = p * r + _C7_F32[4]
+    p = p * r + _C7_F32[5]
+    p = p * r + np.float32(1.0)
+    k32 = np.int32(k)
+    k1 = k32 >> np.int32(1)
+    k2 = k32 - k1
+    # numba types int32 arithmetic as int64: back to int32 for float32's bits
+    return (p * r, _from_bits(np.int32((k1 + np.int32(127)) << np.int32(23))),
+            _from_bits(np.int32((k2 + np.int32(127)) << np.int32(23))))
 
 
 @njit(**_STRICT_INNER)
-def _reduced_expm1_f32(z, work, lo, hi):
-    """float32 version of :func:`_reduced_expm1_f64` (the bits as int32 in ``work``)."""
-    n = z.shape[0]
-    work32 = work.view(np.int32)
-    bits1 = work32[:n]
-    bits2 = work32[n:2 * n]
-    one = np.float32(1.0)
-    for i in range(n):
-        x = min(max(z[i], lo), hi)
-        t = x * _LOG2E_F32 + _SHIFT_F32
-        k = t - _SHIFT_F32
-        r = x - k * _LN2_HI_F32
-        r = r - k * _LN2_LO_F32
-        p = _C7_F32[0]
-        p = p * r + _C7_F32[1]
-        p = p * r + _C7_F32[2]
-        p = p * r + _C7_F32[3]
-        p = p * r + _C7_F32[4]
-        p = p * r + _C7_F32[5]
-        p = p * r + one
-        z[i] = p * r
-        k32 = np.int32(k)
-        k1 = k32 >> np.int32(1)
-        k2 = k32 - k1
-        bits1[i] = (k1 + np.int32(127)) << np.int32(23)
-        bits2[i] = (k2 + np.int32(127)) << np.int32(23)
-    return bits1.view(np.float32), bits2.view(np.float32)
-
-
-@njit(**_STRICT_INNER)
-def _exp_f64(z, work):
+def _exp_f64(z):
     """z[:] = exp(z) in float64: (e**r - 1 + 1) 2**n1 2**n2."""
-    pow1, pow2 = _reduced_expm1_f64(z, work, _EXP_LO_F64, _EXP_HI_F64)
     for i in range(z.shape[0]):
-        z[i] = (z[i] + 1.0) * pow1[i] * pow2[i]
+        em1, pow1, pow2 = _reduced_expm1_f64(min(max(z[i], _EXP_LO_F64), _EXP_HI_F64))
+        z[i] = (em1 + 1.0) * pow1 * pow2
 
 
 @njit(**_STRICT_INNER)
-def _exp_f32(z, work):
+def _exp_f32(z):
     """z[:] = exp(z) in float32."""
-    pow1, pow2 = _reduced_expm1_f32(z, work, _EXP_LO_F32, _EXP_HI_F32)
     for i in range(z.shape[0]):
-        z[i] = (z[i] + np.float32(1.0)) * pow1[i] * pow2[i]
+        em1, pow1, pow2 = _reduced_expm1_f32(min(max(z[i], _EXP_LO_F32), _EXP_HI_F32))
+        z[i] = (em1 + np.float32(1.0)) * pow1 * pow2
 
 
 # exp(x) - 1 for x <= 0 as the C kernel's vexpm1_neg: 2**n (e**r - 1) + (2**n - 1), exact
 # in its last term, so no cancellation near 0; x is clamped at -60 (float32: -30), where
 # the result is -1 to the last bit.
 @njit(**_STRICT_INNER)
-def _expm1_neg_f64(z, work):
+def _expm1_neg_f64(z):
     """z[:] = exp(z) - 1 for z <= 0, in float64."""
-    pow1, pow2 = _reduced_expm1_f64(z, work, _EXPM1_LO_F64, 0.0)
     for i in range(z.shape[0]):
-        two_n = pow1[i] * pow2[i]
-        z[i] = two_n * z[i] + (two_n - 1.0)
+        em1, pow1, pow2 = _reduced_expm1_f64(min(max(z[i], _EXPM1_LO_F64), 0.0))
+        two_n = pow1 * pow2
+        z[i] = two_n * em1 + (two_n - 1.0)
 
 
 @njit(**_STRICT_INNER)
-def _expm1_neg_f32(z, work):
+def _expm1_neg_f32(z):
     """z[:] = exp(z) - 1 for z <= 0, in float32."""
-    pow1, pow2 = _reduced_expm1_f32(z, work, _EXPM1_LO_F32, np.float32(0.0))
     for i in range(z.shape[0]):
-        two_n = pow1[i] * pow2[i]
-        z[i] = two_n * z[i] + (two_n - np.float32(1.0))
+        em1, pow1, pow2 = _reduced_expm1_f32(min(max(z[i], _EXPM1_LO_F32), np.float32(0.0)))
+        two_n = pow1 * pow2
+        z[i] = two_n * em1 + (two_n - np.float32(1.0))
 
 
 # tanh as the C kernel's activation_vec: e = expm1(-2|z|), tanh|z| = -e / (2 + e) (accurate
 # near 0, where 1 - 2 / (1 + e**2z) would cancel), with z's sign
 @njit(**_STRICT_INNER)
-def _tanh_f64(z, scratch, work):
+def _tanh_f64(z, scratch):
     """z[:] = tanh(z) in float64; ``scratch`` a float64 array of >= len(z)."""
     n = z.shape[0]
     e = scratch[:n]
     for i in range(n):
         e[i] = -2.0 * abs(z[i])
-    _expm1_neg_f64(e, work)
+    _expm1_neg_f64(e)
     for i in range(n):
         t = -e[i] / (2.0 + e[i])
         z[i] = -t if z[i] < 0.0 else t
 
 
 @njit(**_STRICT_INNER)
-def _tanh_f32(z, scratch, work):
+def _tanh_f32(z, scratch):
     """float32 version of :func:`_tanh_f64`."""
     n = z.shape[0]
     e = scratch[:n]
     for i in range(n):
         e[i] = np.float32(-2.0) * abs(z[i])
-    _expm1_neg_f32(e, work)
+    _expm1_neg_f32(e)
     for i in range(n):
         t = -e[i] / (np.float32(2.0) + e[i])
         z[i] = -t if z[i] < np.float32(0.0) else t
 
 
-def _sigmoid_f64(z, work):
+def _sigmoid_f64(z):
     """z[:] = 1 / (1 + exp(-z)) in float64."""
     for i in range(z.shape[0]):
         z[i] = -z[i]
-    _exp_f64(z, work)
+    _exp_f64(z)
     for i in range(z.shape[0]):
         z[i] = 1.0 / (1.0 + z[i])
 
 
-def _sigmoid_f32(z, work):
+def _sigmoid_f32(z):
     """z[:] = 1 / (1 + exp(-z)) in float32."""
     one = np.float32(1.0)
     for i in range(z.shape[0]):
         z[i] = -z[i]
-    _exp_f32(z, work)
+    _exp_f32(z)
     for i in range(z.shape[0]):
         z[i] = one / (one + z[i])
 
@@ -295,45 +313,37 @@ def _log1p_small_f32(e, u, r):
 # vlog_ge1: x = 2**k f with k from the exponent bits and f in [1, 2) from the mantissa,
 # halved above sqrt2, so that log x = (k + [f > sqrt2]) ln 2 + log f.
 @njit(**_LOG1P_INNER)
-def _log_ge1_f64(x, work):
-    """x[:] = log(x) for finite x >= 1, in float64 (work int64 of >= len(x))."""
-    n = x.shape[0]
-    bits = x.view(np.int64)
-    mantissa = work[:n]
-    for i in range(n):
-        mantissa[i] = (bits[i] & np.int64(0xFFFFFFFFFFFFF)) | (np.int64(1023) << np.int64(52))
-    f = mantissa.view(np.float64)
-    for i in range(n):
-        k = np.float64((bits[i] >> np.int64(52)) - np.int64(1023))
-        big = f[i] > _SQRT2
-        fi = f[i] * 0.5 if big else f[i]
+def _log_ge1_f64(x):
+    """x[:] = log(x) for finite x >= 1, in float64."""
+    for i in range(x.shape[0]):
+        bits = _to_bits(x[i])
+        f = _from_bits((bits & np.int64(0xFFFFFFFFFFFFF)) | (np.int64(1023) << np.int64(52)))
+        k = np.float64((bits >> np.int64(52)) - np.int64(1023))
+        big = f > _SQRT2
+        fi = f * 0.5 if big else f
         x[i] = (k + (1.0 if big else 0.0)) * _LN2 + _log_near1_f64(fi)
 
 
 @njit(**_LOG1P_INNER)
-def _log_ge1_f32(x, work):
-    """float32 version of :func:`_log_ge1_f64` (work int64 of >= len(x) / 2)."""
-    n = x.shape[0]
-    bits = x.view(np.int32)
-    mantissa = work.view(np.int32)[:n]
-    for i in range(n):
-        mantissa[i] = (bits[i] & np.int32(0x7FFFFF)) | (np.int32(127) << np.int32(23))
-    f = mantissa.view(np.float32)
-    for i in range(n):
-        k = np.float32((bits[i] >> np.int32(23)) - np.int32(127))
-        big = f[i] > np.float32(_SQRT2)
-        fi = f[i] * np.float32(0.5) if big else f[i]
+def _log_ge1_f32(x):
+    """float32 version of :func:`_log_ge1_f64`."""
+    for i in range(x.shape[0]):
+        bits = _to_bits(x[i])
+        f = _from_bits(np.int32((bits & np.int32(0x7FFFFF)) | (np.int32(127) << np.int32(23))))
+        k = np.float32((bits >> np.int32(23)) - np.int32(127))
+        big = f > np.float32(_SQRT2)
+        fi = f * np.float32(0.5) if big else f
         x[i] = (k + (np.float32(1.0) if big else np.float32(0.0))) * np.float32(_LN2) \
             + _log_near1_f32(fi)
 
 
 @njit(**_LOG1P_INNER)
-def _log1p_exp_neg_abs_f64(z, out, work):
+def _log1p_exp_neg_abs_f64(z, out):
     """out[:] = log1p(exp(-|z|)) in float64 (z unchanged)."""
     n = z.shape[0]
     for i in range(n):
         out[i] = -abs(z[i])
-    _exp_f64(out, work)
+    _exp_f64(out)
     for i in range(n):
         e = out[i]
         u = 1.0 + e
@@ -341,12 +351,12 @@ def _log1p_exp_neg_abs_f64(z, out, work):
 
 
 @njit(**_LOG1P_INNER)
-def _log1p_exp_neg_abs_f32(z, out, work):
+def _log1p_exp_neg_abs_f32(z, out):
     """float32 version of :func:`_log1p_exp_neg_abs_f64`."""
     n = z.shape[0]
     for i in range(n):
         out[i] = -abs(z[i])
-    _exp_f32(out, work)
+    _exp_f32(out)
     for i in range(n):
         e = out[i]
         u = np.float32(1.0) + e
@@ -357,12 +367,12 @@ def _log1p_exp_neg_abs_f32(z, out, work):
 # e = exp(-|z|) per logit: h = 1 / (1 + e) for z >= 0 and e / (1 + e) below
 # (so h goes through the subnormals to 0 as z falls below ~-709.78, where C's
 # is also e / (1 + e)), and log1p(e) for the cross-entropy.
-def _sigmoid_log1p_f64(z, h, log1p_e, work):
+def _sigmoid_log1p_f64(z, h, log1p_e):
     """h[:] = sigmoid(z), log1p_e[:] = log1p(exp(-|z|)) in float64 (z unchanged)."""
     n = z.shape[0]
     for i in range(n):
         h[i] = -abs(z[i])
-    _exp_f64(h, work)
+    _exp_f64(h)
     for i in range(n):
         e = h[i]
         u = 1.0 + e
@@ -371,12 +381,12 @@ def _sigmoid_log1p_f64(z, h, log1p_e, work):
         h[i] = e * r if z[i] < 0.0 else r
 
 
-def _sigmoid_log1p_f32(z, h, log1p_e, work):
+def _sigmoid_log1p_f32(z, h, log1p_e):
     """float32 version of :func:`_sigmoid_log1p_f64`."""
     n = z.shape[0]
     for i in range(n):
         h[i] = -abs(z[i])
-    _exp_f32(h, work)
+    _exp_f32(h)
     for i in range(n):
         e = h[i]
         u = np.float32(1.0) + e
@@ -390,35 +400,34 @@ def _sigmoid_log1p_f32(z, h, log1p_e, work):
 # calls: their overloads compile them as their implementations, with the options of their
 # kind (a module less for every caller to optimise and emit again, part of a second of a
 # cold first call); the others' overloads call functions compiled once for several callers.
-def exp_inplace(z, work):
-    """z[:] = exp(z) (z float32 or float64, 1-D; work int64 of >= 2 len(z))."""
+def exp_inplace(z):
+    """z[:] = exp(z) (z float32 or float64, 1-D)."""
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-def sigmoid_inplace(z, work):
-    """z[:] = 1 / (1 + exp(-z)) (z float32 or float64, 1-D; work int64 of >= 2 len(z))."""
+def sigmoid_inplace(z):
+    """z[:] = 1 / (1 + exp(-z)) (z float32 or float64, 1-D)."""
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-def log1p_exp_neg_abs(z, out, work):
-    """out[:] = log1p(exp(-|z|)) (z, out of one dtype, 1-D; work int64 of >= 2 len(z))."""
+def log1p_exp_neg_abs(z, out):
+    """out[:] = log1p(exp(-|z|)) (z, out of one dtype, 1-D)."""
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-def sigmoid_log1p_exp_neg_abs(z, h, log1p_e, work):
+def sigmoid_log1p_exp_neg_abs(z, h, log1p_e):
     """h[:] = sigmoid(z) and log1p_e[:] = log1p(exp(-|z|)), one exp per value (z, h,
-    log1p_e of one dtype, 1-D; work int64 of >= 2 len(z))."""
+    log1p_e of one dtype, 1-D)."""
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-def tanh_inplace(z, scratch, work):
-    """z[:] = tanh(z) (z, scratch of one dtype, 1-D, len(scratch) >= len(z); work int64 of
-    >= 2 len(z))."""
+def tanh_inplace(z, scratch):
+    """z[:] = tanh(z) (z, scratch of one dtype, 1-D, len(scratch) >= len(z))."""
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-def log_ge1_inplace(x, work):
-    """x[:] = log(x) for finite x >= 1 (1-D float32 or float64; work int64 of >= len(x))."""
+def log_ge1_inplace(x):
+    """x[:] = log(x) for finite x >= 1 (1-D float32 or float64)."""
     raise NotImplementedError("only callable from numba-compiled code")
 
 
@@ -431,48 +440,48 @@ def _by_dtype(dtype, f64, f32):
 
 
 @overload(exp_inplace, jit_options=_STRICT_INNER)
-def _exp_inplace_ov(z, work):
+def _exp_inplace_ov(z):
     impl = _by_dtype(z.dtype, _exp_f64, _exp_f32)
     if impl is not None:
-        return lambda z, work: impl(z, work)
+        return lambda z: impl(z)
 
 
 @overload(sigmoid_inplace, jit_options=_STRICT_INNER)
-def _sigmoid_inplace_ov(z, work):
+def _sigmoid_inplace_ov(z):
     return _by_dtype(z.dtype, _sigmoid_f64, _sigmoid_f32)
 
 
 @overload(log1p_exp_neg_abs, jit_options=_STRICT_INNER)
-def _log1p_exp_neg_abs_ov(z, out, work):
+def _log1p_exp_neg_abs_ov(z, out):
     impl = _by_dtype(z.dtype, _log1p_exp_neg_abs_f64, _log1p_exp_neg_abs_f32)
     if impl is not None:
-        return lambda z, out, work: impl(z, out, work)
+        return lambda z, out: impl(z, out)
 
 
 @overload(sigmoid_log1p_exp_neg_abs, jit_options=_LOG1P_INNER)
-def _sigmoid_log1p_exp_neg_abs_ov(z, h, log1p_e, work):
+def _sigmoid_log1p_exp_neg_abs_ov(z, h, log1p_e):
     return _by_dtype(z.dtype, _sigmoid_log1p_f64, _sigmoid_log1p_f32)
 
 
 @overload(tanh_inplace, jit_options=_STRICT_INNER)
-def _tanh_inplace_ov(z, scratch, work):
+def _tanh_inplace_ov(z, scratch):
     impl = _by_dtype(z.dtype, _tanh_f64, _tanh_f32)
     if impl is not None:
-        return lambda z, scratch, work: impl(z, scratch, work)
+        return lambda z, scratch: impl(z, scratch)
 
 
 @overload(log_ge1_inplace, jit_options=_LOG1P_INNER)
-def _log_ge1_inplace_ov(x, work):
+def _log_ge1_inplace_ov(x):
     impl = _by_dtype(x.dtype, _log_ge1_f64, _log_ge1_f32)
     if impl is not None:
-        return lambda x, work: impl(x, work)
+        return lambda x: impl(x)
 
 
 @njit(**_STRICT)
 def exp_array(x):
     """exp of a 1-D array by this module's algorithm (for tests and comparisons)."""
     z = x.copy()
-    exp_inplace(z, np.empty(2 * z.shape[0], dtype=np.int64))
+    exp_inplace(z)
     return z
 
 
@@ -480,7 +489,7 @@ def exp_array(x):
 def sigmoid_array(x):
     """sigmoid of a 1-D array by this module's algorithm (for tests)."""
     z = x.copy()
-    sigmoid_inplace(z, np.empty(2 * z.shape[0], dtype=np.int64))
+    sigmoid_inplace(z)
     return z
 
 
@@ -488,7 +497,7 @@ def sigmoid_array(x):
 def log1p_exp_neg_abs_array(x):
     """log1p(exp(-|x|)) of a 1-D array by this module's algorithm (for tests)."""
     out = np.empty_like(x)
-    log1p_exp_neg_abs(x, out, np.empty(2 * x.shape[0], dtype=np.int64))
+    log1p_exp_neg_abs(x, out)
     return out
 
 
@@ -496,7 +505,7 @@ def log1p_exp_neg_abs_array(x):
 def output_sigmoid_array(x):
     """The output layer's sigmoid (:func:`sigmoid_log1p_exp_neg_abs`) of a 1-D array (for tests)."""
     h = np.empty_like(x)
-    sigmoid_log1p_exp_neg_abs(x, h, np.empty_like(x), np.empty(2 * x.shape[0], dtype=np.int64))
+    sigmoid_log1p_exp_neg_abs(x, h, np.empty_like(x))
     return h
 
 
@@ -504,7 +513,7 @@ def output_sigmoid_array(x):
 def tanh_array(x):
     """tanh of a 1-D array by this module's algorithm (for tests)."""
     z = x.copy()
-    tanh_inplace(z, np.empty_like(z), np.empty(2 * z.shape[0], dtype=np.int64))
+    tanh_inplace(z, np.empty_like(z))
     return z
 
 
@@ -512,5 +521,5 @@ def tanh_array(x):
 def log_ge1_array(x):
     """log of a 1-D array of finite values >= 1 by this module's algorithm (for tests)."""
     z = x.copy()
-    log_ge1_inplace(z, np.empty(z.shape[0], dtype=np.int64))
+    log_ge1_inplace(z)
     return z
