@@ -450,6 +450,44 @@ def assert_near_libm(got, ref, dtype, ulps):
     assert np.all(np.abs(got[sub] - ref[sub]) <= np.finfo(dtype).smallest_subnormal)
 
 
+@pytest.mark.parametrize("dtype, int_dtype", [(np.float64, np.int64), (np.float32, np.int32)])
+def test_bit_casts_are_numpys_views(dtype, int_dtype):
+    """exp's powers of two and log's mantissas come from an LLVM bitcast in the loop
+    (numba_math._from_bits / _to_bits): the same bits as NumPy's views, both ways, for
+    zeros, subnormals, infinities and NaN; any other type is refused at typing."""
+    import numba
+
+    from nnfast._kernels.numba_math import _from_bits, _to_bits
+
+    @numba.njit
+    def to_bits(x):
+        out = np.empty(x.shape[0], dtype=int_dtype)
+        for i in range(x.shape[0]):
+            out[i] = _to_bits(x[i])
+        return out
+
+    @numba.njit
+    def from_bits(b):
+        out = np.empty(b.shape[0], dtype=dtype)
+        for i in range(b.shape[0]):
+            out[i] = _from_bits(b[i])
+        return out
+
+    info = np.finfo(dtype)
+    x = np.array([0.0, -0.0, 1.0, -2.5, info.tiny, info.smallest_subnormal, -info.max,
+                  np.inf, -np.inf, np.nan, 1.0 / 3.0], dtype=dtype)
+    x = np.concatenate([x, np.random.default_rng(0).standard_normal(1000).astype(dtype) * 1e3])
+    assert np.array_equal(to_bits(x), x.view(int_dtype))
+    assert np.array_equal(from_bits(x.view(int_dtype)).view(int_dtype), x.view(int_dtype))
+
+    @numba.njit
+    def from_float_bits(v):
+        return _from_bits(v)
+
+    with pytest.raises(numba.core.errors.TypingError):
+        from_float_bits(dtype(1.0))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_exp_matches_libm_at_the_ends(dtype):
     """Below ~-745 (float32 ~-103.9) exp is exactly 0 and above ~709.78 (88.72) inf,
