@@ -84,34 +84,31 @@ _LN2 = 0.6931471805599453
 _SQRT2 = 1.4142135623730951
 
 
-@intrinsic
-def _from_bits(typingctx, bits):
-    """The float whose bits are ``bits`` (int64 -> float64, int32 -> float32): an LLVM
-    bitcast, which vectorises with the loop around it.  A ``.view`` of an array did the
-    same through memory, and compiling the view cost a cold first call 0.3 s."""
-    floats = {types.int64: (types.float64, llvm_ir.DoubleType()),
-              types.int32: (types.float32, llvm_ir.FloatType())}
-    if bits not in floats:
-        return None
-    float_type, llvm_type = floats[bits]
+def _bitcast(types_by_argument):
+    """An intrinsic that reinterprets the bits of a scalar as another type: an LLVM
+    bitcast, which vectorises with the loop around it.  ``types_by_argument`` maps the
+    argument's numba type to the result's (numba type, LLVM type); any other argument
+    type fails at typing."""
+    @intrinsic
+    def bitcast(typingctx, value):
+        if value not in types_by_argument:
+            return None
+        result_type, llvm_type = types_by_argument[value]
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], llvm_type)
-    return float_type(bits), codegen
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], llvm_type)
+        return result_type(value), codegen
+    return bitcast
 
 
-@intrinsic
-def _to_bits(typingctx, x):
-    """The bits of the float ``x`` (float64 -> int64, float32 -> int32)."""
-    ints = {types.float64: (types.int64, llvm_ir.IntType(64)),
-            types.float32: (types.int32, llvm_ir.IntType(32))}
-    if x not in ints:
-        return None
-    int_type, llvm_type = ints[x]
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], llvm_type)
-    return int_type(x), codegen
+#: the float whose bits are the argument (int64 -> float64, int32 -> float32).  A
+#: ``.view`` of an array did the same through memory, and compiling the view cost a cold
+#: first call 0.3 s
+_from_bits = _bitcast({types.int64: (types.float64, llvm_ir.DoubleType()),
+                       types.int32: (types.float32, llvm_ir.FloatType())})
+#: the bits of a float (float64 -> int64, float32 -> int32)
+_to_bits = _bitcast({types.float64: (types.int64, llvm_ir.IntType(64)),
+                     types.float32: (types.int32, llvm_ir.IntType(32))})
 
 
 # inlined into its callers in numba's IR (all of them strict): a function of its own was
