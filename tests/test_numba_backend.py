@@ -400,9 +400,10 @@ def test_warm_up_loads_the_drivers_asked_for():
 
 
 
-def test_ex4s_network_has_drivers_of_its_own_and_others_share_one_set():
-    """ex4's network (logistic hidden units and output) runs parallel drivers made for it
-    (its first call compiles only its own code); any other network the shared set."""
+def test_ex4s_and_sklearns_default_networks_have_drivers_of_their_own():
+    """ex4's network (logistic hidden units and output) and scikit-learn's MLP defaults
+    (relu under a softmax or an identity output) run parallel drivers made for them
+    (a first call compiles only their own code); any other network the shared set."""
     from nnfast._kernels import numba_fused as k
     from nnfast.backends import _numba
 
@@ -413,9 +414,14 @@ def test_ex4s_network_has_drivers_of_its_own_and_others_share_one_set():
     backend.warm_up(dtypes=(np.float64,), activation="tanh", output="identity")
     backend.warm_up(dtypes=(np.float64,))
     ex4 = (k.HEAD_LOGISTIC_CROSS_ENTROPY, k.ACT_LOGISTIC)
-    assert set(k.PARALLEL_DRIVERS) == {(-1, -1), ex4}
-    assert k.PARALLEL_DRIVERS[(-1, -1)].kernel_signatures()
+    relu_softmax = (k.HEAD_SOFTMAX_CROSS_ENTROPY, k.ACT_RELU)
+    # (other tests may have made the third fixed set, relu + identity, before this one)
+    assert {(-1, -1), ex4, relu_softmax} <= set(k.PARALLEL_DRIVERS) <= {(-1, -1)} | set(
+        k.FIXED_NETWORKS)
+    assert (k.HEAD_IDENTITY_SQUARED_ERROR, k.ACT_TANH) not in k.PARALLEL_DRIVERS
+    assert k.PARALLEL_DRIVERS[(-1, -1)].kernel_signatures()     # tanh + identity
     assert k.PARALLEL_DRIVERS[ex4].kernel_signatures()
+    assert k.PARALLEL_DRIVERS[relu_softmax].kernel_signatures()
     # the drivers around the kernels are the same for every network
     assert k.PARALLEL_DRIVERS[ex4].chunks_loss_grad is k.chunks_loss_grad
     assert k.PARALLEL_DRIVERS[(-1, -1)].chunks_loss_grad is k.chunks_loss_grad

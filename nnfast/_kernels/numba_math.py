@@ -179,52 +179,31 @@ def _exp_f32(z):
         z[i] = (em1 + np.float32(1.0)) * pow1 * pow2
 
 
-# exp(x) - 1 for x <= 0 as the C kernel's vexpm1_neg: 2**n (e**r - 1) + (2**n - 1), exact
-# in its last term, so no cancellation near 0; x is clamped at -60 (float32: -30), where
-# the result is -1 to the last bit.
+# tanh as the C kernel's activation_vec: e = expm1(-2|z|) as its vexpm1_neg computes it,
+# 2**n (e**r - 1) + (2**n - 1), exact in its last term, so no cancellation near 0 (the
+# argument clamped at -60, float32 -30, where e is -1 to the last bit); then
+# tanh|z| = -e / (2 + e) (accurate near 0, where 1 - 2 / (1 + e**2z) would cancel), with
+# z's sign
 @njit(**_STRICT_INNER)
-def _expm1_neg_f64(z):
-    """z[:] = exp(z) - 1 for z <= 0, in float64."""
+def _tanh_f64(z):
+    """z[:] = tanh(z) in float64."""
     for i in range(z.shape[0]):
-        em1, pow1, pow2 = _reduced_expm1_f64(min(max(z[i], _EXPM1_LO_F64), 0.0))
+        em1, pow1, pow2 = _reduced_expm1_f64(min(max(-2.0 * abs(z[i]), _EXPM1_LO_F64), 0.0))
         two_n = pow1 * pow2
-        z[i] = two_n * em1 + (two_n - 1.0)
-
-
-@njit(**_STRICT_INNER)
-def _expm1_neg_f32(z):
-    """z[:] = exp(z) - 1 for z <= 0, in float32."""
-    for i in range(z.shape[0]):
-        em1, pow1, pow2 = _reduced_expm1_f32(min(max(z[i], _EXPM1_LO_F32), np.float32(0.0)))
-        two_n = pow1 * pow2
-        z[i] = two_n * em1 + (two_n - np.float32(1.0))
-
-
-# tanh as the C kernel's activation_vec: e = expm1(-2|z|), tanh|z| = -e / (2 + e) (accurate
-# near 0, where 1 - 2 / (1 + e**2z) would cancel), with z's sign
-@njit(**_STRICT_INNER)
-def _tanh_f64(z, scratch):
-    """z[:] = tanh(z) in float64; ``scratch`` a float64 array of >= len(z)."""
-    n = z.shape[0]
-    e = scratch[:n]
-    for i in range(n):
-        e[i] = -2.0 * abs(z[i])
-    _expm1_neg_f64(e)
-    for i in range(n):
-        t = -e[i] / (2.0 + e[i])
+        e = two_n * em1 + (two_n - 1.0)
+        t = -e / (2.0 + e)
         z[i] = -t if z[i] < 0.0 else t
 
 
 @njit(**_STRICT_INNER)
-def _tanh_f32(z, scratch):
+def _tanh_f32(z):
     """float32 version of :func:`_tanh_f64`."""
-    n = z.shape[0]
-    e = scratch[:n]
-    for i in range(n):
-        e[i] = np.float32(-2.0) * abs(z[i])
-    _expm1_neg_f32(e)
-    for i in range(n):
-        t = -e[i] / (np.float32(2.0) + e[i])
+    for i in range(z.shape[0]):
+        x = min(max(np.float32(-2.0) * abs(z[i]), _EXPM1_LO_F32), np.float32(0.0))
+        em1, pow1, pow2 = _reduced_expm1_f32(x)
+        two_n = pow1 * pow2
+        e = two_n * em1 + (two_n - np.float32(1.0))
+        t = -e / (np.float32(2.0) + e)
         z[i] = -t if z[i] < np.float32(0.0) else t
 
 
@@ -418,8 +397,8 @@ def sigmoid_log1p_exp_neg_abs(z, h, log1p_e):
     raise NotImplementedError("only callable from numba-compiled code")
 
 
-def tanh_inplace(z, scratch):
-    """z[:] = tanh(z) (z, scratch of one dtype, 1-D, len(scratch) >= len(z))."""
+def tanh_inplace(z):
+    """z[:] = tanh(z) (z float32 or float64, 1-D)."""
     raise NotImplementedError("only callable from numba-compiled code")
 
 
@@ -461,10 +440,10 @@ def _sigmoid_log1p_exp_neg_abs_ov(z, h, log1p_e):
 
 
 @overload(tanh_inplace, jit_options=_STRICT_INNER)
-def _tanh_inplace_ov(z, scratch):
+def _tanh_inplace_ov(z):
     impl = _by_dtype(z.dtype, _tanh_f64, _tanh_f32)
     if impl is not None:
-        return lambda z, scratch: impl(z, scratch)
+        return lambda z: impl(z)
 
 
 @overload(log_ge1_inplace, jit_options=_LOG1P_INNER)
@@ -510,7 +489,7 @@ def output_sigmoid_array(x):
 def tanh_array(x):
     """tanh of a 1-D array by this module's algorithm (for tests)."""
     z = x.copy()
-    tanh_inplace(z, np.empty_like(z))
+    tanh_inplace(z)
     return z
 
 
