@@ -28,9 +28,9 @@ arithmetic (no ``fastmath``): the magic-number rounding needs the additions
 in the order written, and without contraction the result does not depend on
 whether the target CPU has FMA.
 
-Every function works on 1-D C-contiguous arrays in place, one loop per
-value that LLVM vectorises: the powers of two are made from their bits by
-an LLVM bitcast (:func:`_from_bits`), no scratch memory.  Hidden layers take
+Every function works on 1-D C-contiguous arrays in place, in loops over the
+values that LLVM vectorises: the powers of two are made from their bits by
+an LLVM bitcast (:func:`_from_bits`) in the loop, with no scratch memory.  Hidden layers take
 :func:`sigmoid_inplace`, ``1 / (1 + exp(-z))``; the output layer takes
 :func:`sigmoid_log1p_exp_neg_abs`, which gets its activations and the
 cross-entropy's ``log1p(exp(-|z|))`` from one ``exp(-|z|)`` per logit, as the C
