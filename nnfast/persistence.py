@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tokenize
 import zipfile
 from math import inf
 from pathlib import Path
@@ -383,9 +384,11 @@ def read_model_file(path):
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError,
-            SyntaxError, NotImplementedError, RuntimeError, OverflowError) as exc:
+            SyntaxError, tokenize.TokenError, NotImplementedError, RuntimeError,
+            OverflowError) as exc:
         # damaged archives (bad CRC, truncated members, unsupported compression) and
-        # damaged npy headers, which numpy reports with several exception types
+        # damaged npy headers, which numpy reports with several exception types (an
+        # unbalanced bracket in a header stops Python's tokenizer: TokenError)
         raise ModelFileError(f"{path} is not a readable nnfast model file (.npz): "
                              f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
     if _digest(theta) != meta.get("theta_sha256"):

@@ -317,6 +317,21 @@ def test_a_compressed_member_that_expands_too_much_is_refused(tmp_path, good_fil
     assert "theta" not in members_read
 
 
+@pytest.mark.parametrize("member", ["metadata.npy", "theta.npy", "classes.npy"])
+@pytest.mark.parametrize("old, new", [(b"(", b")"), (b"{", b"[")])
+def test_an_unbalanced_bracket_in_a_header_is_a_model_file_error(tmp_path, good_file, member,
+                                                                  old, new):
+    # one flipped bit ("(" ^ 1 is ")") found by test_fuzz: numpy's header parser then
+    # raised tokenize.TokenError, which escaped as itself
+    members = _members(good_file)
+    header_end = members[member].index(b"\n")
+    start = members[member].index(old)
+    assert start < header_end
+    members[member] = members[member].replace(old, new, 1)
+    with pytest.raises(ModelFileError, match="not a readable nnfast model file"):
+        load_model(_write_members(tmp_path / "bracket.npz", members))
+
+
 def test_object_headers_and_non_scalar_metadata(tmp_path, good_file, members_read):
     members = _members(good_file)
     members["classes.npy"] = _npy_header((10,), "|O") + bytes(80)
