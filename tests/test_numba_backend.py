@@ -340,12 +340,20 @@ def test_a_call_compiles_only_its_path(tmp_path):
         after_loss = compiled(obj.cost)
         after_grad = compiled(obj)
         loaded = nnfast.get_backend("numba").build_info()["kernels loaded"]
-        print(json.dumps([after_loss, after_grad, loaded]))
+        # a network outside the fixed set: its head's set, with no other head's code
+        targets = np.random.default_rng(1).random((50, 10))
+        regression = nnfast.Objective(X, targets, sizes, backend="numba", n_threads=1,
+                                      activation="tanh", output="identity")
+        after_other = compiled(regression.cost)
+        print(json.dumps([after_loss, after_grad, loaded, after_other]))
     """, dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)))
     after_loss, after_grad, loaded = set(result[0]), set(result[1]), result[2]
+    after_other = set(result[3])
+    assert {"_identity_layer", "_tanh_f64"} <= after_other
+    assert not {"_softmax_output", "_softmax_rows"} & after_other
     # the logistic head's code only: the softmax and identity heads are never typed
-    other_heads = {"_softmax_layer", "_identity_layer"}
-    assert {"_forward_first_blas", "_logistic_head"} <= after_loss
+    other_heads = {"_softmax_output", "_softmax_rows", "_identity_layer"}
+    assert {"_forward_first_blas", "_logistic_layer"} <= after_loss
     assert not {"_tile_dots", "_backward_hidden", "_grad_first_blas", "_forward_first_tiles",
                 "_grad_first_tiles", *other_heads} & after_loss
     assert {"_tile_dots", "_backward_hidden", "_grad_first_blas"} <= after_grad
@@ -403,7 +411,7 @@ def test_warm_up_loads_the_drivers_asked_for():
 def test_ex4s_and_sklearns_default_networks_have_drivers_of_their_own():
     """ex4's network (logistic hidden units and output) and scikit-learn's MLP defaults
     (relu under a softmax or an identity output) run parallel drivers made for them
-    (a first call compiles only their own code); any other network the shared set."""
+    (a first call compiles only their own code); any other network its head's set."""
     from nnfast._kernels import numba_fused as k
     from nnfast.backends import _numba
 
@@ -415,19 +423,27 @@ def test_ex4s_and_sklearns_default_networks_have_drivers_of_their_own():
     backend.warm_up(dtypes=(np.float64,))
     ex4 = (k.HEAD_LOGISTIC_CROSS_ENTROPY, k.ACT_LOGISTIC)
     relu_softmax = (k.HEAD_SOFTMAX_CROSS_ENTROPY, k.ACT_RELU)
-    # (other tests may have made the third fixed set, relu + identity, before this one)
-    assert {(-1, -1), ex4, relu_softmax} <= set(k.PARALLEL_DRIVERS) <= {(-1, -1)} | set(
+    identity_head = (k.HEAD_IDENTITY_SQUARED_ERROR, -1)
+    heads = {(head, -1) for head in (k.HEAD_LOGISTIC_CROSS_ENTROPY, k.HEAD_LOGISTIC_SQUARED_ERROR,
+                                     k.HEAD_SOFTMAX_CROSS_ENTROPY, k.HEAD_IDENTITY_SQUARED_ERROR)}
+    # (other tests may have made other sets before this one)
+    assert {identity_head, ex4, relu_softmax} <= set(k.PARALLEL_DRIVERS) <= heads | set(
         k.FIXED_NETWORKS)
     assert (k.HEAD_IDENTITY_SQUARED_ERROR, k.ACT_TANH) not in k.PARALLEL_DRIVERS
-    assert k.PARALLEL_DRIVERS[(-1, -1)].kernel_signatures()     # tanh + identity
+    assert k.PARALLEL_DRIVERS[identity_head].kernel_signatures()     # tanh + identity
     assert k.PARALLEL_DRIVERS[ex4].kernel_signatures()
     assert k.PARALLEL_DRIVERS[relu_softmax].kernel_signatures()
     # the drivers around the kernels are the same for every network
     assert k.PARALLEL_DRIVERS[ex4].chunks_loss_grad is k.chunks_loss_grad
-    assert k.PARALLEL_DRIVERS[(-1, -1)].chunks_loss_grad is k.chunks_loss_grad
+    assert k.PARALLEL_DRIVERS[identity_head].chunks_loss_grad is k.chunks_loss_grad
+    assert k.drivers_key(k.HEAD_SOFTMAX_CROSS_ENTROPY, k.ACT_TANH) == (
+        k.HEAD_SOFTMAX_CROSS_ENTROPY, -1)
+    assert k.drivers_key(k.HEAD_SOFTMAX_CROSS_ENTROPY, -1) == (k.HEAD_SOFTMAX_CROSS_ENTROPY, -1)
+    assert k.drivers_key(*ex4) == ex4
     assert k.uniform_activation(np.array([2, 2])) == 2
     assert k.uniform_activation(np.array([0, 2])) == -1
     assert k.uniform_activation(np.array([], dtype=np.int64)) == k.ACT_IDENTITY
+
 
 # ---- saturation (issue 12): the kernels' exp gives exactly 0 and inf where libm does
 def _grid(dtype):

@@ -32,12 +32,13 @@ function and passed by its address (:class:`ParallelDrivers`).  ex4's network
 and scikit-learn's MLP defaults (relu under a softmax or an identity output)
 have kernels of their own (:data:`FIXED_NETWORKS`), in whose code the activation
 and head are constants: a first call then compiles only their code.  Every
-other network shares one set that branches on the codes at run time.  The
-serial drivers are inlined into the kernels at numba's IR level
-(``inline="always"``), which saves compiling and optimising them once more as
-functions of their own (about a second).  The building blocks (``_forward_*``,
-``_output_layer``, ``_backward_hidden``, ``_grad_first_*``) are compiled once per dtype; the
-register tiles live in :mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids,
+other network shares the set of its head, which branches on the activation codes
+at run time (:func:`drivers_key`).  The serial drivers are inlined into the kernels
+at numba's IR level (``inline="always"``), which saves compiling and optimising them
+once more as functions of their own (about a second); so are the building blocks
+that only dispatch, index or run one short loop (``_INLINED``).  The others
+(``_forward_hidden``, ``_backward_hidden``, the heads' loss functions, the register
+tiles) are compiled once per dtype and constant; the register tiles live in :mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids,
 tanh, ``log1p`` and the softmax's log (the C kernel's algorithms) in
 :mod:`nnfast._kernels.numba_math`.
 
@@ -83,9 +84,16 @@ HEAD_LOGISTIC_SQUARED_ERROR = HEAD_CODES[("logistic", "squared_error")]
 HEAD_SOFTMAX_CROSS_ENTROPY = HEAD_CODES[("softmax", "cross_entropy")]
 HEAD_IDENTITY_SQUARED_ERROR = HEAD_CODES[("identity", "squared_error")]
 
+#: the options of the building blocks that only dispatch, index or run one short loop:
+#: inlined into their callers in numba's IR (typed there, never compiled as functions of
+#: their own).  Every function numba compiles is a module of its own that it optimises,
+#: emits and links into each caller; inlined, a wrapper costs only its typing.  Only code
+#: whose caller has the same fast-math flags is inlined (see _LOSS_OPTIONS)
+_INLINED = dict(INNER_OPTIONS, inline="always")
+
 
 # ---- building blocks of one block of nb rows --------------------------------
-@njit(nogil=True, cache=True, error_model="numpy", **INNER)
+@njit(**_INLINED)
 def _block_buffers(theta, sizes, unit_starts, block_rows):
     """Per-chunk work arrays: activations ``A`` (all layers, units x rows), output
     logits ``Zo``, deltas ``D``/``Dn``, loss terms ``E`` and the softmax's per-row
@@ -118,14 +126,14 @@ def _forward_first_blas(X_flat, theta, W1_no_bias, sizes, weight_starts, r0, nb,
     np.dot(W1_no_bias, Xb.T, A[:sizes[1] * nb].reshape((sizes[1], nb)))
 
 
-@njit(**INNER_OPTIONS)
+@njit(**_INLINED)
 def _relu_inplace(z):
     zero = z.dtype.type(0)
     for i in range(z.shape[0]):
         z[i] = max(z[i], zero)
 
 
-@njit(**INNER_OPTIONS)
+@njit(**_INLINED)
 def _activate(act, z):
     """z[:] = g(z) for the hidden activation code ``act``."""
     if act == ACT_LOGISTIC:
@@ -233,21 +241,17 @@ def _softmax_rows(Zo, H, n_out, nb, R):
             h[r] = h[r] * inverse[r]
 
 
-def _row_weight(RW, i, one):
-    """The weight of row i: ``RW[i]``, or ``one`` when ``RW`` is None (unweighted)."""
-    raise NotImplementedError("only callable from numba-compiled code")
-
-
-@overload(_row_weight, jit_options=INNER_OPTIONS)
-def _row_weight_ov(RW, i, one):
-    # by the type of RW: the unweighted kernels multiply by a constant 1 of their dtype,
-    # which compiles away (x * 1 is x), before any multiply-add is formed: their results
-    # keep every bit (``one``, a run-time value, would not fold)
-    if isinstance(RW, types.NoneType):
-        if one == types.float32:
-            return lambda RW, i, one: np.float32(1.0)
-        return lambda RW, i, one: 1.0
-    return lambda RW, i, one: RW[i]
+# Inlined into the loss functions: numba prunes the ``is None`` branch by the type of their
+# argument RW, and the unweighted kernels multiply by a constant 1 of their dtype, which
+# compiles away (x * 1 is x) before any multiply-add is formed: their results keep every
+# bit (``one``, a run-time value, would not fold)
+@njit(**_INLINED)
+def _row_weight(RW, i, like):
+    """The weight of row i: ``RW[i]``, or 1 of the dtype of the array ``like`` when ``RW``
+    is None (unweighted)."""
+    if RW is None:
+        return like.dtype.type(1)
+    return RW[i]
 
 
 #: the options of the functions that sum the block's loss: contraction only.  With
@@ -284,31 +288,18 @@ def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, zero, RW,
             yz[r] += y[r] * z[r]
     cost = 0.0
     for r in range(nb):
-        cost += _row_weight(RW, row0 + r, one) * (ysum[r] * (zmax[r] + log_total[r]) - yz[r])
+        cost += _row_weight(RW, row0 + r, Zo) * (ysum[r] * (zmax[r] + log_total[r]) - yz[r])
     if need_grad:
         for o in range(n_out):
             y = y_at[o * y_stride:o * y_stride + nb]
             h = H[o * nb:(o + 1) * nb]
             d = D[o * nb:(o + 1) * nb]
             for r in range(nb):
-                d[r] = (h[r] * ysum[r] - y[r]) * _row_weight(RW, row0 + r, one)
+                d[r] = (h[r] * ysum[r] - y[r]) * _row_weight(RW, row0 + r, Zo)
     return cost
 
 
-def _output_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-                  need_grad, D, E, R, zero, one, RW):
-    """The output activations into ``A`` from the logits ``Zo``, the summed loss
-    (float64) of block ``b`` for the head code ``head`` and, if ``need_grad``, the
-    output error dJ/dz into ``D`` (n_out x nb).  ``RW``: (m,) row weights, each row's
-    loss and error multiplied by its own, or None.
-
-    ``head_tag``: the head again as a literal (what the parallel drivers of one head
-    pass), which compiles only that head's code (ex4's logistic output never types the
-    softmax's: about 3 s of a first call), or -1 (any head, by the value of ``head``)."""
-    raise NotImplementedError("only callable from numba-compiled code")
-
-
-@njit(**INNER_OPTIONS)
+@njit(**_INLINED)
 def _output_offsets(sizes, unit_starts, b, block_rows, m, nb):
     """``(n_out, hb, r0)`` of block ``b``: the outputs, where their activations start
     in the activation buffer, and its first row (target o of the block's row r is
@@ -318,7 +309,7 @@ def _output_offsets(sizes, unit_starts, b, block_rows, m, nb):
     return n_out, unit_starts[L - 1] * nb, b * block_rows
 
 
-@njit(**INNER_OPTIONS)
+@njit(**_INLINED)
 def _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad, D, R, zero,
                    one, RW):
     """:func:`_output_layer` of the softmax head."""
@@ -342,15 +333,16 @@ def _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_gr
         for r in range(nb):
             e = z[r] - y[r]
             h[r] = z[r]
-            cost += _row_weight(RW, r0 + r, one) * (half * e * e)
+            cost += _row_weight(RW, r0 + r, Zo) * (half * e * e)
         if need_grad:
             for r in range(nb):
-                d[r] = (z[r] - y[r]) * _row_weight(RW, r0 + r, one)
+                d[r] = (z[r] - y[r]) * _row_weight(RW, r0 + r, Zo)
     return cost
 
 
-def _logistic_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-                   need_grad, D, E, R, zero, one, RW):
+@njit(**_LOSS_OPTIONS)
+def _logistic_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, need_grad, D, E,
+                    zero, one, RW):
     """:func:`_output_layer` of the two logistic heads (cross-entropy or squared error)."""
     n_out, hb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
     half = one / (one + one)
@@ -368,41 +360,24 @@ def _logistic_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, he
             sp = E[o * nb:(o + 1) * nb]
             for r in range(nb):
                 zz = z[r]
-                cost += _row_weight(RW, r0 + r, one) * (max(zz, zero) - y[r] * zz + sp[r])
+                cost += _row_weight(RW, r0 + r, Zo) * (max(zz, zero) - y[r] * zz + sp[r])
             if need_grad:
                 for r in range(nb):
-                    d[r] = (h[r] - y[r]) * _row_weight(RW, r0 + r, one)
+                    d[r] = (h[r] - y[r]) * _row_weight(RW, r0 + r, Zo)
         else:
             for r in range(nb):
                 e = h[r] - y[r]
-                cost += _row_weight(RW, r0 + r, one) * (half * e * e)
+                cost += _row_weight(RW, r0 + r, Zo) * (half * e * e)
             if need_grad:
                 for r in range(nb):
-                    d[r] = ((h[r] - y[r]) * h[r] * (one - h[r])) * _row_weight(RW, r0 + r, one)
+                    d[r] = ((h[r] - y[r]) * h[r] * (one - h[r])) * _row_weight(RW, r0 + r, Zo)
     return cost
 
 
-#: :func:`_logistic_head` as a function of its own, for :func:`_any_head`; a literal
-#: logistic head gets the code itself from the overload (see :func:`_first_forward_ov`)
-_logistic_layer = njit(**_LOSS_OPTIONS)(_logistic_head)
-
-
-# the implementations of _output_layer: by the literal head, or branching on its value (only
-# the logistic one computes, the others call: the loss options fit them all)
-def _softmax_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-                  need_grad, D, E, R, zero, one, RW):
-    return _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad,
-                          D, R, zero, one, RW)
-
-
-def _identity_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-                   need_grad, D, E, R, zero, one, RW):
-    return _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad,
-                           D, one, RW)
-
-
-def _any_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-              need_grad, D, E, R, zero, one, RW):
+@njit(**_INLINED)
+def _any_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, need_grad, D, E, R,
+              zero, one, RW):
+    """:func:`_output_layer` of the head ``head``, by its value."""
     if head == HEAD_SOFTMAX_CROSS_ENTROPY:
         return _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
                               need_grad, D, R, zero, one, RW)
@@ -410,79 +385,92 @@ def _any_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_ta
         return _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
                                need_grad, D, one, RW)
     return _logistic_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head,
-                           head_tag, need_grad, D, E, R, zero, one, RW)
+                           need_grad, D, E, zero, one, RW)
 
 
-_OUTPUT_LAYER_BY_HEAD = {HEAD_SOFTMAX_CROSS_ENTROPY: _softmax_head,
-                         HEAD_IDENTITY_SQUARED_ERROR: _identity_head,
-                         HEAD_LOGISTIC_CROSS_ENTROPY: _logistic_head,
-                         HEAD_LOGISTIC_SQUARED_ERROR: _logistic_head}
+# The head's dispatch is inlined into its callers, as they are into the parallel drivers'
+# kernels, where ``head_tag`` is a constant: numba prunes the other heads' branches before
+# it types them, so a kernel compiles its own head's code only (ex4's logistic output
+# never types the softmax's: about 3 s of a first call).  The heads' loss functions are
+# functions of their own: they sum with other fast-math flags than the kernels'
+@njit(**_INLINED)
+def _output_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
+                  need_grad, D, E, R, zero, one, RW):
+    """The output activations into ``A`` from the logits ``Zo``, the summed loss
+    (float64) of block ``b`` for the head code ``head`` and, if ``need_grad``, the
+    output error dJ/dz into ``D`` (n_out x nb).  ``RW``: (m,) row weights, each row's
+    loss and error multiplied by its own, or None.
+
+    ``head_tag``: the head again, as a constant of the parallel drivers' kernels (only
+    its branch is compiled), or -1 (any head, by the value of ``head``)."""
+    if head_tag == HEAD_SOFTMAX_CROSS_ENTROPY:
+        return _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
+                              need_grad, D, R, zero, one, RW)
+    if head_tag == HEAD_IDENTITY_SQUARED_ERROR:
+        return _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
+                               need_grad, D, one, RW)
+    if head_tag == HEAD_LOGISTIC_CROSS_ENTROPY:
+        return _logistic_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head,
+                               need_grad, D, E, zero, one, RW)
+    if head_tag == HEAD_LOGISTIC_SQUARED_ERROR:
+        return _logistic_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head,
+                               need_grad, D, E, zero, one, RW)
+    return _any_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, need_grad,
+                     D, E, R, zero, one, RW)
 
 
-@overload(_output_layer, jit_options=_LOSS_OPTIONS, prefer_literal=True)
-def _output_layer_ov(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
-                     need_grad, D, E, R, zero, one, RW):
-    return _OUTPUT_LAYER_BY_HEAD.get(getattr(head_tag, "literal_value", None), _any_head)
+@njit(**_INLINED)
+def _copy_logits(Zo, H, n_out, nb):
+    for i in range(n_out * nb):
+        H[i] = Zo[i]
 
 
+@njit(**_INLINED)
+def _any_head_activation(Zo, H, n_out, nb, head, R):
+    """:func:`_output_activation` of the head ``head``, by its value."""
+    if head == HEAD_SOFTMAX_CROSS_ENTROPY:
+        _softmax_rows(Zo, H, n_out, nb, R)
+    else:
+        _copy_logits(Zo, H, n_out, nb)
+        if head != HEAD_IDENTITY_SQUARED_ERROR:
+            sigmoid_inplace(H[:n_out * nb])
+
+
+@njit(**_INLINED)
 def _output_activation(Zo, H, n_out, nb, head, head_tag, R):
     """The output activations H (n_out x nb) of the logits ``Zo`` without targets (a
     forward pass), as the C kernel's ``output_activation``; ``head_tag`` as for
     :func:`_output_layer`."""
-    raise NotImplementedError("only callable from numba-compiled code")
-
-
-@njit(**INNER_OPTIONS)
-def _elementwise_activation(Zo, H, n_out, nb, head):
-    """:func:`_output_activation` of the identity and logistic heads."""
-    for i in range(n_out * nb):
-        H[i] = Zo[i]
-    if head != HEAD_IDENTITY_SQUARED_ERROR:
-        sigmoid_inplace(H[:n_out * nb])
-
-
-def _softmax_activation(Zo, H, n_out, nb, head, head_tag, R):
-    _softmax_rows(Zo, H, n_out, nb, R)
-
-
-def _elementwise_head_activation(Zo, H, n_out, nb, head, head_tag, R):
-    _elementwise_activation(Zo, H, n_out, nb, head)
-
-
-def _any_head_activation(Zo, H, n_out, nb, head, head_tag, R):
-    if head == HEAD_SOFTMAX_CROSS_ENTROPY:
+    if head_tag == HEAD_SOFTMAX_CROSS_ENTROPY:
         _softmax_rows(Zo, H, n_out, nb, R)
+    elif head_tag == HEAD_IDENTITY_SQUARED_ERROR:
+        _copy_logits(Zo, H, n_out, nb)
+    elif head_tag == HEAD_LOGISTIC_CROSS_ENTROPY or head_tag == HEAD_LOGISTIC_SQUARED_ERROR:
+        _copy_logits(Zo, H, n_out, nb)
+        sigmoid_inplace(H[:n_out * nb])
     else:
-        _elementwise_activation(Zo, H, n_out, nb, head)
+        _any_head_activation(Zo, H, n_out, nb, head, R)
 
 
-@overload(_output_activation, jit_options=INNER_OPTIONS, prefer_literal=True)
-def _output_activation_ov(Zo, H, n_out, nb, head, head_tag, R):
-    code = getattr(head_tag, "literal_value", -1)
-    if code < 0:
-        return _any_head_activation
-    return _softmax_activation if code == HEAD_SOFTMAX_CROSS_ENTROPY else _elementwise_head_activation
-
-
-@njit(**INNER_OPTIONS)
+@njit(**_INLINED)
 def _logistic_times_derivative(delta, a, zero, one):
     for r in range(delta.shape[0]):
         delta[r] *= a[r] * (one - a[r])
 
 
-@njit(**INNER_OPTIONS)
+@njit(**_INLINED)
 def _tanh_times_derivative(delta, a, zero, one):
     for r in range(delta.shape[0]):
         delta[r] *= (one - a[r]) * (one + a[r])
 
 
-@njit(**INNER_OPTIONS)
+@njit(**_INLINED)
 def _relu_times_derivative(delta, a, zero, one):
     for r in range(delta.shape[0]):
         delta[r] *= one if a[r] > zero else zero
 
 
-@njit(**INNER_OPTIONS)
+@njit(**_INLINED)
 def _times_derivative(act, delta, a, zero, one):
     """delta[:] *= g'(z) from the activations a = g(z): a (1 - a), (1 - a)(1 + a), 1 where
     a > 0 else 0 (a multiplication, as the C kernel's), or 1 (``act``: activation code)."""
@@ -831,15 +819,16 @@ class ParallelDrivers:
     activation ``act`` (:func:`uniform_activation`), constants of their code, or for
     any (-1), and the drivers themselves (the same for every network).
 
-    The overloads below them handle any head and activation as a constant, so adding
-    a network to :data:`FIXED_NETWORKS` is all a second fixed set needs.
-
-    A constant reaches a called function as a literal, so :func:`_output_layer`,
-    :func:`_output_activation`, :func:`_activate_layer` and :func:`_derivative_layer`
-    compile only this head's and this activation's code: ex4's network never types
-    the softmax's or tanh's (a third of a cold first call).  With -1 they branch on
-    the values of ``head`` and ``act_codes``, as the serial drivers do.  The kernels'
-    arguments are those of the serial drivers without ``act`` and ``head_tag``.
+    Any head and activation can be such a constant, so adding a network to
+    :data:`FIXED_NETWORKS` is all another fixed set needs.  The head's dispatch
+    (:func:`_output_layer`, :func:`_output_activation`) is inlined into the kernel,
+    where numba prunes the other heads' branches before it types them; the activation
+    reaches :func:`_forward_hidden` and :func:`_backward_hidden` as a literal, whose
+    overloads (:func:`_activate_layer`, :func:`_derivative_layer`) pick its code.
+    ex4's network never types the softmax's or tanh's code (a third of a cold first
+    call).  With -1 they branch on the values of ``head`` and ``act_codes``, as the
+    serial drivers do.  The kernels' arguments are those of the serial drivers without
+    ``act`` and ``head_tag``.
     """
 
     def __init__(self, fixed_head, act):
@@ -894,23 +883,32 @@ def uniform_activation(act_codes):
 #: (relu hidden units under a softmax, MLPClassifier's, or an identity output,
 #: MLPRegressor's), what NNClassifier and NNRegressor users reach for.  A first call
 #: then compiles only its own activation and head: relu + softmax on ex4's shape took
-#: 7.6-8.7 s cold instead of 11.5-15.3 s with the shared set (AMD Zen 3 VM).  Every other
-#: network shares one set (-1, -1), compiled once for all of them (a set per network
-#: would compile again for each, as the tests' dozens of networks do)
+#: 7.6-8.7 s cold instead of 11.5-15.3 s with a set shared by every network (AMD Zen 3
+#: VM).  Every other network shares the set of its head, (head, -1), which branches on
+#: the activation codes: tanh + softmax took 7.7-8.4 s cold instead of 9.3-9.9 s with one
+#: set for all heads.  A set per activation as well would compile again for each
+#: network, as the tests' dozens of networks do: the test suite took 2.5 times as long
+#: with it, and 1.02 times with a set per head
 FIXED_NETWORKS = frozenset({(HEAD_LOGISTIC_CROSS_ENTROPY, ACT_LOGISTIC),
                             (HEAD_SOFTMAX_CROSS_ENTROPY, ACT_RELU),
                             (HEAD_IDENTITY_SQUARED_ERROR, ACT_RELU)})
-#: the parallel drivers' kernels made so far, by (head, act) or (-1, -1): numba caches
-#: each apart (the constants of a closure are part of its cache key)
+#: the parallel drivers' kernels made so far, by :func:`drivers_key`: numba caches each
+#: apart (the constants of a closure are part of its cache key)
 PARALLEL_DRIVERS = {}
+
+
+def drivers_key(head, act):
+    """``(head, act)`` of the parallel drivers' kernels that run a network of head code
+    ``head`` and hidden activation ``act`` (:func:`uniform_activation`): its own for the
+    :data:`FIXED_NETWORKS`, else its head's, ``(head, -1)``."""
+    key = (int(head), int(act))
+    return key if key in FIXED_NETWORKS else (key[0], -1)
 
 
 def parallel_drivers(head, act):
     """The :class:`ParallelDrivers` for a network of head code ``head`` and hidden
     activation ``act`` (:func:`uniform_activation`), made on first use."""
-    key = (int(head), int(act))
-    if key not in FIXED_NETWORKS:
-        key = (-1, -1)
+    key = drivers_key(head, act)
     drivers = PARALLEL_DRIVERS.get(key)
     if drivers is None:
         drivers = PARALLEL_DRIVERS.setdefault(key, ParallelDrivers(*key))

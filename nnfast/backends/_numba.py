@@ -426,8 +426,7 @@ class NumbaBackend(Backend):
         act_codes, head = _network_codes(tuple(layer_sizes), activations, output, loss)
         blas = _first_layer_by_blas(layer_sizes)
         if parallel_layer():
-            key = (head, self._kernels.uniform_activation(act_codes))
-            key = key if key in self._kernels.FIXED_NETWORKS else (-1, -1)
+            key = self._kernels.drivers_key(head, self._kernels.uniform_activation(act_codes))
             drivers = self._kernels.PARALLEL_DRIVERS.get(key)
             signatures = drivers.kernel_signatures() if drivers is not None else []
             # the loss and gradient's kernel: a gradient (17th, G) and, as an objective
