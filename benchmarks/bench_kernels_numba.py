@@ -145,16 +145,20 @@ def bench_isolated(sizes, m, backends, threads, dtypes, rounds, calls=30):
 
 
 LATENCY = r"""
-import time, numpy as np
+import sys, time, numpy as np
 # nnfast's own import is what is timed here, so its timer cannot be nnfast's
 t0 = time.perf_counter()
 import nnfast
 from nnfast._kernels import numba_fused as kernels
 import_s = time.perf_counter() - t0
 from nnfast.bench import time_once
+activation, output = sys.argv[1:3]
 rng = np.random.default_rng(0)
-X = rng.random((5000, 400)); y = rng.integers(0, 10, 5000)
-obj = nnfast.Objective(X, y, [400, 25, 10], backend="numba", n_threads=2)
+X = rng.random((5000, 400))
+# class indices, or real-valued targets for a regression (identity) output
+y = rng.random((5000, 10)) if output == "identity" else rng.integers(0, 10, 5000)
+obj = nnfast.Objective(X, y, [400, 25, 10], backend="numba", n_threads=2,
+                       activation=activation, output=output)
 theta = nnfast.init_theta([400, 25, 10], random_state=0)
 first_s, _ = time_once(obj, theta)
 # the serial driver's, and the parallel ones' (what runs on a thread-safe threading layer)
@@ -178,13 +182,17 @@ print(f"gradient_check {time.perf_counter() - t0:.2f} s")
 """
 
 
-def latency():
-    with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
-        for label in ("cold (empty cache)", "from disk cache"):
-            out = subprocess.run([sys.executable, "-c", LATENCY], env=env, capture_output=True,
-                                 text=True, check=True).stdout.strip()
-            print(f"  {label:20} {out}")
+def latency(networks=(("logistic", "logistic"),)):
+    """Cold and cached first calls of each (activation, output) network on ex4's shape,
+    each network with a cache of its own, then the gradient check's."""
+    for activation, output in networks:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+            for label in ("cold (empty cache)", "from disk cache"):
+                out = subprocess.run([sys.executable, "-c", LATENCY, activation, output],
+                                     env=env, capture_output=True, text=True,
+                                     check=True).stdout.strip()
+                print(f"  {activation} + {output}: {label:20} {out}")
     # every weight of ex4's network checked: the default backend (the analytic gradient from
     # a compiled backend that needs no compiling, when there is one) compiles only the
     # check's own kernel; backend="numba" compiles the fused kernel as well
@@ -202,6 +210,10 @@ def main():
     p.add_argument("--large", action="store_true")
     p.add_argument("--loop", action="store_true")
     p.add_argument("--latency", action="store_true")
+    p.add_argument("--networks", default="logistic:logistic",
+                   help="with --latency: comma-separated activation:output pairs whose cold "
+                        "first calls are timed (e.g. logistic:logistic,relu:softmax,"
+                        "tanh:softmax,tanh:identity)")
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--shapes", default=None,
                    help="comma-separated names from nnfast.bench.SHAPES, 'all' (its "
@@ -231,7 +243,7 @@ def main():
         if a.latency:
             print("\nfirst-call latency, ex4 shape float64 (separate processes): an Objective's "
                   "first call (2 threads), then a full gradient_check")
-            latency()
+            latency(_networks(a.networks))
         return
     backends = ["numba", "numpy"] + (["loop"] if a.loop else [])
     if a.isolated:
@@ -247,7 +259,15 @@ def main():
     if a.latency:
         print("\nfirst-call latency, ex4 shape float64 (separate processes): an Objective's "
                   "first call (2 threads), then a full gradient_check")
-        latency()
+        latency(_networks(a.networks))
+
+
+def _networks(text):
+    """``[(activation, output), ...]`` from "act:out,act:out"."""
+    pairs = [item.split(":") for item in text.split(",") if item]
+    if not pairs or any(len(pair) != 2 for pair in pairs):
+        raise SystemExit(f"--networks takes activation:output pairs, got {text!r}")
+    return [tuple(pair) for pair in pairs]
 
 
 if __name__ == "__main__":

@@ -638,7 +638,8 @@ def chunk_loss_grad(X_flat, XT_blocks, YT, W1_no_bias, theta, sizes, weight_star
     (``nnfast._activations.ACTIVATION_CODES``);  act : int, the code of every hidden
     layer when they share one, else -1 (see :func:`uniform_activation`; a literal
     compiles only that activation);  head : int, the output and loss (``HEAD_CODES``);
-    head_tag : the head as a literal, or -1 (see :func:`_output_layer`);  RW : (m,) row weights in theta's dtype, or None (a type of its
+    head_tag : the head as a constant of the parallel drivers' kernels, or -1 (see
+    :func:`_output_layer`);  RW : (m,) row weights in theta's dtype, or None (a type of its
     own: the unweighted specialisation has no trace of them);  check_inputs : bool,
     return NaN if a first-layer product is NaN or infinite (X unchecked, see
     ``_all_finite``).
