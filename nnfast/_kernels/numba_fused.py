@@ -374,25 +374,12 @@ def _logistic_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, n
     return cost
 
 
-@njit(**_INLINED)
-def _any_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, need_grad, D, E, R,
-              zero, one, RW):
-    """:func:`_output_layer` of the head ``head``, by its value."""
-    if head == HEAD_SOFTMAX_CROSS_ENTROPY:
-        return _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
-                              need_grad, D, R, zero, one, RW)
-    if head == HEAD_IDENTITY_SQUARED_ERROR:
-        return _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
-                               need_grad, D, one, RW)
-    return _logistic_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head,
-                           need_grad, D, E, zero, one, RW)
-
-
 # The head's dispatch is inlined into its callers, as they are into the parallel drivers'
-# kernels, where ``head_tag`` is a constant: numba prunes the other heads' branches before
-# it types them, so a kernel compiles its own head's code only (ex4's logistic output
-# never types the softmax's: about 3 s of a first call).  The heads' loss functions are
-# functions of their own: they sum with other fast-math flags than the kernels'
+# kernels, where ``head_tag`` is a constant: numba prunes every comparison of it before it
+# types the code, so a kernel compiles its own head's code only (ex4's logistic output
+# never types the softmax's: about 3 s of a first call); -1 leaves the choice to the value
+# of ``head``.  The heads' loss functions are functions of their own: they sum with other
+# fast-math flags than the kernels'
 @njit(**_INLINED)
 def _output_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, head_tag,
                   need_grad, D, E, R, zero, one, RW):
@@ -403,37 +390,16 @@ def _output_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, hea
 
     ``head_tag``: the head again, as a constant of the parallel drivers' kernels (only
     its branch is compiled), or -1 (any head, by the value of ``head``)."""
-    if head_tag == HEAD_SOFTMAX_CROSS_ENTROPY:
+    if head_tag == HEAD_SOFTMAX_CROSS_ENTROPY or (
+            head_tag == -1 and head == HEAD_SOFTMAX_CROSS_ENTROPY):
         return _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
                               need_grad, D, R, zero, one, RW)
-    if head_tag == HEAD_IDENTITY_SQUARED_ERROR:
+    if head_tag == HEAD_IDENTITY_SQUARED_ERROR or (
+            head_tag == -1 and head == HEAD_IDENTITY_SQUARED_ERROR):
         return _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
                                need_grad, D, one, RW)
-    if head_tag == HEAD_LOGISTIC_CROSS_ENTROPY:
-        return _logistic_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head,
-                               need_grad, D, E, zero, one, RW)
-    if head_tag == HEAD_LOGISTIC_SQUARED_ERROR:
-        return _logistic_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head,
-                               need_grad, D, E, zero, one, RW)
-    return _any_head(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, need_grad,
-                     D, E, R, zero, one, RW)
-
-
-@njit(**_INLINED)
-def _copy_logits(Zo, H, n_out, nb):
-    for i in range(n_out * nb):
-        H[i] = Zo[i]
-
-
-@njit(**_INLINED)
-def _any_head_activation(Zo, H, n_out, nb, head, R):
-    """:func:`_output_activation` of the head ``head``, by its value."""
-    if head == HEAD_SOFTMAX_CROSS_ENTROPY:
-        _softmax_rows(Zo, H, n_out, nb, R)
-    else:
-        _copy_logits(Zo, H, n_out, nb)
-        if head != HEAD_IDENTITY_SQUARED_ERROR:
-            sigmoid_inplace(H[:n_out * nb])
+    return _logistic_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head,
+                           need_grad, D, E, zero, one, RW)
 
 
 @njit(**_INLINED)
@@ -441,15 +407,16 @@ def _output_activation(Zo, H, n_out, nb, head, head_tag, R):
     """The output activations H (n_out x nb) of the logits ``Zo`` without targets (a
     forward pass), as the C kernel's ``output_activation``; ``head_tag`` as for
     :func:`_output_layer`."""
-    if head_tag == HEAD_SOFTMAX_CROSS_ENTROPY:
+    if head_tag == HEAD_SOFTMAX_CROSS_ENTROPY or (
+            head_tag == -1 and head == HEAD_SOFTMAX_CROSS_ENTROPY):
         _softmax_rows(Zo, H, n_out, nb, R)
-    elif head_tag == HEAD_IDENTITY_SQUARED_ERROR:
-        _copy_logits(Zo, H, n_out, nb)
-    elif head_tag == HEAD_LOGISTIC_CROSS_ENTROPY or head_tag == HEAD_LOGISTIC_SQUARED_ERROR:
-        _copy_logits(Zo, H, n_out, nb)
-        sigmoid_inplace(H[:n_out * nb])
-    else:
-        _any_head_activation(Zo, H, n_out, nb, head, R)
+        return
+    for i in range(n_out * nb):
+        H[i] = Zo[i]
+    if head_tag == HEAD_IDENTITY_SQUARED_ERROR or (
+            head_tag == -1 and head == HEAD_IDENTITY_SQUARED_ERROR):
+        return
+    sigmoid_inplace(H[:n_out * nb])
 
 
 @njit(**_INLINED)
