@@ -38,9 +38,9 @@ at numba's IR level (``inline="always"``), which saves compiling and optimising 
 once more as functions of their own (about a second); so are the building blocks
 that only dispatch, index or run one short loop (``_INLINED``).  The others
 (``_forward_hidden``, ``_backward_hidden``, the heads' loss functions, the register
-tiles) are compiled once per dtype and constant; the register tiles live in :mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids,
-tanh, ``log1p`` and the softmax's log (the C kernel's algorithms) in
-:mod:`nnfast._kernels.numba_math`.
+tiles) are compiled once per dtype and constant; the register tiles live in
+:mod:`nnfast._kernels.numba_tiles`, exp, the sigmoids, tanh, ``log1p`` and the
+softmax's log (the C kernel's algorithms) in :mod:`nnfast._kernels.numba_math`.
 
 Layout (see :mod:`nnfast.backends._numba`):
 
@@ -241,10 +241,10 @@ def _softmax_rows(Zo, H, n_out, nb, R):
             h[r] = h[r] * inverse[r]
 
 
-# Inlined into the loss functions: numba prunes the ``is None`` branch by the type of their
-# argument RW, and the unweighted kernels multiply by a constant 1 of their dtype, which
-# compiles away (x * 1 is x) before any multiply-add is formed: their results keep every
-# bit (``one``, a run-time value, would not fold)
+# Inlined into the loss functions: where their argument RW is None numba prunes the other
+# branch before typing, and the unweighted kernels multiply by a constant 1 of their dtype,
+# which compiles away (x * 1 is x) before any multiply-add is formed: their results keep
+# every bit (``one``, a run-time value, would not fold)
 @njit(**_INLINED)
 def _row_weight(RW, i, like):
     """The weight of row i: ``RW[i]``, or 1 of the dtype of the array ``like`` when ``RW``
