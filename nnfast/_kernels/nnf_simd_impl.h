@@ -570,15 +570,19 @@ NNF_ENTRY NNF_TGT void FN(output_activation)(
 /* The units left after the full tiles of U, as one tile of their own count (a
  * constant in each case, so its accumulators stay in registers): one-unit tiles
  * there ran with too few independent FMA chains to fill the pipelines.
- * CALL(R) is the tile call for R units. */
-#define NNF_LEFTOVER_UNITS(left, CALL)                 \
+ * CALL(R) is the tile call for R units; left <= max.  max is a constant in every
+ * inlined instance (U - 1 after the full tiles), so the cases above it fold away
+ * before optimisation.  Tiles wider than any call takes used to be compiled for
+ * nothing: the four SIMD files took 48-52 s of CPU to compile, 29-32 s without them
+ * (Zen 3), and gcc warned (-Warray-bounds) about their stores. */
+#define NNF_LEFTOVER_UNITS(left, max, CALL)            \
     switch (left) {                                    \
-    case 7: CALL(7); break;                            \
-    case 6: CALL(6); break;                            \
-    case 5: CALL(5); break;                            \
-    case 4: CALL(4); break;                            \
-    case 3: CALL(3); break;                            \
-    case 2: CALL(2); break;                            \
+    case 7: if (7 <= (max)) CALL(7); break;            \
+    case 6: if (6 <= (max)) CALL(6); break;            \
+    case 5: if (5 <= (max)) CALL(5); break;            \
+    case 4: if (4 <= (max)) CALL(4); break;            \
+    case 3: if (3 <= (max)) CALL(3); break;            \
+    case 2: if (2 <= (max)) CALL(2); break;            \
     case 1: CALL(1); break;                            \
     default: break;                                    \
     }
@@ -826,7 +830,7 @@ static NNF_INLINE NNF_TGT void FN(fwdT_units)(
     for (; u + U <= h; u += U)
         FN(fwdT_call)(U, RV, W + u * (n_k + 1), n_k + 1, XT, ldx, k0, kn, Z + u * ldz, ldz, pf);
 #define NNF_CALL(R) FN(fwdT_call)(R, RV, W + u * (n_k + 1), n_k + 1, XT, ldx, k0, kn, Z + u * ldz, ldz, pf)
-    NNF_LEFTOVER_UNITS(h - u, NNF_CALL)
+    NNF_LEFTOVER_UNITS(h - u, U - 1, NNF_CALL)
 #undef NNF_CALL
 }
 
@@ -922,7 +926,7 @@ static NNF_INLINE NNF_TGT void FN(grad1_units)(
     for (; u + U <= h; u += U)
         FN(grad1_call)(U, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg, pf);
 #define NNF_CALL(R) FN(grad1_call)(R, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg, pf)
-    NNF_LEFTOVER_UNITS(h - u, NNF_CALL)
+    NNF_LEFTOVER_UNITS(h - u, U - 1, NNF_CALL)
 #undef NNF_CALL
 }
 
@@ -977,7 +981,7 @@ static NNF_INLINE NNF_TGT void FN(grad1_partials)(
         const int U = h - u >= NNF_TILE_A_UNITS ? NNF_TILE_A_UNITS : (int)(h - u);
         memset(part, 0, sizeof part);
 #define NNF_CALL(R) FN(grad1_tile)(R, KV, D + u * ldd, ldd, buf, w, nb, part, w, NULL, 0)
-        NNF_LEFTOVER_UNITS(U, NNF_CALL)
+        NNF_LEFTOVER_UNITS(U, NNF_TILE_A_UNITS, NNF_CALL)
 #undef NNF_CALL
         for (r = 0; r < U; r++)
             for (v = 0; v < KV; v++)
@@ -1081,7 +1085,7 @@ static NNF_INLINE NNF_TGT void FN(backprop_units)(
         FN(backprop_tile)(U, KV, act, W + 1 + u, n_i + 1, n_o, D, A + u * ld, ld, P + u * ld);
 #define NNF_CALL(R) \
     FN(backprop_tile)(R, KV, act, W + 1 + u, n_i + 1, n_o, D, A + u * ld, ld, P + u * ld)
-    NNF_LEFTOVER_UNITS(n_i - u, NNF_CALL)
+    NNF_LEFTOVER_UNITS(n_i - u, U - 1, NNF_CALL)
 #undef NNF_CALL
 }
 
@@ -1117,7 +1121,7 @@ NNF_ENTRY NNF_TGT void FN(backprop)(
  * stay in registers */
 #ifndef NNF_SPARSE_PASS
 #define NNF_SPARSE_PASS(nv, CALL)                      \
-    if ((nv) == 8) { CALL(8); } else { NNF_LEFTOVER_UNITS(nv, CALL) }
+    if ((nv) == 8) { CALL(8); } else { NNF_LEFTOVER_UNITS(nv, 7, CALL) }
 #endif
 
 /* Z[u, i] = b[u] + sum_p vals[p] WT[cols[p], u] for the NV unit vectors from u0 */
