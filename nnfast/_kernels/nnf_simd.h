@@ -37,9 +37,11 @@
 #define NNF_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
 /* locality 1 (prefetcht2 on x86): measured 1-2% faster than 2 (prefetcht1) on the ex4 shape */
 #define NNF_PREFETCH_L2(p) __builtin_prefetch((const void *)(p), 0, 1)
+#define NNF_PREFETCH_W(p) __builtin_prefetch((const void *)(p), 1, 3)
 #else
 #define NNF_PREFETCH(p) ((void)0)
 #define NNF_PREFETCH_L2(p) ((void)0)
+#define NNF_PREFETCH_W(p) ((void)0)
 #endif
 
 /* A register tile's loops, written out: NNF_REP16(M, a) is M(a, 0) M(a, 1) ... M(a, 15),
@@ -78,6 +80,12 @@ enum {
     NNF_HEAD_SOFTMAX_CROSS_ENTROPY = 2,
     NNF_HEAD_IDENTITY_SQUARED_ERROR = 3    /* regression */
 };
+
+/* grad1 fetches each tile's lines of the gradient slab ahead when the slab is larger
+ * than this many bytes (half of a 512 KB L2: AMD Zen 3); see grad1_tile */
+#ifndef NNF_GRAD1_PF_SLAB
+#define NNF_GRAD1_PF_SLAB (256 * 1024)
+#endif
 
 /* most rows a block may have (the gradient's partial vectors use a buffer this long) */
 #define NNF_MAX_BLOCK 256

@@ -900,9 +900,23 @@ static NNF_INLINE NNF_TGT void FN(grad1_tile)(
     const NNF_T *D, ptrdiff_t ldd,           /* IN: D[u0, 0] */
     const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb,  /* IN: X[0, k0] */
     NNF_T *G, ptrdiff_t ldg,                 /* OUT: G[u0, 1 + k0] (accumulated) */
-    const char *pf, ptrdiff_t npf)           /* prefetch npf cache lines from pf (<= nb) */
+    const char *pf, ptrdiff_t npf,           /* prefetch npf cache lines from pf (<= nb) */
+    const int pf_slab)                       /* and the tile's lines of G first */
 {
     VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V];
+    /* The slab's lines that the tile adds to at its end, fetched while it runs: a slab
+     * larger than L2 (784 -> 300 in double: 1.9 MB) is in L3, and the loads of G
+     * stalled at the end of every tile (0.80-0.89x the time of 784 -> 300 and 784 ->
+     * 100 in double on a Zen 3).  A slab in L2 (ex4: 80 KB) ran 1.08x slower with it. */
+    if (pf_slab) {
+        const ptrdiff_t last = KV * VL * (ptrdiff_t)sizeof(NNF_T) - 1;
+        ptrdiff_t off;
+#define NNF_S(_, u) if ((u) < U) { const char *g_ = (const char *)(G + (u) * ldg); \
+            for (off = 0; off < last; off += 64) NNF_PREFETCH_W(g_ + off); \
+            NNF_PREFETCH_W(g_ + last); }
+        NNF_REP16(NNF_S, _)
+#undef NNF_S
+    }
     FN(tile_start)(U, KV, NULL, 0, acc);
     FN(tile)(U, KV, D, ldd, 1, X, n_in, nb, 0, pf, npf, acc);
     FN(tile_store)(U, KV, acc, 1, G, ldg);
@@ -910,22 +924,24 @@ static NNF_INLINE NNF_TGT void FN(grad1_tile)(
 
 static NNF_INLINE NNF_TGT void FN(grad1_call)(
     const int U, const int KV, const NNF_T *D, ptrdiff_t ldd, const NNF_T *X, ptrdiff_t n_in,
-    ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg, FN(nnf_pf) *pf)
+    ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg, FN(nnf_pf) *pf, const int pf_slab)
 {
     const char *p;
     ptrdiff_t n = FN(pf_take)(pf, &p);
-    FN(grad1_tile)(U, KV, D, ldd, X, n_in, nb, G, ldg, p, n);
+    FN(grad1_tile)(U, KV, D, ldd, X, n_in, nb, G, ldg, p, n, pf_slab);
 }
 
 /* one column of feature vectors (KV of them) for all units */
 static NNF_INLINE NNF_TGT void FN(grad1_units)(
     const int U, const int KV, const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,
-    const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg, FN(nnf_pf) *pf)
+    const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg, FN(nnf_pf) *pf,
+    const int pf_slab)
 {
     ptrdiff_t u = 0;
     for (; u + U <= h; u += U)
-        FN(grad1_call)(U, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg, pf);
-#define NNF_CALL(R) FN(grad1_call)(R, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg, pf)
+        FN(grad1_call)(U, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg, pf, pf_slab);
+#define NNF_CALL(R) \
+    FN(grad1_call)(R, KV, D + u * ldd, ldd, X, n_in, nb, G + u * ldg, ldg, pf, pf_slab)
     NNF_LEFTOVER_UNITS(h - u, U - 1, NNF_CALL)
 #undef NNF_CALL
 }
@@ -934,7 +950,7 @@ static NNF_INLINE NNF_TGT void FN(grad1_units)(
 static NNF_INLINE NNF_TGT void FN(grad1_cols)(
     const int U, const int KV, const NNF_T *D, ptrdiff_t ldd, ptrdiff_t h,
     const NNF_T *X, ptrdiff_t n_in, ptrdiff_t nb, NNF_T *G, ptrdiff_t ldg, ptrdiff_t kvec,
-    FN(nnf_pf) *pf)
+    FN(nnf_pf) *pf, const int pf_slab)
 {
     ptrdiff_t k = 0;
     /* tiles in this call, to spread the prefetches evenly */
@@ -942,11 +958,11 @@ static NNF_INLINE NNF_TGT void FN(grad1_cols)(
     ptrdiff_t tiles = col_tiles * (h / U + (h % U != 0));
     FN(pf_spread)(pf, tiles, nb);
     for (; k + KV <= kvec; k += KV)
-        FN(grad1_units)(U, KV, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf);
+        FN(grad1_units)(U, KV, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf, pf_slab);
     for (; k + 2 <= kvec; k += 2)
-        FN(grad1_units)(U, 2, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf);
+        FN(grad1_units)(U, 2, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf, pf_slab);
     for (; k < kvec; k++)
-        FN(grad1_units)(U, 1, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf);
+        FN(grad1_units)(U, 1, D, ldd, h, X + k * VL, n_in, nb, G + 1 + k * VL, ldg, pf, pf_slab);
 }
 
 /* The features before the first aligned one and after the last whole vector, as
@@ -980,7 +996,7 @@ static NNF_INLINE NNF_TGT void FN(grad1_partials)(
     while (u < h) {
         const int U = h - u >= NNF_TILE_A_UNITS ? NNF_TILE_A_UNITS : (int)(h - u);
         memset(part, 0, sizeof part);
-#define NNF_CALL(R) FN(grad1_tile)(R, KV, D + u * ldd, ldd, buf, w, nb, part, w, NULL, 0)
+#define NNF_CALL(R) FN(grad1_tile)(R, KV, D + u * ldd, ldd, buf, w, nb, part, w, NULL, 0, 0)
         NNF_LEFTOVER_UNITS(U, NNF_TILE_A_UNITS, NNF_CALL)
 #undef NNF_CALL
         for (r = 0; r < U; r++)
@@ -1017,13 +1033,26 @@ NNF_ENTRY NNF_TGT void FN(grad1)(
             k_lo = 0;
     }
 #endif
+    /* a slab larger than NNF_GRAD1_PF_SLAB bytes is likely out of L2: see grad1_tile */
+    const int pf_slab = h * ldg * (ptrdiff_t)sizeof(NNF_T) > NNF_GRAD1_PF_SLAB;
     kvec = (n_in - k_lo) / VL;                      /* whole vectors of features */
     k_hi = k_lo + kvec * VL;
     /* the second tile shape when it divides the units and the first does not */
-    if (h % NNF_TILE_B_UNITS == 0 && h % NNF_TILE_A_UNITS != 0)
-        FN(grad1_cols)(NNF_TILE_B_UNITS, NNF_TILE_B_VECS, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
-    else
-        FN(grad1_cols)(NNF_TILE_A_UNITS, NNF_TILE_A_VECS, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st);
+    /* the prefetch's flag a constant of each instance, so that the tiles of slabs in L2
+     * (ex4) run the same code as without it */
+#define NNF_COLS(UNITS, VECS, PFS) \
+    FN(grad1_cols)(UNITS, VECS, D, ldd, h, X + k_lo, n_in, nb, G + k_lo, ldg, kvec, &st, PFS)
+    if (h % NNF_TILE_B_UNITS == 0 && h % NNF_TILE_A_UNITS != 0) {
+        if (pf_slab)
+            NNF_COLS(NNF_TILE_B_UNITS, NNF_TILE_B_VECS, 1);
+        else
+            NNF_COLS(NNF_TILE_B_UNITS, NNF_TILE_B_VECS, 0);
+    } else if (pf_slab) {
+        NNF_COLS(NNF_TILE_A_UNITS, NNF_TILE_A_VECS, 1);
+    } else {
+        NNF_COLS(NNF_TILE_A_UNITS, NNF_TILE_A_VECS, 0);
+    }
+#undef NNF_COLS
     /* the features before k_lo and after the whole vectors, up to 3 partial vectors
      * at a time (k_lo < 64 bytes of features: at most 64 / NNF_VBYTES vectors before,
      * one after) */
