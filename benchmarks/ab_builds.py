@@ -60,11 +60,12 @@ def main(argv=None):
     for build in builds:
         if not os.path.isfile(os.path.join(build, "nnfast", "__init__.py")):
             parser.error(f"{build} holds no nnfast/ source tree")
-    medians = {build: [] for build in builds}
+    medians = [[], []]   # by position: A and B may be the same tree (an A/A calibration)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     with tempfile.TemporaryDirectory() as cwd:
         for r in range(args.rounds):
-            for build in builds if r % 2 == 0 else builds[::-1]:
+            for which in (0, 1) if r % 2 == 0 else (1, 0):
+                build = builds[which]
                 out = subprocess.run(
                     [sys.executable, "-c", CHILD, args.sizes, args.dtype, str(args.m),
                      args.backend, str(args.threads), str(args.calls)],
@@ -74,8 +75,8 @@ def main(argv=None):
                 imported, median = out.stdout.split()[-2:]
                 if not imported.startswith(build):
                     sys.exit(f"build {build}: the process imported {imported}")
-                medians[build].append(float(median))
-    a, b = (medians[build] for build in builds)
+                medians[which].append(float(median))
+    a, b = medians
     ratios = [y / x for x, y in zip(a, b)]
     print(f"{args.sizes} {args.dtype} m={args.m} {args.backend} {args.threads} threads, "
           f"{args.rounds} rounds: A {statistics.median(a) * 1e3:.2f} ms, "
