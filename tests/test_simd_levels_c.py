@@ -32,9 +32,9 @@ def _build_and_run(tmp_path, source, name, flags=(), timeout=120):
     return run.stdout
 
 
-# the second build fetches the gradient slab's lines in every grad1 tile (the instances that
-# slabs larger than L2 take), which the small sizes of the test would not reach
-@pytest.mark.parametrize("flags", [[], ["-DNNF_GRAD1_PF_SLAB=0"]], ids=["default", "slab-prefetch"])
+# the second build fetches the gradient slab's lines in every AVX2 grad1 tile (the instances
+# that slabs larger than L2 take), which the small sizes of the test would not reach
+@pytest.mark.parametrize("flags", [[], ["-DNNF_GRAD1_PF_SLAB_AVX2=1"]], ids=["default", "slab-prefetch"])
 def test_every_simd_level_agrees_with_plain_c(tmp_path, flags):
     out = _build_and_run(tmp_path, "simd_levels.c", "simd_levels", ["-fno-math-errno", *flags])
     assert "all levels agree" in out

@@ -37,6 +37,8 @@
 #define NNF_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
 /* locality 1 (prefetcht2 on x86): measured 1-2% faster than 2 (prefetcht1) on the ex4 shape */
 #define NNF_PREFETCH_L2(p) __builtin_prefetch((const void *)(p), 0, 1)
+/* with intent to write: prefetchw where the target has it (PRFCHW), prefetcht0 on the
+ * "avx2,fma" target the kernels are built for */
 #define NNF_PREFETCH_W(p) __builtin_prefetch((const void *)(p), 1, 3)
 #else
 #define NNF_PREFETCH(p) ((void)0)
@@ -81,12 +83,6 @@ enum {
     NNF_HEAD_IDENTITY_SQUARED_ERROR = 3    /* regression */
 };
 
-/* grad1 fetches each tile's lines of the gradient slab ahead when the slab is larger
- * than this many bytes (half of a 512 KB L2: AMD Zen 3); see grad1_tile */
-#ifndef NNF_GRAD1_PF_SLAB
-#define NNF_GRAD1_PF_SLAB (256 * 1024)
-#endif
-
 /* most rows a block may have (the gradient's partial vectors use a buffer this long) */
 #define NNF_MAX_BLOCK 256
 
@@ -118,6 +114,15 @@ enum {
 #ifndef NNF_FWDT_KC_AVX2
 #define NNF_FWDT_KC_AVX2 512
 #endif
+/* NNF_GRAD1_PF_SLAB_BYTES: grad1 fetches each tile's lines of the gradient slab ahead
+ * when the slab is larger than this many bytes (0: never; see grad1_tile).  On AVX2,
+ * half of a 512 KB L2 (AMD Zen 3): slabs of the 784-wide networks live in L3 there.
+ * The other levels keep the plain tiles (not measured with it, and every instance
+ * with it is compiled twice: the AVX-512 file took 1.6x as long).  The C test of the
+ * levels sets -DNNF_GRAD1_PF_SLAB_AVX2=1 to run it on small slabs. */
+#ifndef NNF_GRAD1_PF_SLAB_AVX2
+#define NNF_GRAD1_PF_SLAB_AVX2 (256 * 1024)
+#endif
 /* scalar: portable C (every compiler) */
 #define NNF_VBYTES 0
 #define NNF_TGT
@@ -131,6 +136,7 @@ enum {
 #define NNF_TILE_B_UNITS 4
 #define NNF_TILE_B_VECS 2
 #define NNF_FWDT_KC_BYTES 0
+#define NNF_GRAD1_PF_SLAB_BYTES 0
 #define NNF_TARGET scalar
 #if !defined(NNF_SPLIT) || defined(NNF_ONLY_SCALAR)
 #define NNF_DEFINE 1
@@ -153,6 +159,7 @@ enum {
 #define NNF_TILE_B_UNITS 4
 #define NNF_TILE_B_VECS 2
 #define NNF_FWDT_KC_BYTES 0
+#define NNF_GRAD1_PF_SLAB_BYTES 0
 #define NNF_TARGET vec128
 #if !defined(NNF_SPLIT) || defined(NNF_ONLY_VEC128)
 #define NNF_DEFINE 1
@@ -182,6 +189,7 @@ enum {
 #define NNF_TILE_B_UNITS 5
 #define NNF_TILE_B_VECS 2
 #define NNF_FWDT_KC_BYTES NNF_FWDT_KC_AVX2
+#define NNF_GRAD1_PF_SLAB_BYTES NNF_GRAD1_PF_SLAB_AVX2
 #define NNF_TARGET avx2
 #if !defined(NNF_SPLIT) || defined(NNF_ONLY_AVX2)
 #define NNF_DEFINE 1
@@ -204,6 +212,7 @@ enum {
 #define NNF_TILE_B_UNITS 5
 #define NNF_TILE_B_VECS 4
 #define NNF_FWDT_KC_BYTES 0
+#define NNF_GRAD1_PF_SLAB_BYTES 0
 #define NNF_TARGET avx512
 #if !defined(NNF_SPLIT) || defined(NNF_ONLY_AVX512)
 #define NNF_DEFINE 1

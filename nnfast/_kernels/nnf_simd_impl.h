@@ -574,7 +574,8 @@ NNF_ENTRY NNF_TGT void FN(output_activation)(
  * inlined instance (U - 1 after the full tiles), so the cases above it fold away
  * before optimisation.  Tiles wider than any call takes used to be compiled for
  * nothing: the four SIMD files took 48-52 s of CPU to compile, 29-32 s without them
- * (Zen 3), and gcc warned (-Warray-bounds) about their stores. */
+ * (Zen 3, before grad1's second AVX2 instance), and gcc warned (-Warray-bounds)
+ * about their stores. */
 #define NNF_LEFTOVER_UNITS(left, max, CALL)            \
     switch (left) {                                    \
     case 7: if (7 <= (max)) CALL(7); break;            \
@@ -906,8 +907,9 @@ static NNF_INLINE NNF_TGT void FN(grad1_tile)(
     VT acc[NNF_TILE_MAX_U][NNF_TILE_MAX_V];
     /* The slab's lines that the tile adds to at its end, fetched while it runs: a slab
      * larger than L2 (784 -> 300 in double: 1.9 MB) is in L3, and the loads of G
-     * stalled at the end of every tile (0.80-0.89x the time of 784 -> 300 and 784 ->
-     * 100 in double on a Zen 3).  A slab in L2 (ex4: 80 KB) ran 1.08x slower with it. */
+     * stalled at the end of every tile.  On a Zen 3: 0.79x the time of 784 -> 300,
+     * 0.92x 784 -> 100, 0.86x 784 -> 128 -> 64 in double; a slab in L2 (ex4: 80 KB) ran
+     * 1.07-1.09x slower with it, hence the size threshold. */
     if (pf_slab) {
         const ptrdiff_t last = KV * VL * (ptrdiff_t)sizeof(NNF_T) - 1;
         ptrdiff_t off;
@@ -1033,8 +1035,9 @@ NNF_ENTRY NNF_TGT void FN(grad1)(
             k_lo = 0;
     }
 #endif
-    /* a slab larger than NNF_GRAD1_PF_SLAB bytes is likely out of L2: see grad1_tile */
-    const int pf_slab = h * ldg * (ptrdiff_t)sizeof(NNF_T) > NNF_GRAD1_PF_SLAB;
+    /* a slab larger than NNF_GRAD1_PF_SLAB_BYTES is likely out of L2: see grad1_tile */
+    const int pf_slab = NNF_GRAD1_PF_SLAB_BYTES > 0
+                        && h * ldg * (ptrdiff_t)sizeof(NNF_T) > NNF_GRAD1_PF_SLAB_BYTES;
     kvec = (n_in - k_lo) / VL;                      /* whole vectors of features */
     k_hi = k_lo + kvec * VL;
     /* the second tile shape when it divides the units and the first does not */
