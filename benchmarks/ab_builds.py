@@ -28,11 +28,13 @@ import numpy as np
 import nnfast
 sizes = [int(s) for s in sys.argv[1].split(",")]
 dtype, m, backend, threads, calls = np.dtype(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+activation, output = sys.argv[7], sys.argv[8]
 rng = np.random.default_rng(0)
 X = rng.random((m, sizes[0])).astype(dtype)
-y = rng.integers(0, sizes[-1], m)
+y = rng.normal(size=(m, sizes[-1])) if output == "identity" else rng.integers(0, sizes[-1], m)
 theta = nnfast.init_theta(sizes, random_state=0, dtype=dtype)
-objective = nnfast.Objective(X, y, sizes, lam=1.0, backend=backend, n_threads=threads)
+objective = nnfast.Objective(X, y, sizes, lam=1.0, backend=backend, n_threads=threads,
+                             activation=activation, output=output)
 objective(theta)
 objective(theta)
 times = []
@@ -52,6 +54,8 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--m", type=int, default=5000, help="rows of random X (default 5000)")
     parser.add_argument("--backend", default="cython")
+    parser.add_argument("--activation", default="logistic", help="hidden units (default ex4's)")
+    parser.add_argument("--output", default="logistic", help="output layer (default ex4's)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--calls", type=int, default=30, help="timed calls per process")
     parser.add_argument("--rounds", type=int, default=8, help="processes per build")
@@ -68,7 +72,7 @@ def main(argv=None):
                 build = builds[which]
                 out = subprocess.run(
                     [sys.executable, "-c", CHILD, args.sizes, args.dtype, str(args.m),
-                     args.backend, str(args.threads), str(args.calls)],
+                     args.backend, str(args.threads), str(args.calls), args.activation, args.output],
                     capture_output=True, text=True, cwd=cwd, env=dict(env, PYTHONPATH=build))
                 if out.returncode != 0:
                     sys.exit(f"build {build} failed:\n{out.stderr[-2000:]}")
@@ -78,7 +82,8 @@ def main(argv=None):
                 medians[which].append(float(median))
     a, b = medians
     ratios = [y / x for x, y in zip(a, b)]
-    print(f"{args.sizes} {args.dtype} m={args.m} {args.backend} {args.threads} threads, "
+    print(f"{args.sizes} {args.activation}/{args.output} {args.dtype} m={args.m} {args.backend} "
+          f"{args.threads} threads, "
           f"{args.rounds} rounds: A {statistics.median(a) * 1e3:.2f} ms, "
           f"B {statistics.median(b) * 1e3:.2f} ms, B/A {statistics.median(b) / statistics.median(a):.3f}"
           f" (rounds: {' '.join(f'{q:.2f}' for q in ratios)})")

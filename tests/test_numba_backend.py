@@ -409,9 +409,10 @@ def test_warm_up_loads_the_drivers_asked_for():
 
 
 def test_ex4s_and_sklearns_default_networks_have_drivers_of_their_own():
-    """ex4's network (logistic hidden units and output) and scikit-learn's MLP defaults
-    (relu under a softmax or an identity output) run parallel drivers made for them
-    (a first call compiles only their own code); any other network its head's set."""
+    """ex4's network (logistic hidden units and output), scikit-learn's MLP defaults
+    (relu under a softmax or an identity output) and tanh under a softmax run parallel
+    drivers made for them (a first call compiles only their own code); any other network
+    its head's set."""
     from nnfast._kernels import numba_fused as k
     from nnfast.backends import _numba
 
@@ -437,7 +438,11 @@ def test_ex4s_and_sklearns_default_networks_have_drivers_of_their_own():
     assert k.PARALLEL_DRIVERS[ex4].chunks_loss_grad is k.chunks_loss_grad
     assert k.PARALLEL_DRIVERS[identity_head].chunks_loss_grad is k.chunks_loss_grad
     assert k.drivers_key(k.HEAD_SOFTMAX_CROSS_ENTROPY, k.ACT_TANH) == (
+        k.HEAD_SOFTMAX_CROSS_ENTROPY, k.ACT_TANH)
+    assert k.drivers_key(k.HEAD_SOFTMAX_CROSS_ENTROPY, k.ACT_LOGISTIC) == (
         k.HEAD_SOFTMAX_CROSS_ENTROPY, -1)
+    assert k.drivers_key(k.HEAD_IDENTITY_SQUARED_ERROR, k.ACT_TANH) == (
+        k.HEAD_IDENTITY_SQUARED_ERROR, -1)
     assert k.drivers_key(k.HEAD_SOFTMAX_CROSS_ENTROPY, -1) == (k.HEAD_SOFTMAX_CROSS_ENTROPY, -1)
     assert k.drivers_key(*ex4) == ex4
     assert k.uniform_activation(np.array([2, 2])) == 2

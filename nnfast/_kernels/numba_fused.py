@@ -28,9 +28,9 @@ The driver runs the blocks of one chunk; the parallel drivers
 (:func:`chunks_loss_grad`, :func:`chunks_loss`, :func:`chunks_forward`) run
 every chunk of a call in a ``prange`` (the backend's path on a thread-safe
 threading layer), each chunk through a kernel, a serial driver compiled as a C
-function and passed by its address (:class:`ParallelDrivers`).  ex4's network
-and scikit-learn's MLP defaults (relu under a softmax or an identity output)
-have kernels of their own (:data:`FIXED_NETWORKS`), in whose code the activation
+function and passed by its address (:class:`ParallelDrivers`).  ex4's network,
+scikit-learn's MLP defaults (relu under a softmax or an identity output) and tanh
+under a softmax have kernels of their own (:data:`FIXED_NETWORKS`), in whose code the activation
 and head are constants: a first call then compiles only their code.  Every
 other network shares the set of its head, which branches on the activation codes
 at run time (:func:`drivers_key`).  The serial drivers are inlined into the kernels
@@ -847,18 +847,21 @@ def uniform_activation(act_codes):
 
 
 #: the networks whose parallel drivers' kernels are made for them, (head, act): ex4's,
-#: what students and the README's main job run first, and scikit-learn's MLP defaults
+#: what students and the README's main job run first, scikit-learn's MLP defaults
 #: (relu hidden units under a softmax, MLPClassifier's, or an identity output,
-#: MLPRegressor's), what NNClassifier and NNRegressor users reach for.  A first call
+#: MLPRegressor's), what NNClassifier and NNRegressor users reach for, and tanh under a
+#: softmax, the classic classifier (MLPClassifier's activation="tanh").  A first call
 #: then compiles only its own activation and head: relu + softmax on ex4's shape took
-#: 7.6-8.7 s cold instead of 11.5-15.3 s with a set shared by every network (AMD Zen 3
-#: VM).  Every other network shares the set of its head, (head, -1), which branches on
-#: the activation codes: tanh + softmax took 7.7-8.4 s cold instead of 9.3-9.9 s with one
-#: set for all heads.  A set per activation as well would compile again for each
-#: network, as the tests' dozens of networks do: the test suite took 2.5 times as long
-#: with it, and 1.02 times with a set per head
+#: 7.6-8.7 s cold instead of 11.5-15.3 s with a set shared by every network, tanh +
+#: softmax 0.85x the time of its head's set (medians of four alternating pairs, 8.4 s
+#: against 9.9 s; AMD Zen 3 VM).  Every other network shares the set of its head,
+#: (head, -1), which branches on the activation codes (and compiles every activation).
+#: A set per activation as well would compile again for each network, as the tests'
+#: dozens of networks do: the test suite took 2.5 times as long with it, and 1.02 times
+#: with a set per head
 FIXED_NETWORKS = frozenset({(HEAD_LOGISTIC_CROSS_ENTROPY, ACT_LOGISTIC),
                             (HEAD_SOFTMAX_CROSS_ENTROPY, ACT_RELU),
+                            (HEAD_SOFTMAX_CROSS_ENTROPY, ACT_TANH),
                             (HEAD_IDENTITY_SQUARED_ERROR, ACT_RELU)})
 #: the parallel drivers' kernels made so far, by :func:`drivers_key`: numba caches each
 #: apart (the constants of a closure are part of its cache key)

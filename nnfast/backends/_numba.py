@@ -392,9 +392,9 @@ class NumbaBackend(Backend):
         forward : bool
             Also the forward driver (``predict``/``predict_proba``).
         activation, output : str
-            The network's hidden activation and output layer: ex4's (the defaults)
-            and scikit-learn's MLP defaults have kernels of their own; every other
-            network shares its output's set.
+            The network's hidden activation and output layer: ex4's (the defaults),
+            scikit-learn's MLP defaults and tanh + softmax have kernels of their own;
+            every other network shares its output's set.
 
         Where numba has a thread-safe threading layer, every call runs the parallel
         drivers (on one thread as on several), so those are what is compiled.
