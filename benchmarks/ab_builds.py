@@ -27,8 +27,8 @@ import sys, time
 import numpy as np
 import nnfast
 sizes = [int(s) for s in sys.argv[1].split(",")]
-dtype, m, backend, threads, calls = np.dtype(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
-activation, output = sys.argv[7], sys.argv[8]
+dtype, m, backend = np.dtype(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+threads, calls, activation, output = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7], sys.argv[8]
 rng = np.random.default_rng(0)
 X = rng.random((m, sizes[0])).astype(dtype)
 y = rng.normal(size=(m, sizes[-1])) if output == "identity" else rng.integers(0, sizes[-1], m)

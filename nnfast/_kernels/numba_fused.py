@@ -30,8 +30,8 @@ every chunk of a call in a ``prange`` (the backend's path on a thread-safe
 threading layer), each chunk through a kernel, a serial driver compiled as a C
 function and passed by its address (:class:`ParallelDrivers`).  ex4's network,
 scikit-learn's MLP defaults (relu under a softmax or an identity output) and tanh
-under a softmax have kernels of their own (:data:`FIXED_NETWORKS`), in whose code the activation
-and head are constants: a first call then compiles only their code.  Every
+under a softmax have kernels of their own (:data:`FIXED_NETWORKS`), in whose code
+the activation and head are constants: a first call then compiles only their code.  Every
 other network shares the set of its head, which branches on the activation codes
 at run time (:func:`drivers_key`).  The serial drivers are inlined into the kernels
 at numba's IR level (``inline="always"``), which saves compiling and optimising them
