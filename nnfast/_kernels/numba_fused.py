@@ -264,8 +264,7 @@ _LOSS_OPTIONS = dict(INNER_OPTIONS, fastmath={"contract"})
 
 
 @njit(**_LOSS_OPTIONS)
-def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, zero, RW, row0,
-                    one):
+def _softmax_output(Zo, H, y_at, y_stride, n_out, nb, need_grad, D, R, zero, RW, row0):
     """Softmax activations into ``H``, the summed categorical cross-entropy (float64)
     sum_o y_o (M + log S - z_o) = ysum (M + log S) - sum_o y_o z_o of each row and, if
     ``need_grad``, the error h ysum - y into ``D`` (h - y for one-hot targets), as the
@@ -311,11 +310,11 @@ def _output_offsets(sizes, unit_starts, b, block_rows, m, nb):
 
 @njit(**_INLINED)
 def _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, need_grad, D, R, zero,
-                   one, RW):
+                   RW):
     """:func:`_output_layer` of the softmax head."""
     n_out, hb, r0 = _output_offsets(sizes, unit_starts, b, block_rows, m, nb)
     return _softmax_output(Zo, A[hb:hb + n_out * nb], YT[r0:], m, n_out, nb,
-                           need_grad, D, R, zero, RW, r0, one)
+                           need_grad, D, R, zero, RW, r0)
 
 
 @njit(**_LOSS_OPTIONS)
@@ -393,7 +392,7 @@ def _output_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb, head, hea
     if head_tag == HEAD_SOFTMAX_CROSS_ENTROPY or (
             head_tag == -1 and head == HEAD_SOFTMAX_CROSS_ENTROPY):
         return _softmax_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
-                              need_grad, D, R, zero, one, RW)
+                              need_grad, D, R, zero, RW)
     if head_tag == HEAD_IDENTITY_SQUARED_ERROR or (
             head_tag == -1 and head == HEAD_IDENTITY_SQUARED_ERROR):
         return _identity_layer(Zo, A, YT, sizes, unit_starts, b, block_rows, m, nb,
